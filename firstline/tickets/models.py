@@ -1,0 +1,204 @@
+import re
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from firstline.contacts.models import Contact
+from firstline.core.clock import now
+from firstline.core.models import Partner, Service
+
+NUMBER_PREFIX = "FL-"
+_NUMBER_RE = re.compile(r"^\s*(?:FL-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
+
+
+def format_number(pk: int) -> str:
+    return f"{NUMBER_PREFIX}{pk:06d}"
+
+
+def parse_number(text: str) -> int | None:
+    """'FL-000123', 'fl123' or '123' -> 123; anything else -> None."""
+    match = _NUMBER_RE.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+class Status(models.TextChoices):
+    NEW = "new", pgettext_lazy("ticket status", "New")
+    OPEN = "open", pgettext_lazy("ticket status", "Open")
+    WAITING_CUSTOMER = "waiting_customer", pgettext_lazy("ticket status", "Waiting for customer")
+    WAITING_PARTNER = "waiting_partner", pgettext_lazy("ticket status", "Waiting for partner")
+    RESOLVED = "resolved", pgettext_lazy("ticket status", "Resolved")
+    CLOSED = "closed", pgettext_lazy("ticket status", "Closed")
+
+
+ACTIVE_STATUSES = (
+    Status.NEW,
+    Status.OPEN,
+    Status.WAITING_CUSTOMER,
+    Status.WAITING_PARTNER,
+)
+
+
+class Priority(models.TextChoices):
+    CRITICAL = "critical", pgettext_lazy("priority", "Critical")
+    HIGH = "high", pgettext_lazy("priority", "High")
+    NORMAL = "normal", pgettext_lazy("priority", "Normal")
+    LOW = "low", pgettext_lazy("priority", "Low")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+    PORTAL = "portal", _("Customer portal")
+    API = "api", _("API")
+    MONITORING = "monitoring", _("Monitoring alert")
+
+
+class Ticket(models.Model):
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    customer_words = models.TextField(
+        _("request in the customer's words"),
+        help_text=_("What the customer asked, as they put it; quoted back in replies."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
+    priority = models.CharField(
+        _("priority"), max_length=20, choices=Priority.choices, default=Priority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    created_at = models.DateTimeField(_("created"), default=now)
+    updated_at = models.DateTimeField(_("updated"), default=now)
+    first_response_at = models.DateTimeField(_("first reply"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    due_at = models.DateTimeField(
+        _("due"),
+        null=True,
+        blank=True,
+        help_text=_("When the next deadline of the ticket falls; the queue is sorted by it."),
+    )
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-id"]
+        indexes = [
+            # The operator queue: active tickets, what is due first, optionally per partner.
+            models.Index(fields=["status", "due_at", "id"], name="ticket_queue"),
+            models.Index(fields=["partner", "status", "due_at", "id"], name="ticket_partner_queue"),
+            models.Index(fields=["assignee", "status", "due_at"], name="ticket_assignee_queue"),
+            models.Index(fields=["partner", "contact", "created_at"], name="ticket_contact"),
+            models.Index(fields=["partner", "created_at"], name="ticket_partner_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    @property
+    def number(self) -> str:
+        return format_number(self.pk) if self.pk else ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        INBOUND = "inbound", _("Customer message")
+        REPLY = "reply", _("Public reply")
+        NOTE = "note", _("Internal note")
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_automatic = models.BooleanField(
+        _("automatic"),
+        default=False,
+        help_text=_("Sent by the system (e.g. the acknowledgement), not written by a person."),
+    )
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML (sanitised)"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != self.Kind.NOTE
+
+    @property
+    def author_name(self) -> str:
+        if self.author_id is not None and self.author is not None:
+            return self.author.display_name
+        if self.author_contact_id is not None and self.author_contact is not None:
+            return self.author_contact.name
+        return str(_("System"))
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # Partner first keeps one tenant's files together (backups, export, deletion).
+    return f"attachments/{instance.partner_id}/{now():%Y/%m}/{filename}"
+
+
+class Attachment(models.Model):
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=300)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=200, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(_("size, bytes"))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,327 @@
+"""Every change to a ticket goes through one of these functions.
+
+The web UI, the customer portal, the API and (later) the mail and phone channels all call
+them, so the rules (who may do what, which transitions exist, what gets audited) are
+written once. Each runs in one transaction and raises ValidationError naming the bad field,
+or PermissionDenied, before writing anything.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+
+from firstline.contacts.models import Contact
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import Partner, Service, User
+from firstline.tenancy import assignable_users, tickets_for
+from firstline.tickets import lifecycle
+from firstline.tickets.deadlines import resolution_due
+from firstline.tickets.html import sanitise, text_to_html
+from firstline.tickets.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    Channel,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+)
+
+SUBJECT_MAX = Ticket._meta.get_field("subject").max_length or 300
+
+
+def _require_text(field_name: str, value: str | None, label: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError({field_name: _("%(label)s must not be empty.") % {"label": label}})
+    return text
+
+
+def _check_attachments(files: Sequence[UploadedFile]) -> None:
+    limit = settings.FIRSTLINE_MAX_ATTACHMENT_BYTES
+    for upload in files:
+        if upload.size is not None and upload.size > limit:
+            raise ValidationError(
+                {
+                    "attachments": _(
+                        "“%(name)s” is %(size)d bytes; the limit is %(limit)d bytes."
+                    ) % {"name": upload.name, "size": upload.size, "limit": limit}
+                }
+            )
+
+
+def _store_attachments(message: Message, files: Sequence[UploadedFile]) -> None:
+    for upload in files:
+        name = get_valid_filename(upload.name or "attachment") or "attachment"
+        attachment = Attachment(
+            partner_id=message.partner_id,
+            message=message,
+            filename=name,
+            content_type=upload.content_type or "application/octet-stream",
+            size=upload.size or 0,
+        )
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+
+
+def _ensure_can_work_on(actor: User, ticket: Ticket) -> None:
+    """Staff and the ticket's partner accounts work on tickets; the queryset decides."""
+    if not (actor.is_provider_staff or actor.is_partner_user):
+        raise PermissionDenied(_("Only support staff and partner accounts can do this."))
+    if not tickets_for(actor).filter(pk=ticket.pk).exists():
+        raise PermissionDenied(_("This ticket is not available to you."))
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    partner: Partner,
+    actor: User | None,
+    channel: str,
+    subject: str,
+    text: str,
+    contact: Contact | None = None,
+    priority: str = Priority.NORMAL,
+    service: Service | None = None,
+    html: str = "",
+    attachments: Sequence[UploadedFile] = (),
+) -> Ticket:
+    errors: dict[str, str] = {}
+    subject_text = (subject or "").strip()
+    body = (text or "").strip()
+    if not body:
+        errors["text"] = _("Describe the request.")
+    if len(subject_text) > SUBJECT_MAX:
+        errors["subject"] = _("The subject is longer than %(max)d characters.") % {
+            "max": SUBJECT_MAX
+        }
+    if channel not in Channel.values:
+        errors["channel"] = _("Unknown channel “%(value)s”.") % {"value": channel}
+    if priority not in Priority.values:
+        errors["priority"] = _("Unknown priority “%(value)s”.") % {"value": priority}
+    if contact is not None and contact.partner_id != partner.pk:
+        errors["contact"] = _("This contact belongs to another partner.")
+    if service is not None and service.partner_id != partner.pk:
+        errors["service"] = _("This service belongs to another partner.")
+    if actor is not None and not actor.is_provider_staff and actor.partner_id != partner.pk:
+        raise PermissionDenied(_("You cannot create tickets for this partner."))
+    if errors:
+        raise ValidationError(errors)
+    _check_attachments(attachments)
+
+    created = now()
+    if not subject_text:
+        subject_text = body.splitlines()[0][:SUBJECT_MAX]
+    ticket = Ticket.objects.create(
+        partner=partner,
+        contact=contact,
+        channel=channel,
+        subject=subject_text,
+        customer_words=body,
+        priority=priority,
+        service=service,
+        created_at=created,
+        updated_at=created,
+        due_at=resolution_due(priority, created),
+    )
+    message = Message.objects.create(
+        partner=partner,
+        ticket=ticket,
+        kind=Message.Kind.INBOUND,
+        author=actor if actor is not None and not actor.is_customer else None,
+        author_contact=contact,
+        body_text=body,
+        body_html=sanitise(html) if html else text_to_html(body),
+        created_at=created,
+    )
+    _store_attachments(message, attachments)
+    audit.record(
+        actor=actor,
+        partner=partner,
+        action="ticket.created",
+        target=ticket,
+        after={
+            "subject": ticket.subject,
+            "channel": channel,
+            "status": ticket.status,
+            "priority": priority,
+            "contact": contact.name if contact else None,
+            "service": service.name if service else None,
+        },
+    )
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    actor: User,
+    kind: str,
+    text: str,
+    attachments: Sequence[UploadedFile] = (),
+) -> Message:
+    """A customer's answer, a public reply or an internal note, with its effect on status."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    body = _require_text("text", text, _("The message"))
+    if kind not in Message.Kind.values:
+        raise ValidationError({"kind": _("Unknown message kind “%(value)s”.") % {"value": kind}})
+    if actor.is_customer:
+        if not tickets_for(actor).filter(pk=ticket.pk).exists():
+            raise PermissionDenied(_("This ticket is not available to you."))
+        if kind != Message.Kind.INBOUND:
+            raise ValidationError({"kind": _("Customers can only answer their tickets.")})
+    else:
+        _ensure_can_work_on(actor, ticket)
+        if kind == Message.Kind.INBOUND:
+            raise ValidationError({"kind": _("Staff write replies or internal notes.")})
+    if ticket.status == Status.CLOSED and kind != Message.Kind.NOTE:
+        raise ValidationError(
+            {"text": _("The ticket is closed. Please create a new ticket instead.")}
+        )
+    _check_attachments(attachments)
+
+    moment = now()
+    message = Message.objects.create(
+        partner_id=ticket.partner_id,
+        ticket=ticket,
+        kind=kind,
+        author=actor,
+        author_contact=ticket.contact if actor.is_customer else None,
+        body_text=body,
+        body_html=text_to_html(body),
+        created_at=moment,
+    )
+    _store_attachments(message, attachments)
+
+    before: dict[str, Any] = {"status": ticket.status}
+    update_fields = ["updated_at"]
+    ticket.updated_at = moment
+    new_status = _status_after_message(ticket.status, kind)
+    if new_status != ticket.status:
+        lifecycle.check_transition(ticket.status, new_status)
+        _apply_status(ticket, new_status, moment)
+        update_fields += ["status", "resolved_at", "closed_at", "due_at"]
+    if kind == Message.Kind.REPLY and ticket.first_response_at is None:
+        ticket.first_response_at = moment
+        update_fields.append("first_response_at")
+    ticket.save(update_fields=update_fields)
+    audit.record(
+        actor=actor,
+        partner=ticket.partner,
+        action=f"message.{kind}",
+        target=ticket,
+        before=before if new_status != before["status"] else {},
+        after={"message": message.pk, "status": ticket.status},
+    )
+    return message
+
+
+def _status_after_message(current: str, kind: str) -> str:
+    if kind == Message.Kind.INBOUND and current in (Status.WAITING_CUSTOMER, Status.RESOLVED):
+        # The customer answered: the ball is back with support (a reopen from resolved).
+        return Status.OPEN
+    if kind == Message.Kind.REPLY and current == Status.NEW:
+        return Status.OPEN
+    return current
+
+
+def _apply_status(ticket: Ticket, status: str, moment: Any) -> None:
+    ticket.status = status
+    if status == Status.RESOLVED:
+        ticket.resolved_at = moment
+        ticket.due_at = None
+    elif status == Status.CLOSED:
+        ticket.closed_at = moment
+        ticket.due_at = None
+    elif status in ACTIVE_STATUSES:
+        ticket.resolved_at = None
+        if ticket.due_at is None:
+            ticket.due_at = resolution_due(ticket.priority, ticket.created_at)
+
+
+_UNSET: Any = object()
+
+
+@dataclass
+class TicketChange:
+    status: str | None = None
+    priority: str | None = None
+    assignee: Any = field(default=_UNSET)  # a User, None to unassign, _UNSET to keep
+
+
+@transaction.atomic
+def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticket:
+    """Change status, priority and/or assignee; all or nothing, one audit row each."""
+    _ensure_can_work_on(actor, ticket)
+    ticket = Ticket.objects.select_for_update().select_related("partner", "assignee").get(
+        pk=ticket.pk
+    )
+    errors: dict[str, list[str]] = {}
+    if change.status is not None:
+        try:
+            lifecycle.check_transition(ticket.status, change.status)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if change.priority is not None and change.priority not in Priority.values:
+        errors["priority"] = [_("Unknown priority “%(value)s”.") % {"value": change.priority}]
+    if change.assignee is not _UNSET and change.assignee is not None:
+        allowed = assignable_users(actor, ticket.partner)
+        if not allowed.filter(pk=change.assignee.pk).exists():
+            errors["assignee"] = [_("This person cannot be assigned to this ticket.")]
+    if errors:
+        raise ValidationError(errors)
+
+    moment = now()
+    fields = ["updated_at"]
+    if change.status is not None and change.status != ticket.status:
+        old = ticket.status
+        _apply_status(ticket, change.status, moment)
+        fields += ["status", "resolved_at", "closed_at", "due_at"]
+        action = "ticket.reopened" if old == Status.RESOLVED else "ticket.status_changed"
+        audit.record(
+            actor=actor, partner=ticket.partner, action=action, target=ticket,
+            before={"status": old}, after={"status": ticket.status},
+        )
+    if change.priority is not None and change.priority != ticket.priority:
+        old = ticket.priority
+        ticket.priority = change.priority
+        fields.append("priority")
+        if ticket.is_active:
+            ticket.due_at = resolution_due(ticket.priority, ticket.created_at)
+            fields.append("due_at")
+        audit.record(
+            actor=actor, partner=ticket.partner, action="ticket.priority_changed",
+            target=ticket, before={"priority": old}, after={"priority": ticket.priority},
+        )
+    if change.assignee is not _UNSET and change.assignee != ticket.assignee:
+        old_assignee = ticket.assignee
+        ticket.assignee = change.assignee
+        fields.append("assignee")
+        audit.record(
+            actor=actor, partner=ticket.partner, action="ticket.assigned", target=ticket,
+            before={"assignee": old_assignee.display_name if old_assignee else None},
+            after={"assignee": ticket.assignee.display_name if ticket.assignee else None},
+        )
+    if len(fields) > 1:
+        ticket.updated_at = moment
+        ticket.save(update_fields=list(dict.fromkeys(fields)))
+    return ticket
+
+
+def take_over(*, ticket: Ticket, actor: User) -> Ticket:
+    """A partner engineer takes the ticket: it is theirs now, and work on it is open."""
+    if not actor.is_partner_user:
+        raise PermissionDenied(_("Only partner accounts take tickets over."))
+    status = Status.OPEN if ticket.status in (Status.NEW, Status.WAITING_PARTNER) else None
+    return change_ticket(
+        ticket=ticket, actor=actor, change=TicketChange(status=status, assignee=actor)
+    )

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from firstline.api.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("portal/", include("firstline.portal.urls")),
+    path("", include("firstline.web.urls")),
+]
