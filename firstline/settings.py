@@ -162,13 +162,28 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Outgoing mail. MAIL_BACKEND=smtp sends through MAIL_HOST; the default prints mail to the
+# console, which is what a first local run wants (the portal's sign-in links appear there).
+MAIL_BACKEND = env_str("MAIL_BACKEND", "console")
+if MAIL_BACKEND == "smtp":
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env_str("MAIL_HOST", "localhost"),
+                "port": env_int("MAIL_PORT", 25),
+                "username": env_str("MAIL_USER", ""),
+                "password": env_str("MAIL_PASSWORD", ""),
+                "use_tls": env_bool("MAIL_USE_TLS", False),
+                "use_ssl": env_bool("MAIL_USE_SSL", False),
+                "timeout": env_int("MAIL_TIMEOUT", 30),
+            },
+        }
+    }
+elif MAIL_BACKEND == "console":
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    raise ImproperlyConfigured(f"MAIL_BACKEND: expected 'smtp' or 'console', got {MAIL_BACKEND!r}")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "firstline@localhost")
 
 TASKS = {

@@ -286,7 +286,8 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
         old = ticket.status
         _apply_status(ticket, change.status, moment)
         fields += ["status", "resolved_at", "closed_at", "due_at"]
-        action = "ticket.reopened" if old == Status.RESOLVED else "ticket.status_changed"
+        reopened = old == Status.RESOLVED and ticket.status in ACTIVE_STATUSES
+        action = "ticket.reopened" if reopened else "ticket.status_changed"
         audit.record(
             actor=actor, partner=ticket.partner, action=action, target=ticket,
             before={"status": old}, after={"status": ticket.status},

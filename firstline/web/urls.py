@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from firstline.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tickets/", views.queue_view, name="queue"),
+    path("tickets/<int:pk>/", views.ticket_view, name="ticket"),
+    path("tickets/<int:pk>/messages/", views.add_message_view, name="ticket-add-message"),
+    path("tickets/<int:pk>/update/", views.update_ticket_view, name="ticket-update"),
+    path("tickets/<int:pk>/take-over/", views.take_over_view, name="ticket-take-over"),
+    path("tickets/<int:pk>/resolve/", views.resolve_view, name="ticket-resolve"),
+    path("attachments/<int:pk>/", views.attachment_view, name="attachment"),
+]

@@ -1,0 +1,69 @@
+"""Read queries over tickets: the queue and the ticket page's timeline."""
+
+from dataclasses import dataclass
+
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+
+from firstline.contacts.models import ContactEmail
+from firstline.core.models import User
+from firstline.tickets.models import ACTIVE_STATUSES, Priority, Ticket, parse_number
+
+PRIORITY_RANK = Case(
+    When(priority=Priority.CRITICAL, then=Value(0)),
+    When(priority=Priority.HIGH, then=Value(1)),
+    When(priority=Priority.NORMAL, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+
+ACTIVE = "active"
+ANY = "any"
+UNASSIGNED = "none"
+MINE = "me"
+
+
+@dataclass
+class QueueFilter:
+    partner_id: int | None = None
+    status: str = ACTIVE
+    priority: str = ""
+    assignee: str = ""  # "", MINE, UNASSIGNED or a user id
+    search: str = ""
+
+
+def queue(tickets: QuerySet[Ticket], filters: QueueFilter, user: User) -> QuerySet[Ticket]:
+    """The tickets a desk user works next: filtered, what is due first on top."""
+    if filters.partner_id:
+        tickets = tickets.filter(partner_id=filters.partner_id)
+    if filters.status == ACTIVE:
+        tickets = tickets.filter(status__in=ACTIVE_STATUSES)
+    elif filters.status and filters.status != ANY:
+        tickets = tickets.filter(status=filters.status)
+    if filters.priority:
+        tickets = tickets.filter(priority=filters.priority)
+    if filters.assignee == MINE:
+        tickets = tickets.filter(assignee=user)
+    elif filters.assignee == UNASSIGNED:
+        tickets = tickets.filter(assignee__isnull=True)
+    elif filters.assignee.isdigit():
+        tickets = tickets.filter(assignee_id=int(filters.assignee))
+    if filters.search.strip():
+        tickets = tickets.filter(search_condition(filters.search))
+    return (
+        tickets.select_related("partner", "contact", "assignee", "service")
+        .annotate(priority_rank=PRIORITY_RANK)
+        .order_by(F("due_at").asc(nulls_last=True), "priority_rank", "id")
+    )
+
+
+def search_condition(text: str) -> Q:
+    text = text.strip()
+    condition = Q(subject__icontains=text) | Q(contact__name__icontains=text)
+    # A subquery, not a join, so a contact with several addresses does not repeat rows.
+    condition |= Q(
+        contact__in=ContactEmail.objects.filter(address=text.lower()).values("contact_id")
+    )
+    number = parse_number(text)
+    if number is not None:
+        condition |= Q(pk=number)
+    return condition

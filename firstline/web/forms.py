@@ -1,0 +1,144 @@
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from firstline.core.models import User
+from firstline.tenancy import assignable_users, partners_for
+from firstline.tickets import lifecycle
+from firstline.tickets.models import Message, Priority, Status, Ticket
+from firstline.tickets.queries import ACTIVE, ANY, MINE, UNASSIGNED, QueueFilter
+
+
+def add_service_error(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has one."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field_name, errors in error.message_dict.items():
+        form.add_error(field_name if field_name in form.fields else None, errors)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        widget=forms.TextInput(
+            attrs={"placeholder": _("Number, subject, contact or e-mail"), "type": "search"}
+        ),
+    )
+    partner = forms.TypedChoiceField(label=_("Partner"), required=False, coerce=int,
+                                     empty_value=None)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    priority = forms.ChoiceField(label=_("Priority"), required=False)
+    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.is_provider_staff:
+            partners = partners_for(user).values_list("pk", "name")
+            self.fields["partner"].choices = [("", _("All partners")), *partners]
+        else:
+            del self.fields["partner"]
+        self.fields["status"].choices = [
+            (ACTIVE, _("All active")),
+            *Status.choices,
+            (ANY, _("Any status")),
+        ]
+        self.fields["priority"].choices = [("", _("Any priority")), *Priority.choices]
+        self.fields["assignee"].choices = [
+            ("", _("Anyone")),
+            (MINE, _("Me")),
+            (UNASSIGNED, _("Nobody")),
+        ]
+
+    def to_filter(self) -> QueueFilter:
+        if not self.is_valid():
+            return QueueFilter()
+        data = self.cleaned_data
+        return QueueFilter(
+            partner_id=data.get("partner"),
+            status=data.get("status") or ACTIVE,
+            priority=data.get("priority") or "",
+            assignee=data.get("assignee") or "",
+            search=data.get("q") or "",
+        )
+
+
+class MessageForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[(Message.Kind.REPLY, _("Public reply")), (Message.Kind.NOTE, _("Internal note"))],
+        widget=forms.RadioSelect,
+        initial=Message.Kind.REPLY,
+    )
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}))
+    attachments = MultipleFileField(label=_("Attachments"))
+
+
+class CustomerMessageForm(forms.Form):
+    text = forms.CharField(label=_("Your answer"), widget=forms.Textarea(attrs={"rows": 5}))
+    attachments = MultipleFileField(label=_("Attachments"))
+
+
+class SelectWithDisabled(forms.Select):
+    def __init__(self, *args: Any, enabled: set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enabled = enabled
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if value not in self.enabled:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class TicketUpdateForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"))
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    assignee = forms.TypedChoiceField(
+        label=_("Assignee"), required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args: Any, ticket: Ticket, user: User, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {"status": ticket.status, "priority": ticket.priority,
+             "assignee": ticket.assignee_id},
+        )
+        super().__init__(*args, **kwargs)
+        # Every status stays a valid choice so that a refused move reaches the lifecycle and
+        # gets its clear message; the widget only greys out the ones not reachable now.
+        self.fields["status"].choices = Status.choices
+        self.fields["status"].widget = SelectWithDisabled(
+            choices=Status.choices,
+            enabled={ticket.status, *lifecycle.allowed_targets(ticket.status)},
+        )
+        self.people = {person.pk: person for person in assignable_users(user, ticket.partner)}
+        self.fields["assignee"].choices = [("", _("Nobody"))] + [
+            (pk, f"{person.display_name} ({person.get_role_display()})")
+            for pk, person in self.people.items()
+        ]
+
+    def clean_assignee(self) -> User | None:
+        pk = self.cleaned_data.get("assignee")
+        return self.people[pk] if pk is not None else None
