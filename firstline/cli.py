@@ -23,6 +23,7 @@ def _run(bind: str) -> int:
     env = dict(os.environ)
     manage = [python, "-m", "firstline"]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True, env=env)
     subprocess.run([*manage, "seed_demo", "--if-empty"], check=True, env=env)
     children = [
         subprocess.Popen([*manage, "runserver", "--noreload", bind], env=env),

@@ -207,10 +207,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["partner", "created_at"], name="audit_partner_time"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
+
     def changes(self) -> list[tuple[str, object, object]]:
         """(field, before, after) rows for display; before is None for new values."""
         keys = list(dict.fromkeys([*self.after, *self.before]))
         return [(key, self.before.get(key), self.after.get(key)) for key in keys]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
