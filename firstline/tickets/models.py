@@ -112,9 +112,17 @@ class Ticket(models.Model):
         verbose_name_plural = _("tickets")
         ordering = ["-id"]
         indexes = [
-            # The operator queue: active tickets, what is due first, optionally per partner.
-            models.Index(fields=["status", "due_at", "id"], name="ticket_queue"),
-            models.Index(fields=["partner", "status", "due_at", "id"], name="ticket_partner_queue"),
+            # The queue: active tickets, what is due first, over all partners or one. Partial,
+            # so the first page is an index range scan however many tickets are closed.
+            models.Index(
+                fields=["due_at", "id"], name="ticket_active_due",
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+            ),
+            models.Index(
+                fields=["partner", "due_at", "id"], name="ticket_partner_active_due",
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+            ),
+            models.Index(fields=["status", "due_at", "id"], name="ticket_status_due"),
             models.Index(fields=["assignee", "status", "due_at"], name="ticket_assignee_queue"),
             models.Index(fields=["partner", "contact", "created_at"], name="ticket_contact"),
             models.Index(fields=["partner", "created_at"], name="ticket_partner_created"),

@@ -2,19 +2,11 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 
 from firstline.contacts.models import ContactEmail
 from firstline.core.models import User
-from firstline.tickets.models import ACTIVE_STATUSES, Priority, Ticket, parse_number
-
-PRIORITY_RANK = Case(
-    When(priority=Priority.CRITICAL, then=Value(0)),
-    When(priority=Priority.HIGH, then=Value(1)),
-    When(priority=Priority.NORMAL, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
+from firstline.tickets.models import ACTIVE_STATUSES, NUMBER_PREFIX, Ticket, parse_number
 
 ACTIVE = "active"
 ANY = "any"
@@ -49,15 +41,17 @@ def queue(tickets: QuerySet[Ticket], filters: QueueFilter, user: User) -> QueryS
         tickets = tickets.filter(assignee_id=int(filters.assignee))
     if filters.search.strip():
         tickets = tickets.filter(search_condition(filters.search))
-    return (
-        tickets.select_related("partner", "contact", "assignee", "service")
-        .annotate(priority_rank=PRIORITY_RANK)
-        .order_by(F("due_at").asc(nulls_last=True), "priority_rank", "id")
+    # The deadline already reflects the priority; ordering by it alone (and the id as the
+    # tie-break) lets the database walk the partial "active, due first" index.
+    return tickets.select_related("partner", "contact", "assignee", "service").order_by(
+        F("due_at").asc(nulls_last=True), "id"
     )
 
 
 def search_condition(text: str) -> Q:
     text = text.strip()
+    if text.upper().startswith(NUMBER_PREFIX[:2]) and (number := parse_number(text)):
+        return Q(pk=number)  # an explicit ticket number: one index lookup, nothing fuzzy
     condition = Q(subject__icontains=text) | Q(contact__name__icontains=text)
     # A subquery, not a join, so a contact with several addresses does not repeat rows.
     condition |= Q(
