@@ -262,8 +262,12 @@ class TicketChange:
 def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticket:
     """Change status, priority and/or assignee; all or nothing, one audit row each."""
     _ensure_can_work_on(actor, ticket)
-    ticket = Ticket.objects.select_for_update().select_related("partner", "assignee").get(
-        pk=ticket.pk
+    # Lock only the ticket row: PostgreSQL refuses FOR UPDATE on the nullable side of the
+    # outer join that select_related("assignee") adds.
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("partner", "assignee")
+        .get(pk=ticket.pk)
     )
     errors: dict[str, list[str]] = {}
     if change.status is not None:
