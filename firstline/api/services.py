@@ -1,0 +1,81 @@
+"""Issuing, finding and revoking API tokens.
+
+The plaintext exists only in the return value of `issue_token`; the database keeps its
+SHA-256, so a leaked database dump does not leak working tokens. A plain hash (not a
+password hasher) is enough because the secret is 256 random bits, and it lets a request
+find its token with one indexed lookup.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from firstline.api.models import ApiToken
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import User
+
+TOKEN_PREFIX = "fl_"  # noqa: S105 (a marker that makes leaked tokens greppable, not a secret)
+# Recording every use would turn each read request into a write; a minute is precise
+# enough to see whether a token is still in use.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_token(user: User, name: str, *, actor: User | None = None) -> tuple[ApiToken, str]:
+    """Create a token for `user`; return it with the plaintext, which is not kept anywhere."""
+    label = (name or "").strip()
+    errors: dict[str, str] = {}
+    if not label:
+        errors["name"] = _("Name the token after the system that will use it.")
+    elif len(label) > ApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
+        errors["name"] = _("The name is too long.")
+    if not (user.is_provider_staff or user.is_partner_user):
+        errors["user"] = _("Only staff and partner accounts can hold API tokens.")
+    if errors:
+        raise ValidationError(errors)
+
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=label, prefix=plaintext[:8], key_hash=hash_key(plaintext)
+    )
+    audit.record(
+        actor=actor, partner=user.partner, action="api_token.issued", target=token,
+        after={"user": user.username, "name": label, "prefix": token.prefix},
+    )
+    return token, plaintext
+
+
+@transaction.atomic
+def revoke_token(token: ApiToken, *, actor: User | None = None) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor, partner=token.user.partner, action="api_token.revoked", target=token,
+            after={"user": token.user.username, "name": token.name, "prefix": token.prefix},
+        )
+    return token
+
+
+def user_for_key(plaintext: str) -> User | None:
+    """The active user behind a live token, or None for unknown, revoked or disabled."""
+    token = (
+        ApiToken.objects.select_related("user__partner")
+        .filter(key_hash=hash_key(plaintext), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    moment = now()
+    if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=moment)
+    return token.user

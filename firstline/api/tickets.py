@@ -1,0 +1,194 @@
+"""Tickets and their messages. Every lookup starts from the caller's tenancy scope."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Status
+
+from firstline.api.auth import current_user
+from firstline.api.pagination import paginate
+from firstline.api.queries import filter_tickets
+from firstline.api.schemas import (
+    COMMON_ERRORS,
+    NOT_FOUND,
+    MessageIn,
+    MessageOut,
+    TicketCreateIn,
+    TicketFilters,
+    TicketOut,
+    TicketPage,
+    TicketPatchIn,
+)
+from firstline.contacts.models import Contact
+from firstline.core.models import Partner, Service, User
+from firstline.tenancy import (
+    assignable_users,
+    contacts_for,
+    messages_for,
+    partners_for,
+    services_for,
+    tickets_for,
+)
+from firstline.tickets import lifecycle, services
+from firstline.tickets.models import Channel, Message, Ticket
+
+router = Router(tags=["tickets"])
+
+
+def _tickets(user: User) -> QuerySet[Ticket]:
+    return tickets_for(user).select_related("partner", "contact", "assignee", "service")
+
+
+def _ticket_or_404(user: User, ticket_id: int) -> Ticket:
+    return get_object_or_404(_tickets(user), pk=ticket_id)
+
+
+def _messages(user: User, ticket: Ticket) -> QuerySet[Message]:
+    return (
+        messages_for(user)
+        .filter(ticket=ticket)
+        .select_related("author", "author_contact")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+
+
+@router.get("/tickets", response={200: TicketPage, **COMMON_ERRORS})
+def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
+    """Tickets you can see, newest first, one page at a time."""
+    tickets = filter_tickets(_tickets(current_user(request)), filters)
+    items, next_cursor = paginate(tickets, filters)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _partner_for_new_ticket(
+    user: User, partner_id: int | None, errors: dict[str, str]
+) -> Partner | None:
+    partners = partners_for(user)
+    if not user.is_provider_staff:
+        # A partner account's tickets are its partner's; the body cannot say otherwise.
+        if partner_id is not None and partner_id != user.partner_id:
+            errors["partner_id"] = _("You can create tickets for your own partner only.")
+        return partners.first()
+    if partner_id is None:
+        errors["partner_id"] = _("Choose the partner the ticket is for.")
+        return None
+    partner = partners.filter(pk=partner_id).first()
+    if partner is None:
+        errors["partner_id"] = _("Unknown partner.")
+    return partner
+
+
+def _contact_for_new_ticket(
+    user: User, partner: Partner | None, contact_id: int | None, errors: dict[str, str]
+) -> Contact | None:
+    if contact_id is None:
+        return None
+    contacts = contacts_for(user).filter(pk=contact_id)
+    contact = contacts.filter(partner=partner).first() if partner else contacts.first()
+    if contact is None:
+        errors["contact_id"] = _("This partner has no such contact.")
+    return contact
+
+
+def _service_for_new_ticket(
+    user: User, partner: Partner | None, service_id: int | None, errors: dict[str, str]
+) -> Service | None:
+    if service_id is None:
+        return None
+    services_ = services_for(user).filter(pk=service_id)
+    service = services_.filter(partner=partner).first() if partner else services_.first()
+    if service is None:
+        errors["service_id"] = _("This partner has no such service.")
+    return service
+
+
+@router.post("/tickets", response={201: TicketOut, **COMMON_ERRORS})
+def create_ticket(request: HttpRequest, payload: TicketCreateIn) -> Status[Ticket]:
+    """Open a ticket on behalf of a customer; it arrives through the API channel."""
+    user = current_user(request)
+    # Ids are resolved through the caller's scope, all at once, so the answer names every
+    # bad reference and another partner's contact looks exactly like a missing one.
+    errors: dict[str, str] = {}
+    partner = _partner_for_new_ticket(user, payload.partner_id, errors)
+    contact = _contact_for_new_ticket(user, partner, payload.contact_id, errors)
+    service = _service_for_new_ticket(user, partner, payload.service_id, errors)
+    if errors or partner is None:
+        raise ValidationError(errors)
+    ticket = services.create_ticket(
+        partner=partner,
+        actor=user,
+        channel=Channel.API,
+        subject=payload.subject,
+        text=payload.text,
+        contact=contact,
+        priority=payload.priority.value,
+        service=service,
+    )
+    return Status(201, _ticket_or_404(user, ticket.pk))
+
+
+@router.get("/tickets/{ticket_id}", response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND})
+def get_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
+    return _ticket_or_404(current_user(request), ticket_id)
+
+
+@router.patch("/tickets/{ticket_id}", response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND})
+def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatchIn) -> Ticket:
+    """Change status, priority and/or assignee: all of them or, on any error, none."""
+    user = current_user(request)
+    ticket = _ticket_or_404(user, ticket_id)
+    change = services.TicketChange(
+        status=payload.status.value if payload.status else None,
+        priority=payload.priority.value if payload.priority else None,
+    )
+    if "assignee_id" in payload.model_fields_set:
+        change.assignee = None
+        if payload.assignee_id is not None:
+            change.assignee = (
+                assignable_users(user, ticket.partner).filter(pk=payload.assignee_id).first()
+            )
+            if change.assignee is None:
+                _refuse_unknown_assignee(ticket, change)
+    services.change_ticket(ticket=ticket, actor=user, change=change)
+    return _ticket_or_404(user, ticket.pk)
+
+
+def _refuse_unknown_assignee(ticket: Ticket, change: services.TicketChange) -> None:
+    # The service never sees an id it cannot resolve, so it cannot report it; report it
+    # here together with what the service would say about the status.
+    errors: dict[str, list[str]] = {
+        "assignee_id": [_("This person cannot be assigned to this ticket.")]
+    }
+    if change.status is not None:
+        try:
+            lifecycle.check_transition(ticket.status, change.status)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    raise ValidationError(errors)
+
+
+@router.get(
+    "/tickets/{ticket_id}/messages",
+    response={200: list[MessageOut], **COMMON_ERRORS, **NOT_FOUND},
+)
+def list_messages(request: HttpRequest, ticket_id: int) -> list[Message]:
+    """The conversation in order, internal notes included."""
+    user = current_user(request)
+    return list(_messages(user, _ticket_or_404(user, ticket_id)))
+
+
+@router.post(
+    "/tickets/{ticket_id}/messages",
+    response={201: MessageOut, **COMMON_ERRORS, **NOT_FOUND},
+)
+def add_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> Status[Message]:
+    """A public reply (mailed to the customer) or an internal note."""
+    user = current_user(request)
+    ticket = _ticket_or_404(user, ticket_id)
+    message = services.add_message(ticket=ticket, actor=user, kind=payload.kind, text=payload.text)
+    return Status(201, _messages(user, ticket).get(pk=message.pk))

@@ -1,0 +1,48 @@
+"""The OpenAPI document is served and describes every endpoint."""
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = {
+    "/api/tickets": {"get", "post"},
+    "/api/tickets/{ticket_id}": {"get", "patch"},
+    "/api/tickets/{ticket_id}/messages": {"get", "post"},
+    "/api/partners": {"get"},
+    "/api/services": {"get"},
+    "/api/contacts": {"get"},
+    "/api/contacts/{contact_id}": {"get"},
+}
+
+
+def test_the_openapi_document_lists_every_path_and_method():
+    response = Client().get("/api/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {path: set(methods) for path, methods in paths.items()} == EXPECTED
+
+
+def test_every_operation_requires_a_token_or_the_session():
+    schema = Client().get("/api/openapi.json").json()
+
+    assert set(schema["components"]["securitySchemes"]) == {"TokenAuth", "UiSessionAuth"}
+    for methods in schema["paths"].values():
+        for operation in methods.values():
+            assert {next(iter(s)) for s in operation["security"]} == {
+                "TokenAuth", "UiSessionAuth"
+            }
+
+
+def test_the_documented_errors_include_the_field_list_of_422():
+    schema = Client().get("/api/openapi.json").json()
+
+    create = schema["paths"]["/api/tickets"]["post"]["responses"]
+    assert {"201", "401", "403", "422"} <= set(create)
+    invalid = schema["components"]["schemas"]["InvalidInputOut"]
+    assert set(invalid["properties"]) == {"detail", "errors"}
+
+
+def test_the_interactive_docs_page_loads():
+    assert Client().get("/api/docs").status_code == 200
