@@ -31,10 +31,10 @@ def _run(bind: str) -> int:
     ]
     print(f"firstline is running at http://{bind}/  (Ctrl-C stops it)", flush=True)
 
-    def stop(*_args: object) -> None:
+    def stop() -> None:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.terminate()
         deadline = time.monotonic() + 10
         for child in children:
             try:
@@ -42,12 +42,19 @@ def _run(bind: str) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: stop())
+    stopping = False
+
+    def request_stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Explicit handlers: a process started in the background inherits SIGINT as ignored,
+    # and SIGTERM (systemd, docker stop) must stop both children as Ctrl-C does.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
     finally:
         stop()
     return max(child.returncode or 0 for child in children)

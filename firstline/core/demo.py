@@ -838,8 +838,9 @@ def _create_portal_users(
         user.save()
         contact.user = user
         contact.save(update_fields=["user"])
+        # Customers sign in on their partner's portal with the e-mail, not the username.
         summary.logins.append(Login(
-            Role.CUSTOMER, user.username,
+            Role.CUSTOMER, email,
             f"customer portal of {partner.name} at /portal/{partner.slug}/login/",
         ))
 

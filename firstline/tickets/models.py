@@ -184,10 +184,11 @@ class Message(models.Model):
 
     @property
     def author_name(self) -> str:
-        if self.author_id is not None and self.author is not None:
-            return self.author.display_name
+        # A customer's message is theirs even when an operator typed it in during a call.
         if self.author_contact_id is not None and self.author_contact is not None:
             return self.author_contact.name
+        if self.author_id is not None and self.author is not None:
+            return self.author.display_name
         return str(_("System"))
 
 

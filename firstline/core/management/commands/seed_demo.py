@@ -67,7 +67,7 @@ class Command(BaseCommand):
             (login.role, login.username, demo.DEMO_PASSWORD, login.sees)
             for login in summary.logins
         ]
-        return "Sign in as:\n" + _table(("role", "username", "password", "what they see"), rows)
+        return "Sign in as:\n" + _table(("role", "login (customers: e-mail)", "password", "what they see"), rows)
 
     def _code_words_table(self, summary: demo.Summary) -> str:
         # The operator identifies callers by contract number and code word (F5); the demo
