@@ -67,7 +67,8 @@ class Command(BaseCommand):
             (login.role, login.username, demo.DEMO_PASSWORD, login.sees)
             for login in summary.logins
         ]
-        return "Sign in as:\n" + _table(("role", "login (customers: e-mail)", "password", "what they see"), rows)
+        header = ("role", "login (customers: e-mail)", "password", "what they see")
+        return "Sign in as:\n" + _table(header, rows)
 
     def _code_words_table(self, summary: demo.Summary) -> str:
         # The operator identifies callers by contract number and code word (F5); the demo
