@@ -61,6 +61,7 @@ def test_queue_filters_by_partner_status_priority_assignee_and_search(cast):
     assert shown(status="resolved") == {cast.a.ticket.pk}
     assert shown(status="any", priority="high") == {cast.a.ticket.pk}
     assert shown(status="any", assignee="me") == {cast.a.ticket.pk}
+    assert shown(status="any", assignee=str(cast.operator.pk)) == {cast.a.ticket.pk}
     assert cast.a.ticket.pk not in shown(status="any", assignee="none")
     assert shown(status="any", q=cast.a.ticket.number) == {cast.a.ticket.pk}
     assert shown(status="any", q=str(cast.b.ticket.pk)) >= {cast.b.ticket.pk}

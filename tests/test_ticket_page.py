@@ -17,7 +17,8 @@ def test_operator_replies_with_attachment_and_the_audit_trail_shows_it(cast):
     message = Message.objects.filter(ticket=cast.a.ticket, kind="reply").get()
     assert message.author == cast.operator and message.attachments.get().filename == "log.txt"
     page = client.get(reverse("ticket", args=[cast.a.ticket.pk])).content.decode()
-    assert "Please try again now." in page and "message.reply" in page and "log.txt" in page
+    assert "Please try again now." in page and "log.txt" in page
+    assert page.count("Public reply") >= 2  # the message kind and its audit entry
 
 
 def test_empty_reply_is_refused_with_a_field_error(cast):
@@ -91,3 +92,12 @@ def test_ticket_page_shows_the_partners_greeting_to_the_operator(cast):
     cast.a.partner.save()
     page = client_for(cast.operator).get(reverse("ticket", args=[cast.a.ticket.pk]))
     assert "Olga Operator" in page.content.decode()
+
+
+def test_audit_trail_shows_status_changes_with_labels_before_and_after(cast):
+    client = client_for(cast.operator)
+    client.post(reverse("ticket-update", args=[cast.a.ticket.pk]),
+                {"status": "waiting_customer", "priority": "normal", "assignee": ""})
+    page = client.get(reverse("ticket", args=[cast.a.ticket.pk])).content.decode()
+    assert "Status changed" in page
+    assert "New → Waiting for customer" in page

@@ -65,10 +65,20 @@ class QueueFilterForm(forms.Form):
             (ANY, _("Any status")),
         ]
         self.fields["priority"].choices = [("", _("Any priority")), *Priority.choices]
+        people = User.objects.filter(is_active=True).order_by("role", "last_name", "username")
+        if user.is_provider_staff:
+            people = people.filter(role__in=[*User.STAFF_ROLES, *User.PARTNER_ROLES]).exclude(
+                role=User.Role.INTEGRATION
+            )
+        else:
+            people = people.filter(partner_id=user.partner_id).exclude(
+                role=User.Role.INTEGRATION
+            )
         self.fields["assignee"].choices = [
             ("", _("Anyone")),
             (MINE, _("Me")),
             (UNASSIGNED, _("Nobody")),
+            *[(str(person.pk), person.display_name) for person in people],
         ]
 
     def to_filter(self) -> QueueFilter:

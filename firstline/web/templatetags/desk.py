@@ -5,8 +5,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from firstline.core.clock import now
+from firstline.core.models import AuditEvent
+from firstline.tickets.models import Channel, Priority, Status
 
 register = template.Library()
 
@@ -32,6 +35,52 @@ def due_badge(due_at: datetime | None) -> SafeString | str:
         due_at.isoformat(),
         _("in %(time)s") % {"time": timeuntil(due_at, moment, depth=1)},
     )
+
+
+AUDIT_ACTIONS = {
+    "ticket.created": _lazy("Ticket created"),
+    "ticket.status_changed": _lazy("Status changed"),
+    "ticket.reopened": _lazy("Ticket reopened"),
+    "ticket.priority_changed": _lazy("Priority changed"),
+    "ticket.assigned": _lazy("Assignee changed"),
+    "message.inbound": _lazy("Customer wrote"),
+    "message.reply": _lazy("Public reply"),
+    "message.note": _lazy("Internal note"),
+}
+AUDIT_FIELDS = {
+    "subject": _lazy("subject"),
+    "channel": _lazy("channel"),
+    "status": _lazy("status"),
+    "priority": _lazy("priority"),
+    "contact": _lazy("contact"),
+    "service": _lazy("service"),
+    "assignee": _lazy("assignee"),
+    "message": _lazy("message"),
+}
+AUDIT_VALUES = {"status": Status, "priority": Priority, "channel": Channel}
+
+
+def _audit_value(field: str, value: object) -> object:
+    choices = AUDIT_VALUES.get(field)
+    if choices is not None and value in choices.values:
+        return choices(value).label
+    return value
+
+
+@register.filter
+def audit_action(action: str) -> str:
+    return str(AUDIT_ACTIONS.get(action, action))
+
+
+@register.filter
+def audit_changes(event: AuditEvent) -> list[tuple[str, object, object]]:
+    """(field label, before, after) with status, priority and channel shown by their labels."""
+    return [
+        (str(AUDIT_FIELDS.get(field, field)), _audit_value(field, before),
+         _audit_value(field, after))
+        for field, before, after in event.changes()
+        if field != "message"  # the message itself is on the page; its id says nothing
+    ]
 
 
 @register.simple_tag(takes_context=True)
