@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from firstline.tickets.models import Message, Ticket
 
@@ -73,3 +74,6 @@ def test_customer_ticket_is_answered_by_operator_and_the_answer_shows_in_the_por
     customer.reload()
     assert "доступ восстановлен" in customer.text_content(".conversation")
     customer.screenshot(path=str(ARTIFACTS / "portal-ticket-answered.png"), full_page=True)
+    # ORM calls made while Playwright's loop is running get a connection of their own
+    # context; close it here, or PostgreSQL cannot drop the test database at the end.
+    connections.close_all()

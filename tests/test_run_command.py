@@ -1,6 +1,7 @@
 """`firstline run`: migrate, demo data on first start only, web + worker, clean stop."""
 
 import os
+from contextlib import closing
 import signal
 import socket
 import sqlite3
@@ -43,7 +44,7 @@ def wait_for_http(url, process, timeout=90):
 
 
 def count_tickets(database) -> int:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection:
         return connection.execute("SELECT COUNT(*) FROM tickets_ticket").fetchone()[0]
 
 

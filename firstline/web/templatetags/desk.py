@@ -5,7 +5,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent
@@ -38,24 +38,24 @@ def due_badge(due_at: datetime | None) -> SafeString | str:
 
 
 AUDIT_ACTIONS = {
-    "ticket.created": _lazy("Ticket created"),
-    "ticket.status_changed": _lazy("Status changed"),
-    "ticket.reopened": _lazy("Ticket reopened"),
-    "ticket.priority_changed": _lazy("Priority changed"),
-    "ticket.assigned": _lazy("Assignee changed"),
-    "message.inbound": _lazy("Customer wrote"),
-    "message.reply": _lazy("Public reply"),
-    "message.note": _lazy("Internal note"),
+    "ticket.created": gettext_lazy("Ticket created"),
+    "ticket.status_changed": gettext_lazy("Status changed"),
+    "ticket.reopened": gettext_lazy("Ticket reopened"),
+    "ticket.priority_changed": gettext_lazy("Priority changed"),
+    "ticket.assigned": gettext_lazy("Assignee changed"),
+    "message.inbound": gettext_lazy("Customer wrote"),
+    "message.reply": gettext_lazy("Public reply"),
+    "message.note": gettext_lazy("Internal note"),
 }
 AUDIT_FIELDS = {
-    "subject": _lazy("subject"),
-    "channel": _lazy("channel"),
-    "status": _lazy("status"),
-    "priority": _lazy("priority"),
-    "contact": _lazy("contact"),
-    "service": _lazy("service"),
-    "assignee": _lazy("assignee"),
-    "message": _lazy("message"),
+    "subject": gettext_lazy("subject"),
+    "channel": gettext_lazy("channel"),
+    "status": gettext_lazy("status"),
+    "priority": gettext_lazy("priority"),
+    "contact": gettext_lazy("contact"),
+    "service": gettext_lazy("service"),
+    "assignee": gettext_lazy("assignee"),
+    "message": gettext_lazy("message"),
 }
 AUDIT_VALUES = {"status": Status, "priority": Priority, "channel": Channel}
 
