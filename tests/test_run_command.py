@@ -1,7 +1,6 @@
 """`firstline run`: migrate, demo data on first start only, web + worker, clean stop."""
 
 import os
-from contextlib import closing
 import signal
 import socket
 import sqlite3
@@ -9,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 
 import pytest
 
