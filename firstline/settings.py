@@ -181,7 +181,7 @@ if MAIL_BACKEND == "smtp":
         }
     }
 elif MAIL_BACKEND == "console":
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    MAILERS = {"default": {"BACKEND": "firstline.core.mail.ReadableConsoleBackend"}}
 else:
     raise ImproperlyConfigured(f"MAIL_BACKEND: expected 'smtp' or 'console', got {MAIL_BACKEND!r}")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "firstline@localhost")

@@ -1,8 +1,10 @@
+import io
 import re
 
 from django.core import mail
 from django.urls import reverse
 
+from firstline.core.mail import ReadableConsoleBackend
 from firstline.portal.services import make_login_token
 from firstline.tickets.models import Message, Ticket
 
@@ -72,3 +74,12 @@ def test_new_ticket_with_bad_input_names_the_fields_and_creates_nothing(cast):
     errors = response.context["form"].errors
     assert {"subject", "text", "service"} <= set(errors)
     assert Ticket.objects.count() == count
+
+
+def test_console_mailer_prints_the_letter_readably():
+    stream = io.StringIO()
+    letter = mail.EmailMessage("Ссылка для входа", "Откройте http://x/portal/link/t/",
+                               "support@alpha.example", ["ivan@alpha.example"])
+    ReadableConsoleBackend(stream=stream).send_messages([letter])
+    assert "Subject: Ссылка для входа" in stream.getvalue()
+    assert "http://x/portal/link/t/" in stream.getvalue()
