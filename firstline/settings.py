@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    # Serves the API docs' Swagger UI from local static files: no CDN on closed networks.
+    "ninja",
     "firstline.core",
     "firstline.contacts",
     "firstline.tickets",

@@ -46,3 +46,9 @@ def test_the_documented_errors_include_the_field_list_of_422():
 
 def test_the_interactive_docs_page_loads():
     assert Client().get("/api/docs").status_code == 200
+
+
+def test_api_docs_page_uses_local_static_files_not_a_cdn():
+    page = Client().get("/api/docs").content.decode()
+    assert "swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
