@@ -145,6 +145,11 @@ class User(AbstractUser):
         related_name="users",
     )
 
+    phone = models.CharField(
+        _("phone"), max_length=40, blank=True,
+        help_text=_("For SMS and phone-call escalations."),
+    )
+
     objects = FirstlineUserManager()
 
     class Meta:
