@@ -1,0 +1,320 @@
+"""Every change to a business calendar or the shared production calendar goes through here.
+
+One transaction each: check who acts, validate everything (ValidationError naming the
+field, nothing written), write, record the audit event, and bump the version of every
+calendar whose schedule changed, so that `schedule_for` compiles it afresh.
+
+Who may: provider supervisors and administrators edit calendars; only administrators edit
+the shared production calendar (it moves every partner's deadlines). `actor=None` is the
+system (migrations, scripts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import Partner, User, validate_time_zone
+from firstline.sla.calendar import WeeklyInterval, parse_days
+from firstline.sla.calendars import (
+    can_edit_calendars,
+    can_edit_production_calendar,
+    hours_text,
+    interval_messages,
+    line_message,
+)
+from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind, WorkingInterval
+
+NAME_MAX = BusinessCalendar._meta.get_field("name").max_length or 200
+NOTE_MAX = CalendarDay._meta.get_field("note").max_length or 200
+SOURCE_MANUAL = "manual"
+SOURCE_IMPORT = "import"
+
+
+@dataclass(frozen=True)
+class CalendarData:
+    """What a calendar is made of; `intervals` replace the calendar's weekly hours."""
+
+    name: str
+    time_zone: str = "Europe/Moscow"
+    is_24x7: bool = False
+    uses_production_calendar: bool = True
+    intervals: Sequence[WeeklyInterval] = ()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+def _ensure_can_edit(actor: User | None, calendar: BusinessCalendar | None) -> None:
+    if calendar is None:
+        if not can_edit_production_calendar(actor):
+            raise PermissionDenied(_("Only administrators can change the production calendar."))
+    elif not can_edit_calendars(actor):
+        raise PermissionDenied(_("Only supervisors and administrators can change calendars."))
+
+
+def _week(intervals: Sequence[WeeklyInterval]) -> list[str]:
+    """The weekly hours for the audit trail: seven strings, Monday first."""
+    return [hours_text([i for i in intervals if i.weekday == day]) for day in range(7)]
+
+
+def _snapshot(calendar: BusinessCalendar, intervals: Sequence[WeeklyInterval]) -> dict:
+    return {
+        "name": calendar.name,
+        "time_zone": calendar.time_zone,
+        "is_24x7": calendar.is_24x7,
+        "uses_production_calendar": calendar.uses_production_calendar,
+        "hours": _week(intervals),
+    }
+
+
+def _validate(data: CalendarData, *, partner: Partner | None, exclude: int | None) -> CalendarData:
+    errors: dict[str, list[str]] = {}
+    name = (data.name or "").strip()
+    if not name:
+        errors["name"] = [_("Give the calendar a name.")]
+    elif len(name) > NAME_MAX:
+        errors["name"] = [_("The name is longer than %(max)d characters.") % {"max": NAME_MAX}]
+    else:
+        same = BusinessCalendar.objects.filter(name=name)
+        same = same.filter(partner=partner) if partner else same.filter(partner__isnull=True)
+        if same.exclude(pk=exclude).exists():
+            errors["name"] = [_("There is already a calendar with this name.")]
+    try:
+        validate_time_zone(data.time_zone)
+    except ValidationError as error:
+        errors["time_zone"] = error.messages
+    problems = interval_messages(data.intervals)
+    if problems:
+        errors["intervals"] = [text for _weekday, text in problems]
+    if errors:
+        raise ValidationError(errors)
+    return CalendarData(
+        name=name,
+        time_zone=data.time_zone,
+        is_24x7=bool(data.is_24x7),
+        uses_production_calendar=bool(data.uses_production_calendar),
+        intervals=sorted(data.intervals, key=lambda i: (i.weekday, i.start_minutes)),
+    )
+
+
+def _store_intervals(calendar: BusinessCalendar, intervals: Sequence[WeeklyInterval]) -> None:
+    calendar.intervals.all().delete()
+    WorkingInterval.objects.bulk_create(
+        [
+            WorkingInterval(partner_id=calendar.partner_id, calendar=calendar,
+                            weekday=interval.weekday, start=interval.start, end=interval.end)
+            for interval in intervals
+        ]
+    )
+
+
+def _touch(calendar: BusinessCalendar) -> None:
+    """A new version: cached schedules of the old one are no longer used."""
+    BusinessCalendar.objects.filter(pk=calendar.pk).update(
+        version=F("version") + 1, updated_at=now()
+    )
+    calendar.refresh_from_db(fields=["version", "updated_at"])
+
+
+def _touch_followers_of_production_calendar() -> None:
+    BusinessCalendar.objects.filter(uses_production_calendar=True).update(
+        version=F("version") + 1, updated_at=now()
+    )
+
+
+@transaction.atomic
+def create_calendar(
+    *, partner: Partner | None, actor: User | None, data: CalendarData
+) -> BusinessCalendar:
+    """A new calendar for `partner` (None: provider-wide) with its weekly hours."""
+    _ensure_can_edit(actor, BusinessCalendar(partner=partner))
+    clean = _validate(data, partner=partner, exclude=None)
+    calendar = BusinessCalendar.objects.create(
+        partner=partner,
+        name=clean.name,
+        time_zone=clean.time_zone,
+        is_24x7=clean.is_24x7,
+        uses_production_calendar=clean.uses_production_calendar,
+    )
+    _store_intervals(calendar, clean.intervals)
+    audit.record(actor=actor, partner=partner, action="calendar.created", target=calendar,
+                 after=_snapshot(calendar, clean.intervals))
+    return calendar
+
+
+@transaction.atomic
+def update_calendar(
+    *, calendar: BusinessCalendar, actor: User | None, data: CalendarData
+) -> BusinessCalendar:
+    """Change name, time zone, 24x7, production calendar and weekly hours (replaced)."""
+    _ensure_can_edit(actor, calendar)
+    locked = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    clean = _validate(data, partner=locked.partner, exclude=locked.pk)
+    old_intervals = [interval.as_weekly() for interval in locked.intervals.all()]
+    before = _snapshot(locked, old_intervals)
+    locked.name = clean.name
+    locked.time_zone = clean.time_zone
+    locked.is_24x7 = clean.is_24x7
+    locked.uses_production_calendar = clean.uses_production_calendar
+    after = _snapshot(locked, clean.intervals)
+    if after == before:
+        return locked
+    locked.save(update_fields=["name", "time_zone", "is_24x7", "uses_production_calendar"])
+    if after["hours"] != before["hours"]:
+        _store_intervals(locked, clean.intervals)
+    _touch(locked)
+    changed = [key for key in after if after[key] != before[key]]
+    audit.record(actor=actor, partner=locked.partner, action="calendar.updated", target=locked,
+                 before={key: before[key] for key in changed},
+                 after={key: after[key] for key in changed})
+    return locked
+
+
+def _days_of(calendar: BusinessCalendar | None) -> Q:
+    return Q(calendar=calendar) if calendar is not None else Q(calendar__isnull=True)
+
+
+def _after_days_changed(calendar: BusinessCalendar | None) -> None:
+    if calendar is None:
+        _touch_followers_of_production_calendar()
+    else:
+        _touch(calendar)
+
+
+@transaction.atomic
+def add_calendar_day(
+    *,
+    calendar: BusinessCalendar | None,
+    actor: User | None,
+    day: date | None,
+    kind: str,
+    note: str = "",
+) -> CalendarDay:
+    """Add an exception day (None: to the shared production calendar); an existing
+    exception on that date is replaced."""
+    _ensure_can_edit(actor, calendar)
+    errors: dict[str, str] = {}
+    note = (note or "").strip()
+    if not isinstance(day, date):
+        errors["date"] = _("Give a date.")
+    if kind not in DayKind.values:
+        errors["kind"] = _("Unknown kind of day “%(value)s”.") % {"value": kind}
+    if len(note) > NOTE_MAX:
+        errors["note"] = _("The note is longer than %(max)d characters.") % {"max": NOTE_MAX}
+    if errors:
+        raise ValidationError(errors)
+    assert day is not None
+    if calendar is not None:
+        calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    existing = CalendarDay.objects.filter(_days_of(calendar), date=day).first()
+    before = {"date": day, "kind": existing.kind, "note": existing.note} if existing else {}
+    if existing is None:
+        existing = CalendarDay.objects.create(
+            calendar=calendar,
+            partner_id=calendar.partner_id if calendar else None,
+            date=day, kind=kind, note=note,
+            source=SOURCE_MANUAL if calendar is None else "",
+        )
+    elif (existing.kind, existing.note) == (kind, note):
+        return existing
+    else:
+        existing.kind, existing.note = kind, note
+        existing.save(update_fields=["kind", "note"])
+    _after_days_changed(calendar)
+    audit.record(
+        actor=actor,
+        partner=calendar.partner if calendar else None,
+        action="calendar.day_changed" if before else "calendar.day_added",
+        target=calendar if calendar is not None else existing,
+        before=before,
+        after={"date": day, "kind": kind, "note": note},
+    )
+    return existing
+
+
+@transaction.atomic
+def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> None:
+    calendar = day.calendar
+    _ensure_can_edit(actor, calendar)
+    if calendar is not None:
+        calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    audit.record(
+        actor=actor,
+        partner=calendar.partner if calendar else None,
+        action="calendar.day_removed",
+        target=calendar if calendar is not None else day,
+        before={"date": day.date, "kind": day.kind, "note": day.note},
+    )
+    day.delete()
+    _after_days_changed(calendar)
+
+
+@transaction.atomic
+def import_calendar_days(
+    calendar: BusinessCalendar | None, text: str, *, actor: User | None = None
+) -> ImportResult:
+    """Add or replace exception days from `date,kind[,note]` lines (header optional).
+
+    Every line is checked first; if any is bad, ValidationError on "file" lists each bad
+    line with its number and reason, and nothing is written.
+    """
+    _ensure_can_edit(actor, calendar)
+    rows, problems = parse_days(text or "", note_limit=NOTE_MAX)
+    if problems:
+        raise ValidationError({"file": [line_message(problem) for problem in problems]})
+    if not rows:
+        raise ValidationError({"file": _("The file has no days.")})
+    if calendar is not None:
+        calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    dates = [row.date for row in rows]
+    existing = {
+        day.date: day
+        for day in CalendarDay.objects.filter(
+            _days_of(calendar), date__range=(min(dates), max(dates))
+        )
+    }
+    new: list[CalendarDay] = []
+    changed: list[CalendarDay] = []
+    for row in rows:
+        found = existing.get(row.date)
+        if found is None:
+            new.append(CalendarDay(
+                calendar=calendar, partner_id=calendar.partner_id if calendar else None,
+                date=row.date, kind=row.kind, note=row.note,
+                source=SOURCE_IMPORT if calendar is None else "",
+            ))
+        elif (found.kind, found.note) != (row.kind, row.note):
+            found.kind, found.note = row.kind, row.note
+            changed.append(found)
+    CalendarDay.objects.bulk_create(new, batch_size=500)
+    CalendarDay.objects.bulk_update(changed, ["kind", "note"], batch_size=500)
+    result = ImportResult(created=len(new), updated=len(changed),
+                          unchanged=len(rows) - len(new) - len(changed))
+    if new or changed:
+        _after_days_changed(calendar)
+        audit.record(
+            actor=actor,
+            partner=calendar.partner if calendar else None,
+            action="calendar.days_imported",
+            target=calendar if calendar is not None else (new or changed)[0],
+            after={"created": result.created, "updated": result.updated,
+                   "first": min(dates), "last": max(dates)},
+        )
+    return result
