@@ -1,8 +1,9 @@
 """The `firstline` console command.
 
-`firstline run` starts the web server and the background task worker together (and loads
-demo data into an empty database first); Ctrl-C stops both. Any other arguments go to
-Django's management commands: `firstline migrate`, `firstline createsuperuser`...
+`firstline run` starts the web server, the background task worker, the outbox's retry loop
+and the SLA clock together (and loads demo data into an empty database first); Ctrl-C stops
+them all. Any other arguments go to Django's management commands: `firstline migrate`,
+`firstline createsuperuser`...
 """
 
 import os
@@ -28,6 +29,10 @@ def _run(bind: str) -> int:
     children = [
         subprocess.Popen([*manage, "runserver", "--noreload", bind], env=env),
         subprocess.Popen([*manage, "db_worker", "--interval", "1"], env=env),
+        # Retries of mail, SMS and calls whose first attempt failed.
+        subprocess.Popen([*manage, "deliver_outbox", "--loop", "--interval", "5"], env=env),
+        # The SLA clock: escalation steps as they fall due.
+        subprocess.Popen([*manage, "sla_clock", "--loop", "--interval", "10"], env=env),
     ]
     print(f"firstline is running at http://{bind}/  (Ctrl-C stops it)", flush=True)
 

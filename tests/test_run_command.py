@@ -69,7 +69,8 @@ def test_run_starts_web_and_worker_with_demo_data_and_keeps_it_on_restart(tmp_pa
     process = start(tmp_path, port)
     status, page = wait_for_http(f"http://127.0.0.1:{port}/login/", process)
     assert status == 200
-    assert len(children_of(process.pid)) == 2  # the web server and the task worker
+    # The web server, the task worker, the outbox retry loop and the SLA clock.
+    assert len(children_of(process.pid)) == 4
     output = stop_with_ctrl_c(process)
     assert "operator" in output and "demo12345" in output
     assert process.returncode == 0

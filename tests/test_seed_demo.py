@@ -11,7 +11,6 @@ from django.db.models import F
 from firstline.contacts.models import Contact, Organisation
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, Tariff, User
-from firstline.tickets.deadlines import resolution_due
 from firstline.tickets.models import (
     ACTIVE_STATUSES,
     Channel,
@@ -78,12 +77,16 @@ def test_ticket_dates_match_their_status(output):
     for ticket in Ticket.objects.all():
         first_reply = ticket.messages.filter(kind=Message.Kind.REPLY).first()
         assert ticket.first_response_at == (first_reply.created_at if first_reply else None)
+        assert ticket.sla_policy is not None
+        assert ticket.reaction_due_at is not None and ticket.resolution_due_at is not None
         if ticket.status in ACTIVE_STATUSES:
-            assert ticket.due_at == resolution_due(ticket.priority, ticket.created_at)
             assert ticket.resolved_at is None
+            if ticket.paused_since is None or ticket.first_response_at is None:
+                assert ticket.due_at in (ticket.reaction_due_at, ticket.resolution_due_at)
         else:
             assert ticket.due_at is None
             assert ticket.resolved_at is not None
+            assert ticket.resolution_in_time is not None
         assert (ticket.closed_at is not None) == (ticket.status == Status.CLOSED)
 
 

@@ -15,6 +15,11 @@ class Organisation(models.Model):
     contract_number = models.CharField(_("contract number"), max_length=60, blank=True)
     code_word_hash = models.CharField(_("code word (hashed)"), max_length=200, blank=True)
     is_vip = models.BooleanField(_("VIP customer"), default=False)
+    sla_policy = models.ForeignKey(
+        "sla.SlaPolicy", verbose_name=_("SLA policy of the contract"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="organisations",
+        help_text=_("Empty: the partner's default policy applies."),
+    )
     created_at = models.DateTimeField(_("created"), default=now)
 
     class Meta:

@@ -24,11 +24,11 @@ from django.db import transaction
 from django.db.models import Q
 
 from firstline.contacts.models import Contact, ContactEmail, ContactPhone, Organisation
+from firstline.core import demo_sla
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, Service, Tariff, User
-from firstline.tickets.deadlines import resolution_due
 from firstline.tickets.html import text_to_html
-from firstline.tickets.models import ACTIVE_STATUSES, Channel, Message, Priority, Status, Ticket
+from firstline.tickets.models import Channel, Message, Priority, Status, Ticket
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - demo-only, printed on purpose
 SEED = 20240601  # fixed: every run builds the same people, texts and ticket mix
@@ -713,6 +713,8 @@ def _create_partner(
               first_name=spec.manager[0], last_name=spec.manager[1],
               email=f"manager@{spec.slug}.example"),
     ])
+    # The biggest plan is served around the clock; the others in office hours.
+    demo_sla.create_sla(partner, services.values(), spec.tariff_code == "all-inclusive")
     summary.logins += [
         Login(Role.ENGINEER, engineer.username, f"partner area of {spec.name}"),
         Login(Role.MANAGER, manager.username, f"partner area of {spec.name}"),
@@ -893,6 +895,7 @@ def _create_tickets(
         _lay_out(plan, moment)
         plan.assignee = _assignee(rng, plan)
     tickets = Ticket.objects.bulk_create([_ticket_row(plan) for plan in plans])
+    demo_sla.schedule_escalations(tickets, moment)
     Message.objects.bulk_create(
         _flatten(_messages(ticket, plan) for ticket, plan in zip(tickets, plans, strict=True)),
         batch_size=500,
@@ -1002,11 +1005,11 @@ def _reply_text(plan: TicketPlan, body: str) -> str:
 
 
 def _acknowledgement(plan: TicketPlan) -> str:
-    target = resolution_due(plan.priority, plan.created_at) - plan.created_at
-    hours = round(target.total_seconds() / 3600)
+    hours, working = demo_sla.resolution_hours(plan.kit.partner, plan.priority)
+    span = _hours_phrase(hours).replace(" ", " рабочих ", 1) if working else _hours_phrase(hours)
     return (
         f"Мы приняли в работу Ваш вопрос «{plan.scenario.summary}». Сейчас проверяем "
-        f"ситуацию и сообщим результат в течение {_hours_phrase(hours)}."
+        f"ситуацию и сообщим результат в течение {span}."
     )
 
 
@@ -1100,22 +1103,19 @@ def _assignee(rng: random.Random, plan: TicketPlan) -> User | None:
 
 
 def _ticket_row(plan: TicketPlan) -> Ticket:
-    def first_at(matches: Callable[[Step], bool]) -> datetime | None:
-        return next((step.at for step in plan.steps if matches(step)), None)
-
-    active = plan.status in ACTIVE_STATUSES
-    return Ticket(
+    ticket = Ticket(
         partner=plan.kit.partner, contact=plan.contact, channel=plan.channel,
         subject=plan.scenario.subject, customer_words=plan.scenario.text, status=plan.status,
         priority=plan.priority, assignee=plan.assignee,
         service=plan.kit.services[plan.scenario.tag],
         created_at=plan.created_at,
         updated_at=plan.steps[-1].at if plan.steps else plan.created_at,
-        first_response_at=first_at(lambda step: step.kind == Kind.REPLY),
-        resolved_at=first_at(lambda step: step.status == Status.RESOLVED),
-        closed_at=first_at(lambda step: step.status == Status.CLOSED),
-        due_at=resolution_due(plan.priority, plan.created_at) if active else None,
     )
+    demo_sla.replay(ticket, [
+        (step.at, step.kind == Kind.REPLY and not step.from_customer, step.status)
+        for step in plan.steps
+    ])
+    return ticket
 
 
 def _messages(ticket: Ticket, plan: TicketPlan) -> list[Message]:

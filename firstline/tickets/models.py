@@ -106,6 +106,32 @@ class Ticket(models.Model):
         blank=True,
         help_text=_("When the next deadline of the ticket falls; the queue is sorted by it."),
     )
+    typical_request = models.ForeignKey(
+        "sla.TypicalRequest",
+        verbose_name=_("typical request"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    # SLA: the policy in force, both deadlines and the paused business time they include.
+    sla_policy = models.ForeignKey(
+        "sla.SlaPolicy", verbose_name=_("SLA policy"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="+",
+    )
+    reaction_due_at = models.DateTimeField(_("reaction due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    paused_since = models.DateTimeField(_("clock paused since"), null=True, blank=True)
+    paused_minutes = models.PositiveIntegerField(_("paused, business minutes"), default=0)
+    # Facts for reports, set when reaction and resolution happen.
+    reaction_minutes = models.PositiveIntegerField(
+        _("reaction, business minutes"), null=True, blank=True
+    )
+    reaction_in_time = models.BooleanField(_("reaction in time"), null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(
+        _("resolution, business minutes"), null=True, blank=True
+    )
+    resolution_in_time = models.BooleanField(_("resolution in time"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -126,6 +152,11 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status", "due_at"], name="ticket_assignee_queue"),
             models.Index(fields=["partner", "contact", "created_at"], name="ticket_contact"),
             models.Index(fields=["partner", "created_at"], name="ticket_partner_created"),
+            # "Share resolved in time" per partner and period is one aggregate over this.
+            models.Index(
+                fields=["partner", "resolved_at", "resolution_in_time"],
+                name="ticket_partner_resolved",
+            ),
         ]
 
     def __str__(self) -> str:

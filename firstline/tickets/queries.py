@@ -43,7 +43,9 @@ def queue(tickets: QuerySet[Ticket], filters: QueueFilter, user: User) -> QueryS
         tickets = tickets.filter(search_condition(filters.search))
     # The deadline already reflects the priority; ordering by it alone (and the id as the
     # tie-break) lets the database walk the partial "active, due first" index.
-    return tickets.select_related("partner", "contact", "assignee", "service").order_by(
+    return tickets.select_related(
+        "partner", "contact", "assignee", "service", "typical_request"
+    ).order_by(
         F("due_at").asc(nulls_last=True), "id"
     )
 

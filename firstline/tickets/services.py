@@ -21,9 +21,10 @@ from firstline.contacts.models import Contact
 from firstline.core import audit
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User
+from firstline.sla import deadlines, escalation, urgency
+from firstline.sla.models import TypicalRequest
 from firstline.tenancy import assignable_users, tickets_for
 from firstline.tickets import lifecycle
-from firstline.tickets.deadlines import resolution_due
 from firstline.tickets.html import sanitise, text_to_html
 from firstline.tickets.models import (
     ACTIVE_STATUSES,
@@ -89,11 +90,13 @@ def create_ticket(
     subject: str,
     text: str,
     contact: Contact | None = None,
-    priority: str = Priority.NORMAL,
+    priority: str | None = None,
     service: Service | None = None,
+    typical_request: TypicalRequest | None = None,
     html: str = "",
     attachments: Sequence[UploadedFile] = (),
 ) -> Ticket:
+    """Register a request; without an explicit priority the partner's urgency rules set it."""
     errors: dict[str, str] = {}
     subject_text = (subject or "").strip()
     body = (text or "").strip()
@@ -105,12 +108,14 @@ def create_ticket(
         }
     if channel not in Channel.values:
         errors["channel"] = _("Unknown channel “%(value)s”.") % {"value": channel}
-    if priority not in Priority.values:
+    if priority is not None and priority not in Priority.values:
         errors["priority"] = _("Unknown priority “%(value)s”.") % {"value": priority}
     if contact is not None and contact.partner_id != partner.pk:
         errors["contact"] = _("This contact belongs to another partner.")
     if service is not None and service.partner_id != partner.pk:
         errors["service"] = _("This service belongs to another partner.")
+    if typical_request is not None and typical_request.partner_id != partner.pk:
+        errors["typical_request"] = _("This typical request belongs to another partner.")
     if actor is not None and not actor.is_provider_staff and actor.partner_id != partner.pk:
         raise PermissionDenied(_("You cannot create tickets for this partner."))
     if errors:
@@ -120,7 +125,11 @@ def create_ticket(
     created = now()
     if not subject_text:
         subject_text = body.splitlines()[0][:SUBJECT_MAX]
-    ticket = Ticket.objects.create(
+    matched_rule = None
+    if priority is None:
+        matched = urgency.priority_for(partner, subject_text, body, service, contact)
+        priority, matched_rule = matched if matched else (Priority.NORMAL, None)
+    ticket = Ticket(
         partner=partner,
         contact=contact,
         channel=channel,
@@ -128,10 +137,13 @@ def create_ticket(
         customer_words=body,
         priority=priority,
         service=service,
+        typical_request=typical_request,
         created_at=created,
         updated_at=created,
-        due_at=resolution_due(priority, created),
     )
+    deadlines.start(ticket)
+    ticket.save()
+    escalation.reschedule(ticket)
     message = Message.objects.create(
         partner=partner,
         ticket=ticket,
@@ -155,6 +167,10 @@ def create_ticket(
             "priority": priority,
             "contact": contact.name if contact else None,
             "service": service.name if service else None,
+            "urgency_rule": matched_rule.name if matched_rule else None,
+            "sla_policy": ticket.sla_policy.name if ticket.sla_policy else None,
+            "reaction_due": ticket.reaction_due_at,
+            "resolution_due": ticket.resolution_due_at,
         },
     )
     return ticket
@@ -209,11 +225,15 @@ def add_message(
     if new_status != ticket.status:
         lifecycle.check_transition(ticket.status, new_status)
         _apply_status(ticket, new_status, moment)
-        update_fields += ["status", "resolved_at", "closed_at", "due_at"]
+        update_fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS]
     if kind == Message.Kind.REPLY and ticket.first_response_at is None:
+        # The first human public reply meets the reaction target.
         ticket.first_response_at = moment
-        update_fields.append("first_response_at")
-    ticket.save(update_fields=update_fields)
+        deadlines.first_response(ticket, moment)
+        update_fields += ["first_response_at", *deadlines.DEADLINE_FIELDS]
+    ticket.save(update_fields=list(dict.fromkeys(update_fields)))
+    if len(update_fields) > 1:
+        escalation.reschedule(ticket)
     audit.record(
         actor=actor,
         partner=ticket.partner,
@@ -235,17 +255,15 @@ def _status_after_message(current: str, kind: str) -> str:
 
 
 def _apply_status(ticket: Ticket, status: str, moment: Any) -> None:
+    old = ticket.status
     ticket.status = status
     if status == Status.RESOLVED:
         ticket.resolved_at = moment
-        ticket.due_at = None
     elif status == Status.CLOSED:
         ticket.closed_at = moment
-        ticket.due_at = None
     elif status in ACTIVE_STATUSES:
         ticket.resolved_at = None
-        if ticket.due_at is None:
-            ticket.due_at = resolution_due(ticket.priority, ticket.created_at)
+    deadlines.status_changed(ticket, old, moment)
 
 
 _UNSET: Any = object()
@@ -289,7 +307,7 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
     if change.status is not None and change.status != ticket.status:
         old = ticket.status
         _apply_status(ticket, change.status, moment)
-        fields += ["status", "resolved_at", "closed_at", "due_at"]
+        fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS]
         reopened = old == Status.RESOLVED and ticket.status in ACTIVE_STATUSES
         action = "ticket.reopened" if reopened else "ticket.status_changed"
         audit.record(
@@ -299,10 +317,8 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
     if change.priority is not None and change.priority != ticket.priority:
         old = ticket.priority
         ticket.priority = change.priority
-        fields.append("priority")
-        if ticket.is_active:
-            ticket.due_at = resolution_due(ticket.priority, ticket.created_at)
-            fields.append("due_at")
+        deadlines.recompute(ticket)
+        fields += ["priority", *deadlines.DEADLINE_FIELDS]
         audit.record(
             actor=actor, partner=ticket.partner, action="ticket.priority_changed",
             target=ticket, before={"priority": old}, after={"priority": ticket.priority},
@@ -319,6 +335,7 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
     if len(fields) > 1:
         ticket.updated_at = moment
         ticket.save(update_fields=list(dict.fromkeys(fields)))
+        escalation.reschedule(ticket)
     return ticket
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from firstline.web import views
+from firstline.web import sla_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,4 +20,18 @@ urlpatterns = [
     path("tickets/<int:pk>/take-over/", views.take_over_view, name="ticket-take-over"),
     path("tickets/<int:pk>/resolve/", views.resolve_view, name="ticket-resolve"),
     path("attachments/<int:pk>/", views.attachment_view, name="attachment"),
+    path("board/", sla_views.board, name="sla-board"),
+    path("calendars/", include("firstline.web.calendar_urls")),
+    path("settings/sla/", sla_views.partner_list, name="sla-partners"),
+    path("settings/sla/<int:pk>/", sla_views.partner_settings, name="sla-settings"),
+    path("settings/sla/<int:pk>/policies/new/", sla_views.policy_edit, name="sla-policy-new"),
+    path(
+        "settings/sla/<int:pk>/policies/<int:policy_pk>/", sla_views.policy_edit,
+        name="sla-policy-edit",
+    ),
+    path("settings/sla/<int:pk>/<str:kind>/add/", sla_views.setting_add, name="sla-setting-add"),
+    path(
+        "settings/sla/<int:pk>/<str:kind>/<int:item_pk>/delete/", sla_views.setting_delete,
+        name="sla-setting-delete",
+    ),
 ]

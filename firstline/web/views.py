@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from firstline.core.audit import events_for
+from firstline.core.clock import now
+from firstline.sla import countdown
 from firstline.tenancy import attachments_for, messages_for, tickets_for
 from firstline.tickets import services
 from firstline.tickets.models import Ticket
@@ -43,6 +45,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or None, user=request.user)
     tickets = queue(tickets_for(request.user), form.to_filter(), request.user)
     page = Paginator(tickets, settings.FIRSTLINE_PAGE_SIZE).get_page(request.GET.get("page"))
+    countdown.attach(page.object_list, now())
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
@@ -51,6 +54,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
 
 
 def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:
+    countdown.attach([ticket], now())
     conversation = (
         messages_for(request.user)
         .filter(ticket=ticket)
@@ -71,7 +75,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
 def _get_ticket(request: HttpRequest, pk: int) -> Ticket:
     return get_object_or_404(
         tickets_for(request.user).select_related(
-            "partner", "contact", "contact__organisation", "assignee", "service"
+            "partner", "contact", "contact__organisation", "assignee", "service",
+            "sla_policy", "typical_request",
         ),
         pk=pk,
     )

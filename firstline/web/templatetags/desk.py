@@ -1,39 +1,47 @@
-from datetime import datetime, timedelta
-
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from firstline.core.clock import now
 from firstline.core.models import AuditEvent
-from firstline.tickets.models import Channel, Priority, Status
+from firstline.tickets.models import Channel, Priority, Status, Ticket
 
 register = template.Library()
 
-WARNING_WINDOW = timedelta(hours=1)
+def business_time(minutes: int) -> str:
+    hours, rest = divmod(abs(minutes), 60)
+    if hours and rest:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest}
+    if hours:
+        return _("%(hours)d h") % {"hours": hours}
+    return _("%(minutes)d min") % {"minutes": rest}
 
 
 @register.simple_tag
-def due_badge(due_at: datetime | None) -> SafeString | str:
-    """Time left until the deadline, coloured: fine, under an hour left, overdue."""
-    if due_at is None:
+def due_badge(ticket: Ticket) -> SafeString | str:
+    """Business time left to the ticket's next deadline, coloured by how much is used up.
+
+    The view attaches `countdown` (firstline.sla.countdown) to the tickets it shows.
+    """
+    countdown = getattr(ticket, "countdown", None)
+    if ticket.due_at is None or countdown is None:
         return ""
-    moment = now()
-    if due_at <= moment:
-        return format_html(
-            '<span class="due due-breach" title="{}">{}</span>',
-            due_at.isoformat(),
-            _("overdue by %(time)s") % {"time": timeuntil(moment, due_at, depth=1)},
-        )
-    css = "due-warning" if due_at - moment <= WARNING_WINDOW else "due-ok"
+    target = _("reaction") if countdown.target == "reaction" else _("resolution")
+    if countdown.level == "breach":
+        text = _("%(target)s overdue by %(time)s") % {
+            "target": target, "time": business_time(countdown.minutes_left)}
+    else:
+        text = _("%(target)s: %(time)s left") % {
+            "target": target, "time": business_time(countdown.minutes_left)}
+    due = timezone.localtime(ticket.due_at)
     return format_html(
-        '<span class="due {}" title="{}">{}</span>',
-        css,
-        due_at.isoformat(),
-        _("in %(time)s") % {"time": timeuntil(due_at, moment, depth=1)},
+        '<span class="due due-{}" title="{}">{}</span>',
+        countdown.level, _("due %(when)s, in business time") % {
+            "when": date_format(due, "DATETIME_FORMAT")},
+        text,
     )
 
 
@@ -43,6 +51,7 @@ AUDIT_ACTIONS = {
     "ticket.reopened": gettext_lazy("Ticket reopened"),
     "ticket.priority_changed": gettext_lazy("Priority changed"),
     "ticket.assigned": gettext_lazy("Assignee changed"),
+    "escalation.fired": gettext_lazy("Escalation"),
     "message.inbound": gettext_lazy("Customer wrote"),
     "message.reply": gettext_lazy("Public reply"),
     "message.note": gettext_lazy("Internal note"),
@@ -56,6 +65,15 @@ AUDIT_FIELDS = {
     "service": gettext_lazy("service"),
     "assignee": gettext_lazy("assignee"),
     "message": gettext_lazy("message"),
+    "sla_policy": gettext_lazy("SLA policy"),
+    "reaction_due": gettext_lazy("reaction due"),
+    "resolution_due": gettext_lazy("resolution due"),
+    "urgency_rule": gettext_lazy("urgency rule"),
+    "step": gettext_lazy("step"),
+    "due": gettext_lazy("due"),
+    "late": gettext_lazy("fired late"),
+    "notified": gettext_lazy("notified"),
+    "skipped": gettext_lazy("no address"),
 }
 AUDIT_VALUES = {"status": Status, "priority": Priority, "channel": Channel}
 

@@ -1,0 +1,155 @@
+"""Escalation: when each step falls due for a ticket, and firing it exactly once.
+
+Whenever a ticket's deadlines change, its unfired steps are rescheduled as PendingEscalation
+rows. The SLA clock (firstline.sla.clock) sweeps the rows that are due with one indexed
+query and claims each with a conditional UPDATE (`fired_at IS NULL` -> now) that only one
+worker can win; the winner writes the notifications to the outbox, a note on the ticket's
+timeline and an audit row in the same transaction. A worker that was stopped over a
+deadline finds the row still unfired when it starts and fires it, marked late.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from firstline.core import audit
+from firstline.core.models import User
+from firstline.outbox import services as outbox
+from firstline.sla import deadlines
+from firstline.sla.models import EscalationStep, PendingEscalation
+from firstline.tickets.html import text_to_html
+from firstline.tickets.models import Message, Ticket
+
+# A step fired more than this after it fell due was missed (the clock was down): say so.
+LATE_AFTER = timedelta(minutes=2)
+
+
+def reschedule(ticket: Ticket) -> None:
+    """Replace the ticket's unfired pending steps with ones matching its deadlines now."""
+    PendingEscalation.objects.filter(ticket=ticket, fired_at__isnull=True).delete()
+    if ticket.sla_policy_id is None:
+        return
+    terms = deadlines.terms_for(ticket, ticket.sla_policy)
+    fired = set(
+        PendingEscalation.objects.filter(ticket=ticket).values_list("step_id", flat=True)
+    )
+    rows = []
+    for step in EscalationStep.objects.filter(
+        policy_id=ticket.sla_policy_id, priority=ticket.priority
+    ):
+        if step.pk in fired:
+            continue
+        due = deadlines.step_due(ticket, step, terms)
+        if due is not None:
+            rows.append(PendingEscalation(
+                partner_id=ticket.partner_id, ticket=ticket, step=step, due_at=due
+            ))
+    PendingEscalation.objects.bulk_create(rows)
+
+
+def due_ids(moment: datetime, limit: int) -> list[int]:
+    return list(
+        PendingEscalation.objects.filter(fired_at__isnull=True, due_at__lte=moment)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@dataclass
+class Notification:
+    user: User
+    channel: str
+    address: str
+
+
+def recipients(step: EscalationStep, ticket: Ticket) -> list[User]:
+    people: dict[int, User] = {}
+    roles = set(step.roles)
+    active = User.objects.filter(is_active=True)
+    if EscalationStep.Role.LEAD in roles:
+        people.update({u.pk: u for u in active.filter(role=User.Role.SUPERVISOR)})
+    if EscalationStep.Role.PARTNER_ENGINEER in roles:
+        people.update({u.pk: u for u in active.filter(
+            role=User.Role.ENGINEER, partner_id=ticket.partner_id)})
+    if EscalationStep.Role.PARTNER_MANAGER in roles:
+        people.update({u.pk: u for u in active.filter(
+            role=User.Role.MANAGER, partner_id=ticket.partner_id)})
+    if EscalationStep.Role.ASSIGNEE in roles and ticket.assignee is not None:
+        people[ticket.assignee.pk] = ticket.assignee
+    for user in step.users.filter(is_active=True):
+        people[user.pk] = user
+    return list(people.values())
+
+
+def _address(user: User, channel: str) -> str:
+    return user.email if channel == EscalationStep.Channel.EMAIL else user.phone
+
+
+def fire(pending_id: int, moment: datetime, worker: str) -> bool:
+    """Fire one due step if this worker wins the claim; False if someone else did."""
+    with transaction.atomic():
+        pending = (
+            PendingEscalation.objects.select_related("step", "ticket", "ticket__partner",
+                                                     "ticket__assignee")
+            .filter(pk=pending_id, fired_at__isnull=True).first()
+        )
+        if pending is None:
+            return False
+        late = moment - pending.due_at > LATE_AFTER
+        claimed = PendingEscalation.objects.filter(pk=pending_id, fired_at__isnull=True).update(
+            fired_at=moment, fired_by=worker[:100], fired_late=late
+        )
+        if claimed != 1:
+            return False
+        _notify(pending, moment, late)
+    return True
+
+
+def _notify(pending: PendingEscalation, moment: datetime, late: bool) -> None:
+    ticket, step = pending.ticket, pending.step
+    sent: list[str] = []
+    skipped: list[str] = []
+    with translation.override("ru"):
+        subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
+            "number": ticket.number, "target": step.get_target_display().lower(),
+            "percent": step.percent, "subject": ticket.subject,
+        }
+        due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
+        body = _(
+            "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
+            "Deadline: %(due)s.%(late)s"
+        ) % {
+            "number": ticket.number, "partner": ticket.partner.name,
+            "priority": ticket.get_priority_display(), "subject": ticket.subject,
+            "due": due.isoformat() if due else "—",
+            "late": _(" Fired late: the SLA clock was not running.") if late else "",
+        }
+    for user in recipients(step, ticket):
+        for channel in step.channels:
+            address = _address(user, channel)
+            if not address:
+                skipped.append(f"{user.display_name} ({channel})")
+                continue
+            outbox.enqueue(
+                partner=ticket.partner, channel=channel, recipient=address, subject=subject,
+                body=body, ticket=ticket,
+                dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
+            )
+            sent.append(f"{user.display_name} ({channel})")
+    note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
+        "step": str(step), "sent": ", ".join(sent) or "—"
+    }
+    if skipped:
+        note += " " + _("No address for: %(skipped)s.") % {"skipped": ", ".join(skipped)}
+    Message.objects.create(
+        partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
+        is_automatic=True, body_text=note, body_html=text_to_html(note), created_at=moment,
+    )
+    audit.record(
+        actor=None, partner=ticket.partner, action="escalation.fired", target=ticket,
+        after={"step": str(step), "due": pending.due_at, "late": late,
+               "notified": sent, "skipped": skipped},
+    )
