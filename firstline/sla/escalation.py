@@ -11,6 +11,7 @@ deadline finds the row still unfired when it starts and fires it, marked late.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -133,11 +134,17 @@ def _notify(pending: PendingEscalation, moment: datetime, late: bool) -> None:
             if not address:
                 skipped.append(f"{user.display_name} ({channel})")
                 continue
-            outbox.enqueue(
-                partner=ticket.partner, channel=channel, recipient=address, subject=subject,
-                body=body, ticket=ticket,
-                dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
-            )
+            try:
+                with transaction.atomic():
+                    outbox.enqueue(
+                        partner=ticket.partner, channel=channel, recipient=address,
+                        subject=subject, body=body, ticket=ticket,
+                        dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
+                    )
+            except ValidationError:
+                # A malformed address must not cost the other recipients their notice.
+                skipped.append(f"{user.display_name} ({channel}: {address})")
+                continue
             sent.append(f"{user.display_name} ({channel})")
     note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
         "step": str(step), "sent": ", ".join(sent) or "—"
