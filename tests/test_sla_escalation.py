@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import connection, connections
+from django.urls import reverse
 
 from firstline.core.audit import events_for
 from firstline.core.models import User
@@ -17,6 +18,7 @@ from firstline.sla.models import EscalationStep, PendingEscalation
 from firstline.tickets.models import Message, Priority, Status
 from firstline.tickets.services import TicketChange, add_message, change_ticket
 
+from .conftest import client_for
 from .test_outbox_http import FakeServer
 from .test_sla_deadlines import at, new_ticket, office_policy
 
@@ -169,3 +171,17 @@ def test_two_clocks_on_the_same_due_steps_notify_exactly_once(cast, ladder):
     # Per ticket: reaction (lead mail) + 50% (engineer mail and SMS) + 100% (lead mail).
     assert OutboxMessage.objects.count() == 4 * len(tickets)
     assert len(set(OutboxMessage.objects.values_list("dedupe_key", flat=True))) == 4 * len(tickets)
+
+
+def test_the_ticket_page_shows_deadlines_and_messages_waiting_for_delivery(cast, ladder):
+    ticket = critical_ticket(cast, at(2026, 11, 30, 9, 0))
+    clock.sweep(at(2026, 11, 30, 9, 45))  # reaction breached: the lead is mailed
+    with time_machine.travel(at(2026, 11, 30, 9, 50), tick=False):
+        page = client_for(cast.operator).get(reverse("ticket", args=[ticket.pk]))
+    body = page.content.decode()
+    assert "30.11.2026 09:30" in body  # reaction due, Moscow time
+    assert "lead@provider.example" in body  # waiting in the outbox
+    assert "due-breach" in body and "reaction overdue by 20 min" in body
+    # Partner users see the deadlines but not the provider's outbox.
+    partner_page = client_for(cast.a.engineer).get(reverse("ticket", args=[ticket.pk]))
+    assert "lead@provider.example" not in partner_page.content.decode()

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from firstline.core.audit import events_for
 from firstline.core.clock import now
+from firstline.outbox.queries import pending_for_ticket
 from firstline.sla import countdown
 from firstline.tenancy import attachments_for, messages_for, tickets_for
 from firstline.tickets import services
@@ -69,6 +70,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         "update_form": forms.get("update_form")
         or TicketUpdateForm(ticket=ticket, user=request.user),
         "greeting": ticket.partner.greeting_script(request.user.display_name),
+        "outgoing": pending_for_ticket(ticket.pk) if request.user.is_provider_staff else (),
     }
 
 
