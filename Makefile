@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint install browser-deps clean
+.PHONY: run test lint install system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
@@ -20,15 +20,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check firstline tests bench
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/firstline makemigrations --check --dry-run
 
-# Chromium for the browser test comes from Debian; Playwright's own download does not work
-# on closed networks. Installed only when missing and when we may (root, apt-get present).
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests drive for real: Chromium (browser test; Playwright's own browser
+# download does not work on closed networks) and Dovecot (the IMAP server the mail tests poll).
+# Installed only when missing and when we may (root with apt-get).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not found: the browser test will be skipped"; fi; }
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (tests that need them are skipped)"; fi; \
+	fi
 
-test: $(STAMP) browser-deps lint
+test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
 clean:

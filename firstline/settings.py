@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "firstline.sla",
     "firstline.outbox",
     "firstline.quality",
+    "firstline.mail",
     "firstline.web",
     "firstline.portal",
     "firstline.api",
