@@ -56,7 +56,7 @@ def populate(count: int) -> None:
     from firstline.contacts.models import Contact
     from firstline.core.clock import now
     from firstline.core.models import Partner, Tariff, User
-    from firstline.tickets.deadlines import resolution_due
+    from firstline.sla.deadlines import FALLBACK_TARGETS
     from firstline.tickets.models import Channel, Priority, Status, Ticket
 
     rng = random.Random(7)
@@ -83,7 +83,8 @@ def populate(count: int) -> None:
             subject=f"Request {index}", customer_words="text", status=status,
             priority=priority, created_at=created, updated_at=created,
             assignee=rng.choice(staff) if rng.random() < 0.7 else None,
-            due_at=resolution_due(priority, created) if active else None,
+            due_at=(created + timedelta(minutes=FALLBACK_TARGETS[priority][1])
+                    if active else None),
         ))
         if len(batch) == 5000:
             Ticket.objects.bulk_create(batch)
