@@ -121,3 +121,14 @@ def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_schedules():
+    """Compiled calendars are cached per process by (id, version); SQLite reuses the ids of
+    rolled-back rows, so each test starts with an empty cache."""
+    from firstline.sla.calendars import clear_schedule_cache
+
+    clear_schedule_cache()
+    yield
+    clear_schedule_cache()

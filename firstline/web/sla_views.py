@@ -1,14 +1,18 @@
 """SLA settings per partner (supervisors, administrators) and the deadline board (staff)."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,15 +21,17 @@ from firstline.core.models import Partner, User
 from firstline.sla import countdown, services
 from firstline.sla.models import EscalationStep, SlaPolicy, TypicalRequest, UrgencyRule
 from firstline.tenancy import partners_for, tickets_for
-from firstline.tickets.models import ACTIVE_STATUSES
+from firstline.tickets.models import ACTIVE_STATUSES, Priority, Status
 from firstline.web.access import _area_required
 from firstline.web.forms import add_service_error
 from firstline.web.sla_forms import (
     EscalationStepForm,
     PolicyForm,
+    SettingForm,
     TypicalRequestForm,
     UrgencyRuleForm,
 )
+from firstline.web.templatetags.desk import business_time
 
 supervisor_required = _area_required(
     lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
@@ -35,10 +41,18 @@ staff_required = _area_required(lambda user: user.is_provider_staff)
 # On the board, a ticket is at risk when its next deadline is this close.
 AT_RISK_WITHIN = timedelta(hours=2)
 
+
+@dataclass(frozen=True)
+class SettingKind:
+    model: type[models.Model]
+    form: type[SettingForm]
+    action: str  # audit action prefix: "<action>_saved", "<action>_deleted"
+
+
 SETTINGS = {
-    "steps": (EscalationStep, EscalationStepForm, "sla.escalation_step"),
-    "rules": (UrgencyRule, UrgencyRuleForm, "sla.urgency_rule"),
-    "typical": (TypicalRequest, TypicalRequestForm, "sla.typical_request"),
+    "steps": SettingKind(EscalationStep, EscalationStepForm, "sla.escalation_step"),
+    "rules": SettingKind(UrgencyRule, UrgencyRuleForm, "sla.urgency_rule"),
+    "typical": SettingKind(TypicalRequest, TypicalRequestForm, "sla.typical_request"),
 }
 
 
@@ -46,18 +60,81 @@ def _partner(request: HttpRequest, pk: int) -> Partner:
     return get_object_or_404(partners_for(request.user), pk=pk)
 
 
-def _settings_context(partner: Partner, **forms: Any) -> dict[str, Any]:
+def _kind(kind: str) -> SettingKind:
+    if kind not in SETTINGS:
+        raise Http404
+    return SETTINGS[kind]
+
+
+def _labels(values: Iterable[str], choices: Iterable[tuple[str, Any]]) -> list[str]:
+    names = dict(choices)
+    return [str(names.get(value, value)) for value in values]
+
+
+def _policies(partner: Partner) -> list[SlaPolicy]:
+    policies = list(
+        partner.sla_policies.select_related("calendar").prefetch_related("targets")
+    )
+    for policy in policies:
+        targets = {target.priority: target for target in policy.targets.all()}
+        policy.paused_labels = _labels(policy.paused_statuses, Status.choices)
+        policy.target_cells = [
+            (business_time(targets[p].reaction_minutes),
+             business_time(targets[p].resolution_minutes)) if p in targets else None
+            for p in Priority.values
+        ]
+    return policies
+
+
+def _steps(partner: Partner) -> list[tuple[SlaPolicy, list[EscalationStep]]]:
+    """The ladder of each policy, in priority order, then deadline, then share."""
+    rank = {value: index for index, value in enumerate(Priority.values)}
+    steps = sorted(
+        EscalationStep.objects.filter(partner=partner).select_related("policy")
+        .prefetch_related("users"),
+        key=lambda s: (s.policy.name, s.policy_id, rank.get(s.priority, 99), s.target,
+                       s.percent),
+    )
+    ladders: dict[int, tuple[SlaPolicy, list[EscalationStep]]] = {}
+    for step in steps:
+        step.whom = _labels(step.roles, EscalationStep.Role.choices) + [
+            user.display_name for user in step.users.all()
+        ]
+        step.channel_labels = _labels(step.channels, EscalationStep.Channel.choices)
+        ladders.setdefault(step.policy_id, (step.policy, []))[1].append(step)
+    return list(ladders.values())
+
+
+def _rules(partner: Partner) -> list[UrgencyRule]:
+    rules = list(UrgencyRule.objects.filter(partner=partner).select_related("service"))
+    for rule in rules:
+        conditions = [rule.service.name] if rule.service else []
+        if rule.keyword_list():
+            conditions.append(_("words: %(words)s") % {"words": ", ".join(rule.keyword_list())})
+        if rule.vip_only:
+            conditions.append(_("VIP customers only"))
+        rule.conditions = conditions
+    return rules
+
+
+def _typical(partner: Partner) -> list[TypicalRequest]:
+    items = list(TypicalRequest.objects.filter(partner=partner))
+    for item in items:
+        item.norm = business_time(item.resolution_minutes)
+    return items
+
+
+def _settings_context(partner: Partner, **forms: SettingForm) -> dict[str, Any]:
     return {
         "partner": partner,
-        "policies": partner.sla_policies.select_related("calendar").prefetch_related("targets"),
-        "steps": EscalationStep.objects.filter(partner=partner).select_related("policy")
-        .prefetch_related("users"),
-        "rules": UrgencyRule.objects.filter(partner=partner).select_related("service"),
-        "typical": TypicalRequest.objects.filter(partner=partner),
+        "priorities": Priority.choices,
+        "policies": _policies(partner),
+        "ladders": _steps(partner),
+        "rules": _rules(partner),
+        "typical": _typical(partner),
         "forms": {
-            "steps": forms.get("steps") or EscalationStepForm(partner=partner, prefix="steps"),
-            "rules": forms.get("rules") or UrgencyRuleForm(partner=partner, prefix="rules"),
-            "typical": forms.get("typical") or TypicalRequestForm(prefix="typical"),
+            kind: forms.get(kind) or setting.form(partner=partner, prefix=kind)
+            for kind, setting in SETTINGS.items()
         },
     }
 
@@ -81,6 +158,7 @@ def policy_edit(request: HttpRequest, pk: int, policy_pk: int | None = None) -> 
         get_object_or_404(SlaPolicy, pk=policy_pk, partner=partner) if policy_pk
         else SlaPolicy(partner=partner)
     )
+    title = policy.name  # the form writes the posted name onto the instance
     form = PolicyForm(request.POST or None, instance=policy, partner=partner)
     if request.method == "POST" and form.is_valid():
         try:
@@ -93,10 +171,12 @@ def policy_edit(request: HttpRequest, pk: int, policy_pk: int | None = None) -> 
             return redirect("sla-settings", pk=partner.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "web/sla/policy.html",
-                  {"partner": partner, "form": form, "policy": policy}, status=status)
+                  {"partner": partner, "form": form, "policy": policy, "title": title},
+                  status=status)
 
 
 def _add_target_errors(form: PolicyForm, error: ValidationError) -> None:
+    """Target errors come keyed by priority: show them on that priority's reaction field."""
     for key, texts in error.message_dict.items():
         field = f"reaction_{key}" if f"reaction_{key}" in form.fields else key
         form.add_error(field if field in form.fields else None, texts)
@@ -106,26 +186,19 @@ def _add_target_errors(form: PolicyForm, error: ValidationError) -> None:
 @require_POST
 def setting_add(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     partner = _partner(request, pk)
-    if kind not in SETTINGS:
-        return HttpResponse(status=404)
-    model, form_class, action = SETTINGS[kind]
-    kwargs: dict[str, Any] = {"prefix": kind, "instance": model(partner=partner)}
-    if form_class is not TypicalRequestForm:
-        kwargs["partner"] = partner
-    form = form_class(request.POST, **kwargs)
+    setting = _kind(kind)
+    form = setting.form(request.POST, prefix=kind, instance=setting.model(partner=partner),
+                        partner=partner)
     if form.is_valid():
         try:
-            instance = form.save(commit=False)
-            if isinstance(instance, EscalationStep):
-                services.validate_step(instance)
-            services.save_setting(actor=request.user, partner=partner, instance=instance,
-                                  action=f"{action}_saved")
-            form.save_m2m()
+            services.save_setting(actor=request.user, partner=partner,
+                                  instance=form.save(commit=False),
+                                  action=f"{setting.action}_saved", related=form.related())
         except ValidationError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Saved."))
-            return redirect("sla-settings", pk=partner.pk)
+            return _back_to(partner, kind)
     return render(request, "web/sla/settings.html",
                   _settings_context(partner, **{kind: form}), status=400)
 
@@ -134,14 +207,36 @@ def setting_add(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 @require_POST
 def setting_delete(request: HttpRequest, pk: int, kind: str, item_pk: int) -> HttpResponse:
     partner = _partner(request, pk)
-    if kind not in SETTINGS:
-        return HttpResponse(status=404)
-    model, _form, action = SETTINGS[kind]
-    instance = get_object_or_404(model, pk=item_pk, partner=partner)
+    setting = _kind(kind)
+    instance = get_object_or_404(setting.model, pk=item_pk, partner=partner)
     services.delete_setting(actor=request.user, partner=partner, instance=instance,
-                            action=f"{action}_deleted")
+                            action=f"{setting.action}_deleted")
     messages.success(request, _("Deleted."))
-    return redirect("sla-settings", pk=partner.pk)
+    return _back_to(partner, kind)
+
+
+def _back_to(partner: Partner, kind: str) -> HttpResponse:
+    """The settings page, scrolled to the list just changed (it is below the fold)."""
+    return redirect(f"{reverse('sla-settings', args=[partner.pk])}#{kind}")
+
+
+BOARD_LISTS = ("breached", "at_risk")
+
+
+def _pager(pages: dict[str, Page], name: str) -> dict[str, str]:
+    """Links to the previous and next page of one board list; the other keeps its page."""
+    page = pages[name]
+
+    def url(number: int) -> str:
+        query = QueryDict(mutable=True)
+        for key in BOARD_LISTS:
+            query[key] = str(number if key == name else pages[key].number)
+        return f"?{query.urlencode()}#{name}"
+
+    return {
+        "previous": url(page.previous_page_number()) if page.has_previous() else "",
+        "next": url(page.next_page_number()) if page.has_next() else "",
+    }
 
 
 @staff_required
@@ -152,14 +247,18 @@ def board(request: HttpRequest) -> HttpResponse:
     active = active.select_related("partner", "contact", "assignee", "typical_request").order_by(
         "due_at", "id"
     )
-    breached = active.filter(due_at__lte=moment)
-    at_risk = active.filter(Q(due_at__gt=moment) & Q(due_at__lte=moment + AT_RISK_WITHIN))
-    breached_page = Paginator(breached, 50).get_page(request.GET.get("breached"))
-    at_risk_page = Paginator(at_risk, 50).get_page(request.GET.get("at_risk"))
-    countdown.attach([*breached_page.object_list, *at_risk_page.object_list], moment)
+    lists = {
+        "breached": active.filter(due_at__lte=moment),
+        "at_risk": active.filter(due_at__gt=moment, due_at__lte=moment + AT_RISK_WITHIN),
+    }
+    pages = {
+        name: Paginator(rows, settings.FIRSTLINE_PAGE_SIZE).get_page(request.GET.get(name))
+        for name, rows in lists.items()
+    }
+    countdown.attach([ticket for page in pages.values() for ticket in page.object_list], moment)
     context = {
-        "breached": breached_page,
-        "at_risk": at_risk_page,
+        **pages,
+        "pagers": {name: _pager(pages, name) for name in BOARD_LISTS},
         "within_hours": int(AT_RISK_WITHIN.total_seconds() // 3600),
     }
     return render(request, "web/sla/board.html", context)
