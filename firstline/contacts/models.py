@@ -98,6 +98,11 @@ class ContactEmail(models.Model):
         default=False,
         help_text=_("A request from a confirmed address identifies the customer."),
     )
+    is_failing = models.BooleanField(
+        _("delivery failing"), default=False,
+        help_text=_("Mail to this address bounced; set again by the next bounce."),
+    )
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("e-mail")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 
 from firstline.outbox import conf, httpclient
@@ -68,6 +69,15 @@ def idempotency_key(message: OutboxMessage) -> str:
 # E-mail ----------------------------------------------------------------------------------
 
 
+def _read_attachment(path: str) -> bytes:
+    try:
+        with default_storage.open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        # Gone from the storage: no retry brings it back.
+        raise PermanentError(f"attachment missing from the storage: {path}") from exc
+
+
 class EmailAdapter:
     def ready(self) -> bool:
         return True
@@ -82,6 +92,8 @@ class EmailAdapter:
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
+        for item in message.attachments or ():
+            email.attach(item["filename"], _read_attachment(item["path"]), item["content_type"])
         try:
             email.send(using=conf.mailer())
         except smtplib.SMTPRecipientsRefused as exc:

@@ -61,6 +61,10 @@ class OutboxMessage(models.Model):
     body = models.TextField(_("text"))
     html = models.TextField(_("HTML version"), blank=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
+    attachments = models.JSONField(
+        _("attachments"), default=list, blank=True,
+        help_text=_("Stored files sent with an e-mail: path, file name, content type."),
+    )
     dedupe_key = models.CharField(
         _("deduplication key"),
         max_length=255,

@@ -7,7 +7,7 @@ rolls back nothing is sent. Delivery is nudged only after commit.
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -77,6 +77,21 @@ def _clean_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return cleaned
 
 
+def _clean_attachments(
+    channel: str, attachments: Sequence[Mapping[str, str]]
+) -> list[dict[str, str]]:
+    files = [
+        {"path": str(item.get("path") or ""), "filename": str(item.get("filename") or ""),
+         "content_type": str(item.get("content_type") or "application/octet-stream")}
+        for item in attachments
+    ]
+    if files and channel != Channel.EMAIL:
+        raise ValidationError({"attachments": _("Only e-mail carries attachments.")})
+    if any(not item["path"] or not item["filename"] for item in files):
+        raise ValidationError({"attachments": _("An attachment needs a path and a file name.")})
+    return files
+
+
 def _with_message_id(headers: dict[str, str], partner: Partner | None) -> dict[str, str]:
     """Give a letter its Message-ID now, so that every retry sends the same one.
 
@@ -101,6 +116,7 @@ def enqueue(
     headers: Mapping[str, str] | None = None,
     ticket: Ticket | None = None,
     dedupe_key: str | None = None,
+    attachments: Sequence[Mapping[str, str]] = (),
 ) -> OutboxMessage:
     """Write one outgoing message in the caller's transaction and return it.
 
@@ -108,7 +124,9 @@ def enqueue(
     already taken, the existing message is returned and nothing is created, so the same
     notification (e.g. "escalation:<ticket>:<step>:<recipient>:<channel>") is never sent
     twice, even when two workers enqueue it at the same moment. Delivery starts after the
-    caller's transaction commits. Bad input raises ValidationError naming the field.
+    caller's transaction commits. An e-mail may carry `attachments`: files in the default
+    storage, {"path", "filename", "content_type"}. Bad input raises ValidationError naming
+    the field.
     """
     if channel not in Channel.values:
         raise ValidationError({"channel": _("Unknown channel: %(value)s") % {"value": channel}})
@@ -122,6 +140,7 @@ def enqueue(
     if dedupe_key is not None and len(dedupe_key) > 255:
         raise ValidationError({"dedupe_key": _("At most 255 characters.")})
     clean_headers = _clean_headers(headers)
+    files = _clean_attachments(channel, attachments)
     if channel == Channel.EMAIL:
         clean_headers = _with_message_id(clean_headers, partner)
 
@@ -134,6 +153,7 @@ def enqueue(
         "body": body,
         "html": html,
         "headers": clean_headers,
+        "attachments": files,
         "dedupe_key": dedupe_key,
         "next_attempt_at": now(),
     }

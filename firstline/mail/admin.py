@@ -1,0 +1,76 @@
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from firstline.mail.models import AckTemplate, InboundMail, Mailbox, MailReference
+
+
+class MailboxForm(forms.ModelForm):
+    class Meta:
+        model = Mailbox
+        fields = [
+            "partner", "address", "is_active", "imap_host", "imap_port", "imap_security",
+            "imap_username", "imap_password", "imap_folder", "imap_processed_folder",
+            "unknown_sender_policy",
+        ]
+        # The password is written, never shown back.
+        widgets = {"imap_password": forms.PasswordInput(render_value=True)}
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    form = MailboxForm
+    list_display = ["address", "partner", "is_active", "imap_host", "unknown_sender_policy"]
+    list_filter = ["is_active", "partner"]
+    search_fields = ["address", "imap_host"]
+
+
+@admin.register(AckTemplate)
+class AckTemplateAdmin(admin.ModelAdmin):
+    """Saving runs the template check: a template without a criterion is refused."""
+
+    list_display = ["partner", "language", "subject", "updated_at"]
+    list_filter = ["language", "partner"]
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(admin.ModelAdmin):
+    """Read-only: letters change only through ingest (and «process again»)."""
+
+    list_display = [
+        "received_at", "mailbox", "sender", "subject", "status", "ignored_because", "ticket",
+        "raw_link",
+    ]
+    list_filter = ["status", "ignored_because", "is_automatic", "is_bounce", "partner"]
+    search_fields = ["message_id", "sender", "subject"]
+    list_select_related = ["mailbox", "ticket"]
+    date_hierarchy = "received_at"
+    exclude = ["raw"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("raw message"))
+    def raw_link(self, inbound: InboundMail) -> str:
+        try:
+            url = reverse("mail:raw", args=[inbound.pk])
+        except NoReverseMatch:  # the mail pages are not mounted in this project's urls
+            return ""
+        return format_html('<a href="{}">.eml</a>', url)
+
+
+@admin.register(MailReference)
+class MailReferenceAdmin(admin.ModelAdmin):
+    list_display = ["message_id", "direction", "ticket", "recipient", "created_at"]
+    list_filter = ["direction"]
+    search_fields = ["message_id", "recipient"]
+    raw_id_fields = ["ticket", "ticket_message", "outbox"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

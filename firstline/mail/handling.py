@@ -1,0 +1,292 @@
+"""What a parsed letter does, inside the processing transaction of `ingest.process`.
+
+In order: our own mail coming back is ignored (a loop); a bounce becomes a note on the
+ticket of the letter that bounced and marks the address as failing; a letter on a ticket's
+thread is added to it (the customer's answer resumes the ticket like a portal answer); any
+other letter opens a ticket and gets the acknowledgement. Automatic mail (auto-replies,
+bulk, mailer daemons) is never answered automatically and never resumes a ticket.
+"""
+
+import re
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from firstline.contacts.models import ContactEmail
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import Partner
+from firstline.mail import autoreply, identify, threading
+from firstline.mail.models import InboundMail, Mailbox, MailReference
+from firstline.mail.outbound import LOOP_HEADER
+from firstline.mail.parsed import ParsedMail
+from firstline.mail.rawheaders import header_block
+from firstline.tickets import services as ticket_services
+from firstline.tickets.models import Channel, Message, Status, Ticket
+
+RESULT_FIELDS = [
+    "status", "ignored_because", "is_automatic", "is_bounce", "problems", "error", "ticket",
+    "ticket_message", "sender", "subject", "message_id",
+]
+SUBJECT_MAX = Ticket._meta.get_field("subject").max_length or 300
+_LOOP = re.compile(rb"^" + LOOP_HEADER.encode() + rb":", re.IGNORECASE | re.MULTILINE)
+
+MailStatus = InboundMail.Status
+
+
+class Result:
+    """What processing found out, written onto the inbound row at the end."""
+
+    def __init__(self, inbound: InboundMail, parsed: ParsedMail) -> None:
+        self.inbound = inbound
+        self.parsed = parsed
+        self.problems: list[str] = list(parsed.problems)
+
+    def done(self, ticket: Ticket | None, message: Message | None) -> None:
+        self.inbound.status = MailStatus.PROCESSED
+        self.inbound.ticket = ticket
+        self.inbound.ticket_message = message
+
+    def empty(self) -> None:
+        # No subject, text or file: nothing to open a ticket with, but somebody wrote; an
+        # operator looks at it (an attachment the client dropped, a wrong address…).
+        self.inbound.status = MailStatus.FAILED
+        self.inbound.error = _("The letter is empty: no subject, no text, no attachment.")
+
+    def ignore(self, because: str, ticket: Ticket | None = None) -> None:
+        self.inbound.status = MailStatus.IGNORED
+        self.inbound.ignored_because = because
+        self.inbound.ticket = ticket
+
+
+def handle(inbound: InboundMail, parsed: ParsedMail, raw: bytes, mailbox: Mailbox) -> None:
+    partner = mailbox.partner
+    result = Result(inbound, parsed)
+    inbound.sender = parsed.sender.email[:500]
+    inbound.subject = parsed.subject[:500]
+    _adopt_message_id(inbound, parsed)
+    inbound.is_automatic = bool(
+        parsed.auto_submitted or parsed.bulk or parsed.from_mailer_daemon
+        or parsed.delivery_report is not None
+    )
+    known = threading.look_up(partner, parsed)
+    if known.ours or is_own(parsed, raw):
+        result.ignore(InboundMail.Ignored.LOOP)
+    elif parsed.delivery_report is not None or parsed.from_mailer_daemon:
+        _bounce(result, partner)
+    elif not parsed.sender.email:
+        inbound.status = MailStatus.FAILED
+        inbound.error = _("The letter has no usable sender address.")
+    else:
+        ticket = threading.find_ticket(partner, parsed, known)
+        if ticket is not None and ticket.status == Status.CLOSED:
+            result.problems.append(
+                _("%(number)s is closed: a new ticket was opened.") % {"number": ticket.number}
+            )
+            ticket = None
+        if ticket is not None:
+            _on_thread(result, ticket, mailbox)
+        else:
+            _new_ticket(result, mailbox)
+    inbound.problems = "\n".join(result.problems)
+
+
+def _adopt_message_id(inbound: InboundMail, parsed: ParsedMail) -> None:
+    # The header scan before storing found none, but the parser did (e.g. a folded header).
+    found = threading.clean_id(parsed.message_id)
+    if inbound.message_id or not found:
+        return
+    taken = InboundMail.objects.filter(mailbox_id=inbound.mailbox_id, message_id=found)
+    if not taken.exclude(pk=inbound.pk).exists():
+        inbound.message_id = found
+
+
+def is_own(parsed: ParsedMail, raw: bytes) -> bool:
+    """Our own letter come back: from one of our addresses, or with our loop mark.
+    (A Message-ID we sent is the other sign: `threading.look_up` tells that.)"""
+    if _LOOP.search(header_block(raw)):
+        return True
+    address = parsed.sender.email
+    if not address:
+        return False
+    mailboxes = Mailbox.objects.filter(address=address).values("pk")
+    partners = Partner.objects.filter(support_email__iexact=address).values("pk")
+    return mailboxes.union(partners, all=True).exists()
+
+
+# Letters ---------------------------------------------------------------------------------
+
+
+def _files(result: Result) -> list[UploadedFile]:
+    limit = settings.FIRSTLINE_MAX_ATTACHMENT_BYTES
+    files: list[UploadedFile] = []
+    for item in result.parsed.attachments:
+        if item.content is None or item.size > limit:
+            result.problems.append(
+                _("Attachment “%(name)s” (%(size)d bytes) was not kept: over the size limit.")
+                % {"name": item.filename, "size": item.size}
+            )
+            continue
+        files.append(SimpleUploadedFile(item.filename, item.content, item.content_type))
+    return files
+
+
+def _text(parsed: ParsedMail, files: list[UploadedFile]) -> str:
+    text = (parsed.text or parsed.full_text or "").strip() or parsed.subject.strip()
+    return text or "\n".join(f"[{upload.name}]" for upload in files)
+
+
+def _remember(result: Result, ticket: Ticket, message: Message | None) -> None:
+    threading.remember(
+        ticket=ticket, message_id=result.inbound.message_id or result.parsed.message_id,
+        direction=MailReference.Direction.IN, message=message,
+    )
+
+
+def _on_thread(result: Result, ticket: Ticket, mailbox: Mailbox) -> None:
+    parsed = result.parsed
+    files = _files(result)
+    text = _text(parsed, files)
+    if not text:
+        result.empty()
+        return
+    address = parsed.sender.email
+    known = None if result.inbound.is_automatic else identify.known_email(ticket.partner, address)
+    if result.inbound.is_automatic:
+        # An out-of-office is not the customer's answer: it must not resume the ticket.
+        note = _("Automatic reply from %(address)s:") % {"address": address}
+        message = _note(ticket, f"{note}\n\n{text}", files)
+    elif known is None and mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.FLAG:
+        note = _("From an unknown sender %(address)s, not added to the ticket; check who "
+                 "it is before answering:") % {"address": address}
+        message = _note(ticket, f"{note}\n\n{text}", files)
+    else:
+        sender = identify.sender_contact(ticket.partner, parsed.sender, known=known)
+        if sender.contact.pk != ticket.contact_id:
+            threading.add_participant(ticket, sender.contact, address)
+        message = ticket_services.add_message(
+            ticket=ticket, actor=None, kind=Message.Kind.INBOUND, text=text,
+            attachments=files, contact=sender.contact, html=parsed.html,
+        )
+    _remember(result, ticket, message)
+    result.done(ticket, message)
+
+
+def _note(ticket: Ticket, text: str, files: Sequence[UploadedFile] = ()) -> Message:
+    return ticket_services.add_message(
+        ticket=ticket, actor=None, kind=Message.Kind.NOTE, text=text, attachments=files
+    )
+
+
+def _new_ticket(result: Result, mailbox: Mailbox) -> None:
+    parsed = result.parsed
+    partner = mailbox.partner
+    files = _files(result)
+    text = _text(parsed, files)
+    if not text:
+        result.empty()
+        return
+    sender = identify.sender_contact(partner, parsed.sender)
+    how = identify.identify(partner, sender, f"{parsed.subject}\n{parsed.full_text or text}")
+    ticket = ticket_services.create_ticket(
+        partner=partner, actor=None, channel=Channel.EMAIL,
+        subject=" ".join(parsed.subject.split())[:SUBJECT_MAX], text=text,
+        contact=sender.contact, html=parsed.html, attachments=files, identified_by=how,
+    )
+    message = ticket.messages.order_by("id").first()
+    _remember(result, ticket, message)
+    result.done(ticket, message)
+    if result.inbound.is_automatic:
+        result.problems.append(_("No acknowledgement: the letter was sent automatically."))
+        return
+    _acknowledge(result, ticket, mailbox, sender.contact.name, text)
+
+
+def _acknowledge(
+    result: Result, ticket: Ticket, mailbox: Mailbox, name: str, text: str
+) -> None:
+    parsed = result.parsed
+    answer_to = next((item.email for item in parsed.reply_to if item.email), "")
+    recipient = answer_to or parsed.sender.email
+    if not autoreply.allowed(recipient):
+        result.problems.append(
+            _("No acknowledgement: %(address)s got the most automatic replies allowed for "
+              "now.") % {"address": recipient}
+        )
+        return
+    try:
+        # A savepoint: an address the outbox refuses costs the acknowledgement, not the ticket.
+        with transaction.atomic():
+            _row, ack = autoreply.acknowledge(
+                ticket, recipient=recipient, name=name, subject=parsed.subject, text=text,
+                reply_to=mailbox.address, thread=threading.answering(parsed),
+            )
+    except ValidationError as exc:
+        result.problems.append(
+            _("No acknowledgement: %(error)s") % {"error": "; ".join(exc.messages)}
+        )
+        return
+    result.problems += [
+        _("Acknowledgement: %(finding)s") % {"finding": finding.message}
+        for finding in ack.findings
+    ]
+
+
+# Bounces ---------------------------------------------------------------------------------
+
+
+def _bounce(result: Result, partner: Partner) -> None:
+    parsed = result.parsed
+    report = parsed.delivery_report
+    result.inbound.is_bounce = True
+    ids = [threading.clean_id(report.original_message_id)] if report else []
+    ids += [threading.clean_id(item.message_id) for item in parsed.forwarded]
+    ids += threading.thread_ids(parsed)
+    ids = [value for value in ids if value]
+    ref = (
+        MailReference.objects.filter(
+            partner=partner, direction=MailReference.Direction.OUT, message_id__in=ids
+        )
+        .select_related("ticket")
+        .order_by("-id")
+        .first()
+        if ids else None
+    )
+    if ref is None:
+        # Not a letter of ours (spam backscatter): nothing to attach to, nobody to mark.
+        result.ignore(InboundMail.Ignored.BOUNCE)
+        return
+    failed = [address.strip().lower() for address in (report.failed_recipients if report else ())]
+    failed = [address for address in failed if address] or [ref.recipient]
+    # A 4.x.x report (delayed) means the server keeps trying: nothing is failing yet.
+    delayed = report is not None and report.status.startswith("4")
+    if delayed:
+        lines = [_("The letter to %(recipients)s is delayed; the mail server keeps trying.")
+                 % {"recipients": ", ".join(failed)}]
+    else:
+        _mark_failing(partner, failed, ref.ticket)
+        lines = [_("The letter to %(recipients)s was not delivered.")
+                 % {"recipients": ", ".join(failed)}]
+    if report is not None and (report.status or report.diagnostic):
+        lines.append(f"{report.status} {report.diagnostic}".strip())
+    message = _note(ref.ticket, "\n".join(lines))
+    result.done(ref.ticket, message)
+
+
+def _mark_failing(partner: Partner, addresses: list[str], ticket: Ticket) -> None:
+    moment = now()
+    for email in ContactEmail.objects.filter(
+        partner=partner, address__in=addresses, is_failing=False
+    ).select_related("contact"):
+        email.is_failing = True
+        email.failing_since = moment
+        email.save(update_fields=["is_failing", "failing_since"])
+        audit.record(
+            actor=None, partner=partner, action="contact.email_failing", target=email.contact,
+            before={"address": email.address, "is_failing": False},
+            after={"address": email.address, "is_failing": True, "ticket": ticket.number},
+        )

@@ -1,0 +1,138 @@
+"""Which ticket a letter belongs to, and the Message-IDs that tie letters to tickets.
+
+A reply names the letters it answers in In-Reply-To and References; every letter we send
+and receive about a ticket is a MailReference, so those ids lead to the ticket. A letter
+whose client dropped the headers still carries the ticket number in its subject
+("[FL-000123] Re: …"). Both lookups stay inside the mailbox's partner: another partner's
+number in a subject is just text.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from firstline.contacts.models import Contact
+from firstline.core.models import Partner
+from firstline.mail.models import MailParticipant, MailReference
+from firstline.mail.parsed import ParsedMail
+from firstline.tickets.models import Message, Ticket
+
+_SUBJECT_NUMBER = re.compile(r"\bFL-?0*(\d{1,12})\b", re.IGNORECASE)
+# References grow with every letter; the first one and the newest ones are what matter.
+MAX_REFERENCES = 20
+ID_MAX = MailReference._meta.get_field("message_id").max_length or 500
+
+
+def clean_id(value: str) -> str:
+    """'<abc@host>' -> 'abc@host', the form ids are stored and compared in."""
+    return value.strip().strip("<>").strip()[:ID_MAX]
+
+
+def thread_ids(parsed: ParsedMail) -> list[str]:
+    """The ids a letter answers: In-Reply-To first, then References newest first."""
+    ids = [clean_id(value) for value in (*parsed.in_reply_to, *reversed(parsed.references))]
+    return [value for value in dict.fromkeys(ids) if value][: MAX_REFERENCES * 2]
+
+
+def number_in_subject(subject: str) -> int | None:
+    match = _SUBJECT_NUMBER.search(subject or "")
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the Message-IDs of a letter tell: it is ours come back, or it answers a ticket."""
+
+    ours: bool
+    ticket_id: int | None
+
+
+def look_up(partner: Partner, parsed: ParsedMail) -> Known:
+    """One query for both: our own id coming back (any partner), the ticket answered (this
+    partner's only: another partner's ids are just text)."""
+    own = clean_id(parsed.message_id)
+    answered = thread_ids(parsed)
+    wanted = [own, *answered] if own else answered
+    if not wanted:
+        return Known(False, None)
+    rows = MailReference.objects.filter(message_id__in=wanted).values_list(
+        "message_id", "ticket_id", "partner_id", "direction"
+    )
+    ours = False
+    tickets: dict[str, int] = {}
+    for message_id, ticket_id, partner_id, direction in rows:
+        if message_id == own and direction == MailReference.Direction.OUT:
+            ours = True
+        if partner_id == partner.pk:
+            tickets.setdefault(message_id, ticket_id)
+    ticket_id = next((tickets[value] for value in answered if value in tickets), None)
+    return Known(ours, ticket_id)
+
+
+def find_ticket(
+    partner: Partner, parsed: ParsedMail, known: Known | None = None
+) -> Ticket | None:
+    """The partner's ticket this letter answers, or None for a new request."""
+    known = known or look_up(partner, parsed)
+    if known.ticket_id is not None:
+        return Ticket.objects.filter(partner=partner, pk=known.ticket_id).first()
+    number = number_in_subject(parsed.subject)
+    if number is not None:
+        return Ticket.objects.filter(partner=partner, pk=number).first()
+    return None
+
+
+def remember(
+    *,
+    ticket: Ticket,
+    message_id: str,
+    direction: str,
+    message: Message | None = None,
+    outbox_id: int | None = None,
+    recipient: str = "",
+) -> None:
+    value = clean_id(message_id)
+    if not value:
+        return
+    MailReference.objects.create(
+        partner_id=ticket.partner_id, ticket=ticket, message_id=value, direction=direction,
+        ticket_message=message, outbox_id=outbox_id, recipient=recipient[:500],
+    )
+
+
+def _bracketed(ids: Iterable[str]) -> str:
+    return " ".join(f"<{value}>" for value in ids)
+
+
+def thread_headers(ticket: Ticket) -> dict[str, str]:
+    """In-Reply-To and References for the next letter on the ticket's thread."""
+    ids = list(
+        MailReference.objects.filter(ticket=ticket)
+        .order_by("created_at", "id")
+        .values_list("message_id", flat=True)
+    )
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
+    return {"In-Reply-To": f"<{ids[-1]}>", "References": _bracketed(ids)}
+
+
+def add_participant(ticket: Ticket, contact: Contact, address: str) -> None:
+    # One statement whether or not they are already one (INSERT … ON CONFLICT DO NOTHING).
+    MailParticipant.objects.bulk_create(
+        [MailParticipant(partner_id=ticket.partner_id, ticket=ticket, contact=contact,
+                         address=address)],
+        ignore_conflicts=True,
+    )
+
+
+def answering(parsed: ParsedMail) -> dict[str, str]:
+    """In-Reply-To and References for a letter answering this one (the acknowledgement)."""
+    own = clean_id(parsed.message_id)
+    if not own:
+        return {}
+    ids = [clean_id(value) for value in parsed.references if clean_id(value)]
+    ids = list(dict.fromkeys([*ids[-(MAX_REFERENCES - 1):], own]))
+    return {"In-Reply-To": f"<{own}>", "References": _bracketed(ids)}
