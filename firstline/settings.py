@@ -225,6 +225,16 @@ FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE = env_str("FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE
 FIRSTLINE_SMS_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_SMS_WEBHOOK_TEMPLATE", "")
 FIRSTLINE_VOICE_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_VOICE_WEBHOOK_TEMPLATE", "")
 
+# Inbound mail: the CA bundle for IMAP servers with a private CA, and the largest message
+# the LMTP listener accepts.
+FIRSTLINE_IMAP_CA_FILE = env_str("FIRSTLINE_IMAP_CA_FILE", "")
+FIRSTLINE_MAIL_MAX_MESSAGE_BYTES = env_int("FIRSTLINE_MAIL_MAX_MESSAGE_BYTES", 32 * 1024 * 1024)
+# Raw messages up to this size are kept in the database, larger ones as files in MEDIA_ROOT.
+FIRSTLINE_MAIL_RAW_DB_MAX_BYTES = env_int("FIRSTLINE_MAIL_RAW_DB_MAX_BYTES", 1024 * 1024)
+# Automatic replies (acknowledgements) per sender address and window, against mail loops.
+FIRSTLINE_MAIL_AUTOREPLY_MAX = env_int("FIRSTLINE_MAIL_AUTOREPLY_MAX", 3)
+FIRSTLINE_MAIL_AUTOREPLY_WINDOW_MINUTES = env_int("FIRSTLINE_MAIL_AUTOREPLY_WINDOW_MINUTES", 60)
+
 # Attachments larger than this are refused at upload with a form/API error.
 FIRSTLINE_MAX_ATTACHMENT_BYTES = env_int("FIRSTLINE_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 # How long a one-time sign-in link mailed to a customer stays valid.

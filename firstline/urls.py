@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("portal/", include("firstline.portal.urls")),
+    path("mail/", include("firstline.mail.urls")),
     path("", include("firstline.web.urls")),
 ]

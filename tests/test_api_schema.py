@@ -9,10 +9,12 @@ EXPECTED = {
     "/api/tickets": {"get", "post"},
     "/api/tickets/{ticket_id}": {"get", "patch"},
     "/api/tickets/{ticket_id}/messages": {"get", "post"},
+    "/api/tickets/{ticket_id}/handover": {"post"},
     "/api/partners": {"get"},
     "/api/services": {"get"},
     "/api/contacts": {"get"},
     "/api/contacts/{contact_id}": {"get"},
+    "/api/replies/check": {"post"},
 }
 
 

@@ -11,6 +11,8 @@ from django.db.models import F
 from firstline.contacts.models import Contact, Organisation
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, Tariff, User
+from firstline.quality.script_models import ClassificationField, DiagnosticParameter
+from firstline.sla.models import EscalationStep, PendingEscalation, SlaPolicy
 from firstline.tickets.models import (
     ACTIVE_STATUSES,
     Channel,
@@ -140,3 +142,13 @@ def test_without_if_empty_a_second_run_is_refused(output):
 def test_if_empty_seeds_an_empty_database(db):
     seed("--if-empty")
     assert Partner.objects.count() == 3
+
+
+def test_every_partner_has_an_sla_policy_escalations_and_a_script(output):
+    for partner in Partner.objects.all():
+        assert SlaPolicy.objects.filter(partner=partner, is_default=True).count() == 1
+        assert EscalationStep.objects.filter(partner=partner).exists()
+        assert ClassificationField.objects.filter(partner=partner, required=True).exists()
+        assert DiagnosticParameter.objects.filter(partner=partner).count() == 2
+    # Steps of the past count as fired already: a first start does not flood the outbox.
+    assert not PendingEscalation.objects.filter(fired_at__isnull=True, due_at__lte=now()).exists()

@@ -8,6 +8,7 @@ from pydantic import ConfigDict
 
 from firstline.api.pagination import PageParams
 from firstline.contacts.models import Contact
+from firstline.quality.metrics import script_facts
 from firstline.tickets.models import Attachment, Channel, Message, Priority, Status, Ticket
 from firstline.tickets.services import SUBJECT_MAX
 
@@ -56,6 +57,44 @@ class TicketFilters(PageParams):
     )
 
 
+class ClassificationValueOut(Schema):
+    name: str
+    value: str
+
+
+class DiagnosticResultOut(Schema):
+    name: str
+    result: str
+
+
+class ScriptOut(Schema):
+    """Processing by script: what the first line recorded, and when (F5, F8, F9, F12, F27)."""
+
+    identified_by: str = Field(
+        description="none, contract_number, code_word or confirmed_email (the strongest one "
+        "checked)."
+    )
+    classification: list[ClassificationValueOut]
+    diagnostics: list[DiagnosticResultOut]
+    classified_at: datetime | None = Field(description="When the classification was complete.")
+    diagnosed_at: datetime | None = Field(description="When the diagnostics were complete.")
+    classification_minutes: int | None = Field(
+        description="Minutes from creation to the later of classification and diagnostics."
+    )
+    handed_over_at: datetime | None = Field(description="The first hand-over to the partner.")
+    routing_minutes: int | None = Field(description="Minutes from creation to the hand-over.")
+    partner_group: str = Field(description="The partner's group the ticket was routed to.")
+    routing_corrections: int = Field(
+        description="Re-routes to someone else and returns from the partner."
+    )
+    first_line_resolved: bool | None = Field(
+        description="Resolved without a hand-over; null until resolved."
+    )
+    first_contact_resolved: bool | None = Field(
+        description="Resolved within the first contact (FCR); null until resolved."
+    )
+
+
 class TicketOut(Schema):
     id: int
     number: str
@@ -75,10 +114,15 @@ class TicketOut(Schema):
     resolved_at: datetime | None
     closed_at: datetime | None
     due_at: datetime | None
+    script: ScriptOut
 
     @staticmethod
     def resolve_partner_name(obj: Ticket) -> str:
         return obj.partner.name
+
+    @staticmethod
+    def resolve_script(obj: Ticket) -> dict[str, object]:
+        return script_facts(obj)
 
     @staticmethod
     def resolve_contact(obj: Ticket) -> dict[str, object] | None:
@@ -116,6 +160,14 @@ class TicketCreateIn(_Input):
     )
 
 
+class HandOverIn(_Input):
+    assignee_id: int | None = Field(
+        None, description="A partner engineer or manager; leave out (with `group`) to let "
+        "the partner's routing rules decide."
+    )
+    group: str = Field("", max_length=100, description="The partner's group, if any.")
+
+
 class TicketPatchIn(_Input):
     status: Status | None = None
     priority: Priority | None = None
@@ -151,11 +203,58 @@ class MessageOut(Schema):
         return list(obj.attachments.all())
 
 
+ReplyKindIn = Literal["regular", "acknowledgement", "clarifying_question"]
+REPLY_KIND_HELP = (
+    "Which quality criteria a reply is checked by: `regular` (forbidden phrases only), "
+    "`acknowledgement` (also the name, the customer's words, the maximum resolution time) "
+    "or `clarifying_question` (also the name, a request rather than a statement of "
+    "absence, what the customer gains)."
+)
+
+
 class MessageIn(_Input):
     kind: Literal["reply", "note"] = Field(
         description="`reply` is sent to the customer; `note` is seen by staff and partner only."
     )
     text: str = Field(min_length=1)
+    reply_kind: ReplyKindIn = Field(
+        "regular",
+        description=REPLY_KIND_HELP + " A reply with a finding that blocks for the ticket's "
+        "partner is refused with 422 on `text`, one error per finding; notes are not checked.",
+    )
+
+
+# --- reply rules -----------------------------------------------------------------------
+
+
+class ReplyCheckIn(Schema):
+    # Not stripped (unlike the other inputs): the spans point into the text as it was sent.
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: int
+    text: str = Field(max_length=100_000)
+    kind: ReplyKindIn = Field("regular", description=REPLY_KIND_HELP)
+
+
+class FindingOut(Schema):
+    code: str = Field(description="forbidden_phrase, missing_name, missing_customer_words, "
+                      "missing_deadline, statement_of_absence, missing_request, missing_benefit")
+    message: str = Field(description="For the operator, in the language of the request.")
+    span: tuple[int, int] | None = Field(
+        description="[start, end) in the text, in Unicode code points; null for something "
+        "missing."
+    )
+    suggestion: str | None = Field(
+        description="What to put in, replacing the span if any; in the reply's language."
+    )
+    alternatives: list[str]
+    blocking: bool = Field(description="Whether this finding stops the reply from being sent.")
+
+
+class ReplyCheckOut(Schema):
+    language: Literal["ru", "en"] = Field(description="The language the reply was read in.")
+    blocked: bool = Field(description="Whether a reply with this text would be refused.")
+    findings: list[FindingOut]
 
 
 # --- directory -------------------------------------------------------------------------

@@ -15,8 +15,11 @@ from firstline.api.queries import filter_tickets
 from firstline.api.schemas import (
     COMMON_ERRORS,
     NOT_FOUND,
+    HandOverIn,
     MessageIn,
     MessageOut,
+    ReplyCheckIn,
+    ReplyCheckOut,
     TicketCreateIn,
     TicketFilters,
     TicketOut,
@@ -25,6 +28,8 @@ from firstline.api.schemas import (
 )
 from firstline.contacts.models import Contact
 from firstline.core.models import Partner, Service, User
+from firstline.quality import checking
+from firstline.quality import services as script_services
 from firstline.tenancy import (
     assignable_users,
     contacts_for,
@@ -190,5 +195,63 @@ def add_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> Sta
     """A public reply (mailed to the customer) or an internal note."""
     user = current_user(request)
     ticket = _ticket_or_404(user, ticket_id)
-    message = services.add_message(ticket=ticket, actor=user, kind=payload.kind, text=payload.text)
+    message = services.add_message(ticket=ticket, actor=user, kind=payload.kind, text=payload.text,
+                                   reply_kind=payload.reply_kind)
     return Status(201, _messages(user, ticket).get(pk=message.pk))
+
+
+@router.post(
+    "/replies/check",
+    response={200: ReplyCheckOut, **COMMON_ERRORS, **NOT_FOUND},
+    tags=["replies"],
+)
+def check_reply(request: HttpRequest, payload: ReplyCheckIn) -> dict[str, Any]:
+    """What the reply rules say about a draft reply to a ticket; nothing is sent or saved.
+
+    The same check refuses a public reply with a blocking finding at
+    `POST /tickets/{ticket_id}/messages`.
+    """
+    ticket = _ticket_or_404(current_user(request), payload.ticket_id)
+    findings = checking.check_for_ticket(payload.text, ticket, payload.kind)
+    return {
+        "language": checking.reply_language(payload.text, ticket),
+        "blocked": any(finding.blocking for finding in findings),
+        "findings": [
+            {
+                "code": finding.code.value,
+                "message": finding.message,
+                "span": finding.span,
+                "suggestion": finding.suggestion,
+                "alternatives": list(finding.alternatives),
+                "blocking": finding.blocking,
+            }
+            for finding in findings
+        ],
+    }
+
+
+@router.post(
+    "/tickets/{ticket_id}/handover",
+    response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND},
+)
+def hand_over(request: HttpRequest, ticket_id: int, payload: HandOverIn) -> Ticket:
+    """Hand the ticket over to the partner (provider staff): status `waiting_partner`.
+
+    Refused with 422 naming `identification`, `classification` and/or `diagnostics` while
+    what the partner's script requires is missing. Without `assignee_id` and `group` the
+    partner's routing rules choose the engineer or group.
+    """
+    user = current_user(request)
+    ticket = _ticket_or_404(user, ticket_id)
+    to_user = None
+    if payload.assignee_id is not None:
+        to_user = (
+            assignable_users(user, ticket.partner)
+            .filter(pk=payload.assignee_id, partner=ticket.partner).first()
+        )
+        if to_user is None:
+            raise ValidationError(
+                {"assignee_id": _("Hand over to an active engineer or manager of this partner.")}
+            )
+    script_services.hand_over(ticket, user, to_user=to_user, group=payload.group)
+    return _ticket_or_404(user, ticket.pk)

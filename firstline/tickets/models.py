@@ -55,6 +55,15 @@ class Channel(models.TextChoices):
     MONITORING = "monitoring", _("Monitoring alert")
 
 
+class IdentifiedBy(models.TextChoices):
+    """How the customer was identified (F5)."""
+
+    NONE = "none", pgettext_lazy("identified by", "Not identified")
+    CONFIRMED_EMAIL = "confirmed_email", pgettext_lazy("identified by", "Confirmed e-mail")
+    CONTRACT_NUMBER = "contract_number", pgettext_lazy("identified by", "Contract number")
+    CODE_WORD = "code_word", pgettext_lazy("identified by", "Code word")
+
+
 class Ticket(models.Model):
     partner = models.ForeignKey(
         Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="tickets"
@@ -68,6 +77,10 @@ class Ticket(models.Model):
         related_name="tickets",
     )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    identified_by = models.CharField(
+        _("identified by"), max_length=20, choices=IdentifiedBy.choices,
+        default=IdentifiedBy.NONE,
+    )
     subject = models.CharField(_("subject"), max_length=300)
     customer_words = models.TextField(
         _("request in the customer's words"),
@@ -132,6 +145,23 @@ class Ticket(models.Model):
         _("resolution, business minutes"), null=True, blank=True
     )
     resolution_in_time = models.BooleanField(_("resolution in time"), null=True, blank=True)
+    # Processing by script (firstline.quality): the current classification and diagnostic
+    # results (snapshots with the field names, so lists and the API need no extra query), when
+    # each was first complete, the hand-over, and the first-line / first-contact facts set at
+    # resolution. The history of every step, with who and when, is quality.TicketStep.
+    classification = models.JSONField(_("classification"), default=list, blank=True)
+    diagnostics = models.JSONField(_("diagnostic results"), default=list, blank=True)
+    classified_at = models.DateTimeField(_("classified"), null=True, blank=True)
+    diagnosed_at = models.DateTimeField(_("diagnosed"), null=True, blank=True)
+    handed_over_at = models.DateTimeField(_("handed over to the partner"), null=True, blank=True)
+    partner_group = models.CharField(_("group at the partner"), max_length=100, blank=True)
+    routing_corrections = models.PositiveIntegerField(_("routing corrections"), default=0)
+    first_line_resolved = models.BooleanField(
+        _("resolved on the first line"), null=True, blank=True
+    )
+    first_contact_resolved = models.BooleanField(
+        _("resolved within the first contact"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("ticket")

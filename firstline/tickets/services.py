@@ -21,6 +21,9 @@ from firstline.contacts.models import Contact
 from firstline.core import audit
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User
+from firstline.quality import checking
+from firstline.quality import metrics as script_metrics
+from firstline.quality.rules import ReplyKind
 from firstline.sla import deadlines, escalation, urgency
 from firstline.sla.models import TypicalRequest
 from firstline.tenancy import assignable_users, tickets_for
@@ -30,6 +33,7 @@ from firstline.tickets.models import (
     ACTIVE_STATUSES,
     Attachment,
     Channel,
+    IdentifiedBy,
     Message,
     Priority,
     Status,
@@ -95,8 +99,12 @@ def create_ticket(
     typical_request: TypicalRequest | None = None,
     html: str = "",
     attachments: Sequence[UploadedFile] = (),
+    identified_by: str = IdentifiedBy.NONE,
 ) -> Ticket:
-    """Register a request; without an explicit priority the partner's urgency rules set it."""
+    """Register a request; without an explicit priority the partner's urgency rules set it.
+
+    `identified_by` records how the customer was identified (F5), e.g. by the mail channel.
+    """
     errors: dict[str, str] = {}
     subject_text = (subject or "").strip()
     body = (text or "").strip()
@@ -116,6 +124,10 @@ def create_ticket(
         errors["service"] = _("This service belongs to another partner.")
     if typical_request is not None and typical_request.partner_id != partner.pk:
         errors["typical_request"] = _("This typical request belongs to another partner.")
+    if identified_by not in IdentifiedBy.values:
+        errors["identified_by"] = _("Unknown identification “%(value)s”.") % {
+            "value": identified_by
+        }
     if actor is not None and not actor.is_provider_staff and actor.partner_id != partner.pk:
         raise PermissionDenied(_("You cannot create tickets for this partner."))
     if errors:
@@ -133,6 +145,7 @@ def create_ticket(
         partner=partner,
         contact=contact,
         channel=channel,
+        identified_by=identified_by,
         subject=subject_text,
         customer_words=body,
         priority=priority,
@@ -163,6 +176,7 @@ def create_ticket(
         after={
             "subject": ticket.subject,
             "channel": channel,
+            "identified_by": identified_by,
             "status": ticket.status,
             "priority": priority,
             "contact": contact.name if contact else None,
@@ -180,17 +194,32 @@ def create_ticket(
 def add_message(
     *,
     ticket: Ticket,
-    actor: User,
+    actor: User | None,
     kind: str,
     text: str,
     attachments: Sequence[UploadedFile] = (),
+    contact: Contact | None = None,
+    html: str = "",
+    automatic: bool = False,
+    reply_kind: str = ReplyKind.REGULAR,
 ) -> Message:
-    """A customer's answer, a public reply or an internal note, with its effect on status."""
+    """A customer's answer, a public reply or an internal note, with its effect on status.
+
+    Without an actor the message comes from outside the desk (the mail channel): a
+    customer's letter (kind inbound, `contact` its author), a system note, or an automatic
+    reply (`automatic`). An automatic message changes no status and is not the first
+    response: only a human reply meets the reaction target. A human public reply is mailed
+    to the customer.
+    """
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     body = _require_text("text", text, _("The message"))
     if kind not in Message.Kind.values:
         raise ValidationError({"kind": _("Unknown message kind “%(value)s”.") % {"value": kind}})
-    if actor.is_customer:
+    if actor is None:
+        _check_without_actor(ticket, kind, contact, automatic)
+    elif contact is not None:
+        raise ValidationError({"contact": _("Only mail from outside the desk names its author.")})
+    elif actor.is_customer:
         if not tickets_for(actor).filter(pk=ticket.pk).exists():
             raise PermissionDenied(_("This ticket is not available to you."))
         if kind != Message.Kind.INBOUND:
@@ -204,16 +233,26 @@ def add_message(
             {"text": _("The ticket is closed. Please create a new ticket instead.")}
         )
     _check_attachments(attachments)
+    if kind == Message.Kind.REPLY and not automatic:
+        # The reply rules (F3, F16, F17): a blocking finding refuses the reply, here, so the
+        # desk and the API refuse the same ones. `reply_kind` says which criteria apply.
+        if reply_kind not in ReplyKind:
+            raise ValidationError({"reply_kind": _("Unknown reply kind “%(value)s”.")
+                                   % {"value": reply_kind}})
+        checking.ensure_reply_allowed(body, ticket, reply_kind)
 
     moment = now()
+    if contact is None and actor is not None and actor.is_customer:
+        contact = ticket.contact
     message = Message.objects.create(
         partner_id=ticket.partner_id,
         ticket=ticket,
         kind=kind,
         author=actor,
-        author_contact=ticket.contact if actor.is_customer else None,
+        author_contact=contact,
+        is_automatic=automatic,
         body_text=body,
-        body_html=text_to_html(body),
+        body_html=sanitise(html) if html else text_to_html(body),
         created_at=moment,
     )
     _store_attachments(message, attachments)
@@ -221,12 +260,13 @@ def add_message(
     before: dict[str, Any] = {"status": ticket.status}
     update_fields = ["updated_at"]
     ticket.updated_at = moment
-    new_status = _status_after_message(ticket.status, kind)
+    new_status = ticket.status if automatic else _status_after_message(ticket.status, kind)
     if new_status != ticket.status:
         lifecycle.check_transition(ticket.status, new_status)
         _apply_status(ticket, new_status, moment)
-        update_fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS]
-    if kind == Message.Kind.REPLY and ticket.first_response_at is None:
+        update_fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS,
+                          *script_metrics.FACT_FIELDS]
+    if kind == Message.Kind.REPLY and not automatic and ticket.first_response_at is None:
         # The first human public reply meets the reaction target.
         ticket.first_response_at = moment
         deadlines.first_response(ticket, moment)
@@ -234,15 +274,36 @@ def add_message(
     ticket.save(update_fields=list(dict.fromkeys(update_fields)))
     if len(update_fields) > 1:
         escalation.reschedule(ticket)
+    if kind == Message.Kind.REPLY and not automatic:
+        # Imported here: the mail app builds on the tickets app, not the other way round.
+        from firstline.mail.outbound import mail_reply
+
+        mail_reply(message)
+    after: dict[str, Any] = {"message": message.pk, "status": ticket.status}
+    if automatic:
+        after["automatic"] = True
     audit.record(
         actor=actor,
         partner=ticket.partner,
         action=f"message.{kind}",
         target=ticket,
         before=before if new_status != before["status"] else {},
-        after={"message": message.pk, "status": ticket.status},
+        after=after,
     )
     return message
+
+
+def _check_without_actor(
+    ticket: Ticket, kind: str, contact: Contact | None, automatic: bool
+) -> None:
+    if contact is not None and contact.partner_id != ticket.partner_id:
+        raise ValidationError({"contact": _("This contact belongs to another partner.")})
+    if kind == Message.Kind.INBOUND and contact is None:
+        raise ValidationError({"contact": _("A customer's message needs its author.")})
+    if kind != Message.Kind.INBOUND and contact is not None:
+        raise ValidationError({"kind": _("Customers can only answer their tickets.")})
+    if kind == Message.Kind.REPLY and not automatic:
+        raise PermissionDenied(_("A public reply needs its author."))
 
 
 def _status_after_message(current: str, kind: str) -> str:
@@ -254,7 +315,7 @@ def _status_after_message(current: str, kind: str) -> str:
     return current
 
 
-def _apply_status(ticket: Ticket, status: str, moment: Any) -> None:
+def _apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None = None) -> None:
     old = ticket.status
     ticket.status = status
     if status == Status.RESOLVED:
@@ -264,6 +325,8 @@ def _apply_status(ticket: Ticket, status: str, moment: Any) -> None:
     elif status in ACTIVE_STATUSES:
         ticket.resolved_at = None
     deadlines.status_changed(ticket, old, moment)
+    # Solved on the first line / within the first contact: decided at resolution.
+    script_metrics.record_resolution(ticket, actor)
 
 
 _UNSET: Any = object()
@@ -306,8 +369,9 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
     fields = ["updated_at"]
     if change.status is not None and change.status != ticket.status:
         old = ticket.status
-        _apply_status(ticket, change.status, moment)
-        fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS]
+        _apply_status(ticket, change.status, moment, actor)
+        fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS,
+                   *script_metrics.FACT_FIELDS]
         reopened = old == Status.RESOLVED and ticket.status in ACTIVE_STATUSES
         action = "ticket.reopened" if reopened else "ticket.status_changed"
         audit.record(
@@ -347,3 +411,38 @@ def take_over(*, ticket: Ticket, actor: User) -> Ticket:
     return change_ticket(
         ticket=ticket, actor=actor, change=TicketChange(status=status, assignee=actor)
     )
+
+
+@transaction.atomic
+def set_typical_request(
+    *, ticket: Ticket, actor: User, typical_request: TypicalRequest | None
+) -> Ticket:
+    """Name the ticket's typical request (or none): the resolution deadline follows its norm."""
+    _ensure_can_work_on(actor, ticket)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("partner", "typical_request")
+        .get(pk=ticket.pk)
+    )
+    if typical_request is not None and (
+        typical_request.partner_id != ticket.partner_id or not typical_request.is_active
+    ):
+        raise ValidationError(
+            {"typical_request": _("Choose an active typical request of this partner.")}
+        )
+    if ticket.typical_request_id == (typical_request.pk if typical_request else None):
+        return ticket
+    old = ticket.typical_request
+    ticket.typical_request = typical_request
+    ticket.updated_at = now()
+    deadlines.recompute(ticket)
+    ticket.save(update_fields=["typical_request", "updated_at", *deadlines.DEADLINE_FIELDS])
+    escalation.reschedule(ticket)
+    audit.record(
+        actor=actor, partner=ticket.partner, action="ticket.typical_request_changed",
+        target=ticket,
+        before={"typical_request": old.name if old else None},
+        after={"typical_request": typical_request.name if typical_request else None,
+               "resolution_due": ticket.resolution_due_at},
+    )
+    return ticket

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from firstline.core.models import User
+from firstline.quality.rules import ReplyKind
 from firstline.tenancy import assignable_users, partners_for
 from firstline.tickets import lifecycle
 from firstline.tickets.models import Message, Priority, Status, Ticket
@@ -101,8 +102,22 @@ class MessageForm(forms.Form):
         widget=forms.RadioSelect,
         initial=Message.Kind.REPLY,
     )
+    reply_kind = forms.ChoiceField(
+        label=_("Reply type"),
+        choices=[
+            (ReplyKind.REGULAR, _("Regular reply")),
+            (ReplyKind.ACKNOWLEDGEMENT, _("Acknowledgement")),
+            (ReplyKind.CLARIFYING_QUESTION, _("Clarifying question")),
+        ],
+        required=False,
+        initial=ReplyKind.REGULAR,
+        help_text=_("Which quality criteria the reply is checked by."),
+    )
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}))
     attachments = MultipleFileField(label=_("Attachments"))
+
+    def clean_reply_kind(self) -> str:
+        return self.cleaned_data.get("reply_kind") or ReplyKind.REGULAR
 
 
 class CustomerMessageForm(forms.Form):

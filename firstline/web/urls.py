@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from firstline.web import sla_views, views
+from firstline.web import phrase_views, reply_check_views, script_views, sla_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,4 +34,27 @@ urlpatterns = [
         "settings/sla/<int:pk>/<str:kind>/<int:item_pk>/delete/", sla_views.setting_delete,
         name="sla-setting-delete",
     ),
+    path("tickets/<int:pk>/reply-check/", reply_check_views.reply_check,
+         name="ticket-reply-check"),
+    path("settings/reply-rules/", phrase_views.rules_page, name="reply-rules"),
+    path("settings/reply-rules/phrases/", phrase_views.phrase_save, name="reply-rules-phrase"),
+    path("settings/reply-rules/phrases/<int:setting_pk>/delete/", phrase_views.phrase_delete,
+         name="reply-rules-phrase-delete"),
+    path("settings/reply-rules/<int:pk>/", phrase_views.rules_page, name="reply-rules-partner"),
+    path("settings/reply-rules/<int:pk>/phrases/", phrase_views.phrase_save,
+         name="reply-rules-partner-phrase"),
+    path("settings/reply-rules/<int:pk>/blocking/", phrase_views.blocking_save,
+         name="reply-rules-blocking"),
+    # Processing by script: the checklist steps and the script settings per partner.
+    path("tickets/<int:pk>/script/<str:step>/", script_views.step_view, name="script-step"),
+    path("settings/script/", script_views.partner_list, name="script-partners"),
+    path("settings/script/<int:pk>/", script_views.partner_settings, name="script-settings"),
+    path("settings/script/<int:pk>/identification/", script_views.identification_save,
+         name="script-identification"),
+    path("settings/script/<int:pk>/<str:kind>/add/", script_views.setting_add,
+         name="script-setting-add"),
+    path("settings/script/<int:pk>/<str:kind>/<int:item_pk>/", script_views.setting_edit,
+         name="script-setting-edit"),
+    path("settings/script/<int:pk>/<str:kind>/<int:item_pk>/delete/",
+         script_views.setting_delete, name="script-setting-delete"),
 ]

@@ -26,6 +26,7 @@ from firstline.tickets.models import Ticket
 from firstline.tickets.queries import queue
 from firstline.web.access import desk_required
 from firstline.web.forms import MessageForm, QueueFilterForm, TicketUpdateForm, add_service_error
+from firstline.web.script_forms import checklist_context
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -71,6 +72,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         or TicketUpdateForm(ticket=ticket, user=request.user),
         "greeting": ticket.partner.greeting_script(request.user.display_name),
         "outgoing": pending_for_ticket(ticket.pk) if request.user.is_provider_staff else (),
+        # The script's checklist card (web/script/checklist.html); bound forms after an error.
+        **checklist_context(request.user, ticket, forms),
     }
 
 
@@ -103,6 +106,7 @@ def add_message_view(request: HttpRequest, pk: int) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 text=form.cleaned_data["text"],
                 attachments=form.cleaned_data["attachments"],
+                reply_kind=form.cleaned_data["reply_kind"],
             )
         except ValidationError as error:
             add_service_error(form, error)

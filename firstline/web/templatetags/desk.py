@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -52,6 +54,13 @@ AUDIT_ACTIONS = {
     "ticket.priority_changed": gettext_lazy("Priority changed"),
     "ticket.assigned": gettext_lazy("Assignee changed"),
     "escalation.fired": gettext_lazy("Escalation"),
+    "ticket.typical_request_changed": gettext_lazy("Typical request chosen"),
+    "script.identified": gettext_lazy("Customer identified"),
+    "script.classified": gettext_lazy("Classified"),
+    "script.diagnosed": gettext_lazy("Diagnostics recorded"),
+    "script.prioritised": gettext_lazy("Urgency questions answered"),
+    "script.handed_over": gettext_lazy("Handed over to the partner"),
+    "script.handed_back": gettext_lazy("Returned to the first line"),
     "message.inbound": gettext_lazy("Customer wrote"),
     "message.reply": gettext_lazy("Public reply"),
     "message.note": gettext_lazy("Internal note"),
@@ -74,6 +83,14 @@ AUDIT_FIELDS = {
     "late": gettext_lazy("fired late"),
     "notified": gettext_lazy("notified"),
     "skipped": gettext_lazy("no address"),
+    "identified_by": gettext_lazy("identified by"),
+    "methods": gettext_lazy("checked"),
+    "classification": gettext_lazy("classification"),
+    "diagnostics": gettext_lazy("diagnostics"),
+    "yes": gettext_lazy("answered «yes»"),
+    "typical_request": gettext_lazy("typical request"),
+    "group": gettext_lazy("group"),
+    "reason": gettext_lazy("reason"),
 }
 AUDIT_VALUES = {"status": Status, "priority": Priority, "channel": Channel}
 
@@ -82,6 +99,16 @@ def _audit_value(field: str, value: object) -> object:
     choices = AUDIT_VALUES.get(field)
     if choices is not None and value in choices.values:
         return choices(value).label
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and "T" in value:
+        # Instants are stored as ISO strings in UTC; show them in the viewer's time zone.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            return date_format(timezone.localtime(moment), "d.m.Y H:i")
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
     return value
 
 
