@@ -132,3 +132,20 @@ def fresh_schedules():
     clear_schedule_cache()
     yield
     clear_schedule_cache()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Debian Chromium; screenshots go to test-artifacts/."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test
+    # makes between steps are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()

@@ -1,49 +1,20 @@
 """End to end in the real Debian Chromium: a customer's portal ticket answered by an operator."""
 
-import os
-import shutil
-from pathlib import Path
-
-import pytest
 from django.db import connections
 
 from firstline.tickets.models import Message, Ticket
 
+from .browser import ARTIFACTS, BROWSER_TEST
 from .conftest import PASSWORD
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-
-if CHROMIUM is None and os.environ.get("CI"):
-    pytest.fail("CI must have Debian's chromium for the browser test", pytrace=False)
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test
-    # makes between steps are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+pytestmark = BROWSER_TEST
 
 
 def test_customer_ticket_is_answered_by_operator_and_the_answer_shows_in_the_portal(
-    live_server, cast, browser
+    django_db_setup, live_server, cast, browser
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
+    # django_db_setup first: a session live server started before the test database would
+    # give every request thread its own SQLite connection.
     customer = browser.new_page(locale="en-US")
     customer.goto(f"{live_server.url}/portal/{cast.a.partner.slug}/login/")
     customer.fill("input[name=pw-email]", "ivan@alpha.example")

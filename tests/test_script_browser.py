@@ -1,21 +1,17 @@
 """In the real Chromium: the operator works a ticket by the partner's script and hands it
 over; the partner's engineer sees the classification and the diagnostic results."""
 
-import pytest
 from django.db import connections
 
 from firstline.tickets.models import Status, Ticket
+from tests.browser import ARTIFACTS, BROWSER_TEST
 from tests.conftest import PASSWORD
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser  # noqa: F401  (the fixture)
 from tests.test_script_support import CODE_WORD, configure
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
-def sign_in(browser, live_server, user):  # noqa: F811
+def sign_in(browser, live_server, user):
     page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
@@ -26,7 +22,7 @@ def sign_in(browser, live_server, user):  # noqa: F811
 
 
 def test_the_operator_works_the_script_and_the_partner_sees_the_results(
-    live_server, cast, browser  # noqa: F811
+    django_db_setup, live_server, cast, browser
 ):
     ARTIFACTS.mkdir(exist_ok=True)
     cfg = configure(cast.a)
