@@ -1,7 +1,7 @@
 """Inbound mail throughput on PostgreSQL: `ingest_raw` over generated letters.
 
 Usage (a throwaway database is created and dropped):
-    .venv/bin/python bench/mail_ingest.py [--messages 10000]
+    .venv/bin/python bench/mail_ingest.py [--messages 10000] [--processes N]
 
 The letters are a realistic mix for one partner mailbox: 60% new requests from known
 customers (ticket + acknowledgement in the outbox), 15% from unknown senders (a new
@@ -12,9 +12,18 @@ the transports call it. Printed: the baselines (`parse()` alone over the same le
 path), ingest letters per second with its ratio to each, queries per letter, and peak
 memory (the process's maximum RSS, and tracemalloc's peak over a sample of the letters).
 The load average is printed too: figures from a busy machine are not comparable.
+
+With `--processes N` only ingest is measured, as a deployment with N mail workers runs it:
+after the same warm-up (20 letters, in the parent) the remaining letters are split into N
+contiguous runs and ingested by N forked worker processes at once, each with its own
+connection to the same database. Printed: the total letters per second (all letters over
+the wall time from the common start until the last worker ends), each worker's own rate
+and its peak RSS. An answer whose original is still being ingested by another worker opens
+a ticket of its own, as it would in production; the result line shows the counts.
 """
 
 import argparse
+import multiprocessing
 import os
 import random
 import resource
@@ -32,6 +41,8 @@ PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres",
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="ingest only, with N worker processes in parallel")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -48,7 +59,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     try:
-        run(args.messages)
+        if args.processes > 0:
+            run_parallel(args.messages, args.processes)
+        else:
+            run(args.messages)
     finally:
         from django.db import connections
 
@@ -205,6 +219,80 @@ def run(count: int) -> None:
     print(f"result: {Ticket.objects.count()} tickets, {OutboxMessage.objects.count()} outbox "
           f"letters, {InboundMail.objects.count()} inbound rows "
           f"({InboundMail.objects.filter(status='ignored').count()} ignored)")
+
+
+WARM_UP = 20
+
+
+def _worker(letters: list[bytes], mailbox_pk: int, start: "multiprocessing.synchronize.Barrier",
+            results: "multiprocessing.Queue[tuple[int, float, int, int]]") -> None:
+    # A forked child: the parent closed its connections before forking, so this process
+    # opens its own.
+    from firstline.mail.ingest import ingest_raw
+    from firstline.mail.models import InboundMail, Mailbox
+
+    mailbox = Mailbox.objects.select_related("partner").get(pk=mailbox_pk)
+    start.wait()
+    began = time.perf_counter()
+    failed = 0
+    for raw in letters:
+        if ingest_raw(raw, mailbox=mailbox).status == InboundMail.Status.FAILED:
+            failed += 1
+    seconds = time.perf_counter() - began
+    from django.db import connections
+
+    connections.close_all()
+    results.put((len(letters), seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                 failed))
+
+
+def run_parallel(count: int, processes: int) -> None:
+    from django.db import connection, connections
+    from django.test.utils import CaptureQueriesContext
+
+    from firstline.mail.ingest import ingest_raw
+    from firstline.mail.models import InboundMail
+    from firstline.outbox.models import OutboxMessage
+    from firstline.tickets.models import Ticket
+
+    mailbox = setup()
+    letters = generate(count)
+    print(f"{count} letters, {processes} worker process(es), PostgreSQL over the Unix socket, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    with CaptureQueriesContext(connection) as queries:
+        for raw in letters[:WARM_UP]:
+            ingest_raw(raw, mailbox=mailbox)
+    per_letter = len(queries) / WARM_UP
+    rest = letters[WARM_UP:]
+    size = -(-len(rest) // processes)
+    runs = [rest[index * size:(index + 1) * size] for index in range(processes)]
+    connections.close_all()  # never share a connection with the children
+
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(processes + 1)
+    results: multiprocessing.Queue[tuple[int, float, int, int]] = context.Queue()
+    workers = [context.Process(target=_worker, args=(run, mailbox.pk, start, results))
+               for run in runs]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    reports = [results.get() for _worker_ in workers]
+    wall = time.perf_counter() - began
+    for worker in workers:
+        worker.join()
+        if worker.exitcode:
+            raise SystemExit(f"a worker failed with exit code {worker.exitcode}")
+    done = sum(report[0] for report in reports)
+    print(f"ingest_raw with {processes} process(es) {done / wall:9.0f} letters/s total "
+          f"({done} letters in {wall:.1f} s)   {per_letter:.0f} queries/letter (warm-up)")
+    for index, (letters_done, seconds, max_rss, failed) in enumerate(reports):
+        print(f"  worker {index}: {letters_done} letters, {letters_done / seconds:.0f} "
+              f"letters/s, peak RSS {max_rss / 1024:.0f} MiB, {failed} failed")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"result: {Ticket.objects.count()} tickets, {OutboxMessage.objects.count()} outbox "
+          f"letters, {InboundMail.objects.count()} inbound rows "
+          f"({InboundMail.objects.filter(status='failed').count()} failed)")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,31 @@ def test_delivery_starts_only_after_commit_through_the_real_task(
     assert message.status == Status.SENT
 
 
+def test_one_nudge_per_transaction_however_many_messages(
+    partner, django_capture_on_commit_callbacks
+) -> None:
+    """One delivery run sends them all: one task, not one per message."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        letter(partner)
+        letter(partner, recipient="maria@customer.example")
+        with transaction.atomic():
+            letter(partner, recipient="oleg@customer.example")
+    assert len(callbacks) == 1
+    assert OutboxMessage.objects.filter(status=Status.SENT).count() == 3
+
+
+def test_a_rolled_back_savepoint_does_not_take_the_later_nudge_with_it(
+    partner, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            letter(partner)
+            raise RuntimeError("this part is undone")
+        letter(partner, recipient="maria@customer.example")
+    assert len(callbacks) == 1
+    assert OutboxMessage.objects.get().status == Status.SENT
+
+
 def test_a_deduplicated_enqueue_does_not_nudge_again(
     partner, django_capture_on_commit_callbacks
 ) -> None:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from firstline.core import config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner
 from firstline.mail import outbound
@@ -82,6 +83,8 @@ GENERIC_SUBJECTS = frozenset({
 })
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n")
 
+config_cache.watch(Partner, AckTemplate)
+
 
 @dataclass(frozen=True)
 class Acknowledgement:
@@ -137,8 +140,14 @@ def deadline_text(ticket: Ticket, language: str) -> tuple[str, str]:
 
 
 def template_for(partner: Partner, language: str) -> tuple[str, str, str]:
-    """(subject, body, signature) of the partner's template, else the provider's."""
-    own = AckTemplate.objects.filter(partner=partner, language=language).first()
+    """(subject, body, signature) of the partner's template, else the provider's.
+
+    Read for every acknowledgement: cached per process for a few seconds (see
+    firstline.core.config_cache), dropped at once when this process saves a template."""
+    own = config_cache.get(
+        ("mail.ack_template", partner.pk, language),
+        lambda: AckTemplate.objects.filter(partner=partner, language=language).first(),
+    )
     default = DEFAULTS[language]
     if own is None:
         return default["subject"], default["body"], default["signature"]

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import ContactEmail
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner
 from firstline.mail import autoreply, identify, threading
@@ -113,9 +113,24 @@ def is_own(parsed: ParsedMail, raw: bytes) -> bool:
     address = parsed.sender.email
     if not address:
         return False
-    mailboxes = Mailbox.objects.filter(address=address).values("pk")
-    partners = Partner.objects.filter(support_email__iexact=address).values("pk")
-    return mailboxes.union(partners, all=True).exists()
+    mailboxes, partners = config_cache.get(("mail.own_addresses",), _own_addresses)
+    return address in mailboxes or address.upper() in partners
+
+
+def _own_addresses() -> tuple[frozenset[str], frozenset[str]]:
+    """Every mailbox address as stored, every partner support address upper-cased (as the
+    case-insensitive comparison did): asked for every letter, so cached per process for a
+    few seconds (firstline.core.config_cache), dropped when this process saves either."""
+    mailboxes = frozenset(Mailbox.objects.values_list("address", flat=True))
+    partners = frozenset(
+        address.upper()
+        for address in Partner.objects.values_list("support_email", flat=True)
+        if address
+    )
+    return mailboxes, partners
+
+
+config_cache.watch(Mailbox, Partner)
 
 
 # Letters ---------------------------------------------------------------------------------
@@ -197,7 +212,7 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
         subject=" ".join(parsed.subject.split())[:SUBJECT_MAX], text=text,
         contact=sender.contact, html=parsed.html, attachments=files, identified_by=how,
     )
-    message = ticket.messages.order_by("id").first()
+    message = getattr(ticket, "opening_message", None) or ticket.messages.order_by("id").first()
     _remember(result, ticket, message)
     result.done(ticket, message)
     if result.inbound.is_automatic:

@@ -74,12 +74,15 @@ def find_ticket(
 ) -> Ticket | None:
     """The partner's ticket this letter answers, or None for a new request."""
     known = known or look_up(partner, parsed)
-    if known.ticket_id is not None:
-        return Ticket.objects.filter(partner=partner, pk=known.ticket_id).first()
-    number = number_in_subject(parsed.subject)
-    if number is not None:
-        return Ticket.objects.filter(partner=partner, pk=number).first()
-    return None
+    ticket_id = known.ticket_id
+    if ticket_id is None:
+        ticket_id = number_in_subject(parsed.subject)
+    if ticket_id is None:
+        return None
+    ticket = Ticket.objects.filter(partner=partner, pk=ticket_id).first()
+    if ticket is not None:
+        ticket.partner = partner  # the row the filter names: not read again
+    return ticket
 
 
 def remember(

@@ -37,6 +37,22 @@ def _nudge_delivery() -> None:
     deliver_outbox.enqueue()
 
 
+def _nudge_after_commit() -> None:
+    """Nudge delivery once the current transaction commits: once per transaction.
+
+    One delivery run sends everything that is due, so a transaction that writes several
+    messages needs one nudge, not one task row each. A nudge still registered is enough:
+    Django drops a callback when a savepoint it was registered in rolls back, and those of
+    its savepoints that are not enclosing this one now were released (they cannot roll
+    back any more), so whatever rollback would drop it drops this message too."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        func is _nudge_delivery for _sids, func, _robust in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_nudge_delivery, robust=True)
+
+
 def _clean_recipient(channel: str, recipient: str) -> str:
     recipient = (recipient or "").strip()
     if not recipient:
@@ -175,7 +191,7 @@ def enqueue(
                 if existing is None:
                     raise
                 return _same_tenant(existing, partner)
-        transaction.on_commit(_nudge_delivery, robust=True)
+        _nudge_after_commit()
     return message
 
 
@@ -214,7 +230,7 @@ def retry_now(*, message_ids: Iterable[int], actor: User | None) -> int:
                     after=update,
                 )
         if changed:
-            transaction.on_commit(_nudge_delivery, robust=True)
+            _nudge_after_commit()
     return changed
 
 

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_delete, post_save
 
+from firstline.core import config_cache
 from firstline.core.models import Partner
 from firstline.quality import phrases
 from firstline.quality.phrase_models import BlockingCodesSetting, ForbiddenPhraseSetting
@@ -42,8 +43,10 @@ DEFAULT_LANGUAGE = "ru"
 
 # --- The partner's rules, cached for one request -------------------------------------------
 
-# The live check and sending each build the rules once per request (two small queries);
-# outside a request (workers, commands) nothing is cached, so no process keeps stale rules.
+# The live check and sending each build the rules once per request (two small queries).
+# Outside a request (the mail worker acknowledging letter after letter) they are kept in the
+# per-process config cache for a few seconds (firstline.core.config_cache): another
+# process's change is seen within that time, this process's own change at once.
 _request = Local()
 
 
@@ -59,6 +62,7 @@ def forget(**kwargs: Any) -> None:
     """Drop this request's rules: the settings changed."""
     if getattr(_request, "rulesets", None) is not None:
         _request.rulesets = {}
+    config_cache.clear()
 
 
 request_started.connect(_begin, dispatch_uid="firstline.quality.checking.begin")
@@ -67,6 +71,7 @@ for _model in (ForbiddenPhraseSetting, BlockingCodesSetting):
     post_save.connect(forget, sender=_model, dispatch_uid=f"forget-rules-save-{_model.__name__}")
     post_delete.connect(forget, sender=_model,
                         dispatch_uid=f"forget-rules-delete-{_model.__name__}")
+config_cache.watch(Partner)
 
 
 def ruleset_for(partner: Partner | None, language: str) -> RuleSet:
@@ -75,9 +80,12 @@ def ruleset_for(partner: Partner | None, language: str) -> RuleSet:
     key = (partner.pk if partner else None, language)
     if cache is not None and key in cache:
         return cache[key]
+    if cache is None:
+        return config_cache.get(
+            ("quality.ruleset", *key), lambda: phrases.rules_for(partner, language)
+        )
     rules = phrases.rules_for(partner, language)
-    if cache is not None:
-        cache[key] = rules
+    cache[key] = rules
     return rules
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner, User, validate_time_zone
 from firstline.sla.calendar import WeeklyInterval, parse_days
@@ -131,12 +131,15 @@ def _touch(calendar: BusinessCalendar) -> None:
         version=F("version") + 1, updated_at=now()
     )
     calendar.refresh_from_db(fields=["version", "updated_at"])
+    # A cached default policy may hold the old calendar row (firstline.core.config_cache).
+    config_cache.clear()
 
 
 def _touch_followers_of_production_calendar() -> None:
     BusinessCalendar.objects.filter(uses_production_calendar=True).update(
         version=F("version") + 1, updated_at=now()
     )
+    config_cache.clear()
 
 
 @transaction.atomic

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
 
+from firstline.core import config_cache
+from firstline.core.models import Partner
 from firstline.sla.calendar import TWENTY_FOUR_SEVEN, Schedule, schedule_for
 from firstline.sla.models import EscalationStep, SlaPolicy, SlaTarget
 from firstline.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket
@@ -37,6 +39,11 @@ DEADLINE_FIELDS = [
     "resolution_in_time",
 ]
 
+# The partner's default policy, its targets and escalation steps are read for every new
+# ticket: cached per process for a few seconds (see firstline.core.config_cache), dropped
+# at once when this process changes one.
+config_cache.watch(Partner, SlaPolicy, SlaTarget, EscalationStep)
+
 
 @dataclass(frozen=True)
 class Terms:
@@ -52,7 +59,36 @@ def policy_for(ticket: Ticket) -> SlaPolicy | None:
     organisation = contact.organisation if contact is not None else None
     if organisation is not None and organisation.sla_policy_id is not None:
         return organisation.sla_policy
-    return SlaPolicy.objects.filter(partner_id=ticket.partner_id, is_default=True).first()
+    return default_policy(ticket.partner_id)
+
+
+def default_policy(partner_id: int) -> SlaPolicy | None:
+    """The partner's default SLA policy (cached briefly per process: read-only)."""
+    return config_cache.get(
+        ("sla.default_policy", partner_id),
+        lambda: SlaPolicy.objects.filter(partner_id=partner_id, is_default=True).first(),
+    )
+
+
+def _load_target(policy_id: int, priority: str) -> tuple[int, int] | None:
+    target = SlaTarget.objects.filter(policy_id=policy_id, priority=priority).first()
+    return None if target is None else (target.reaction_minutes, target.resolution_minutes)
+
+
+def policy_target(policy_id: int, priority: str) -> tuple[int, int] | None:
+    """(reaction, resolution) minutes of the policy for the priority (cached briefly)."""
+    return config_cache.get(
+        ("sla.target", policy_id, priority), lambda: _load_target(policy_id, priority)
+    )
+
+
+def escalation_steps(policy_id: int, priority: str) -> list[EscalationStep]:
+    """The policy's escalation steps for the priority (cached briefly per process:
+    read-only)."""
+    return config_cache.get(
+        ("sla.steps", policy_id, priority),
+        lambda: list(EscalationStep.objects.filter(policy_id=policy_id, priority=priority)),
+    )
 
 
 def terms_for(ticket: Ticket, policy: SlaPolicy | None) -> Terms:
@@ -60,9 +96,9 @@ def terms_for(ticket: Ticket, policy: SlaPolicy | None) -> Terms:
     schedule = TWENTY_FOUR_SEVEN
     paused = frozenset({Status.WAITING_CUSTOMER})
     if policy is not None:
-        target = SlaTarget.objects.filter(policy=policy, priority=ticket.priority).first()
+        target = policy_target(policy.pk, ticket.priority)
         if target is not None:
-            reaction, resolution = target.reaction_minutes, target.resolution_minutes
+            reaction, resolution = target
         if policy.calendar_id is not None:
             schedule = schedule_for(policy.calendar)
         paused = frozenset(policy.paused_statuses)

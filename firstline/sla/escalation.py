@@ -28,19 +28,21 @@ from firstline.tickets.models import Message, Ticket
 LATE_AFTER = timedelta(minutes=2)
 
 
-def reschedule(ticket: Ticket) -> None:
-    """Replace the ticket's unfired pending steps with ones matching its deadlines now."""
-    PendingEscalation.objects.filter(ticket=ticket, fired_at__isnull=True).delete()
+def reschedule(ticket: Ticket, *, new: bool = False) -> None:
+    """Replace the ticket's unfired pending steps with ones matching its deadlines now.
+
+    `new`: the ticket was inserted in this transaction, so it has no pending rows yet and
+    the DELETE and the SELECT of fired steps are skipped."""
+    if not new:
+        PendingEscalation.objects.filter(ticket=ticket, fired_at__isnull=True).delete()
     if ticket.sla_policy_id is None:
         return
     terms = deadlines.terms_for(ticket, ticket.sla_policy)
-    fired = set(
+    fired: set[int] = set() if new else set(
         PendingEscalation.objects.filter(ticket=ticket).values_list("step_id", flat=True)
     )
     rows = []
-    for step in EscalationStep.objects.filter(
-        policy_id=ticket.sla_policy_id, priority=ticket.priority
-    ):
+    for step in deadlines.escalation_steps(ticket.sla_policy_id, ticket.priority):
         if step.pk in fired:
             continue
         due = deadlines.step_due(ticket, step, terms)

@@ -156,7 +156,7 @@ def create_ticket(
     )
     deadlines.start(ticket)
     ticket.save()
-    escalation.reschedule(ticket)
+    escalation.reschedule(ticket, new=True)
     message = Message.objects.create(
         partner=partner,
         ticket=ticket,
@@ -168,6 +168,9 @@ def create_ticket(
         created_at=created,
     )
     _store_attachments(message, attachments)
+    # The opening message, for a caller that goes on with it (the mail channel threads it)
+    # without reading it back.
+    ticket.opening_message = message
     audit.record(
         actor=actor,
         partner=partner,
@@ -211,7 +214,11 @@ def add_message(
     response: only a human reply meets the reaction target. A human public reply is mailed
     to the customer.
     """
+    given = ticket
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if Ticket.partner.is_cached(given) and given.partner_id == ticket.partner_id:
+        # The partner row the caller already holds: not read again for the audit row.
+        ticket.partner = given.partner
     body = _require_text("text", text, _("The message"))
     if kind not in Message.Kind.values:
         raise ValidationError({"kind": _("Unknown message kind “%(value)s”.") % {"value": kind}})
