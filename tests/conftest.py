@@ -124,14 +124,17 @@ def client_for(user: User) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def fresh_schedules():
-    """Compiled calendars are cached per process by (id, version); SQLite reuses the ids of
-    rolled-back rows, so each test starts with an empty cache."""
+def fresh_caches():
+    """Compiled calendars and partner configuration are cached per process; SQLite reuses
+    the ids of rolled-back rows, so each test starts with empty caches."""
+    from firstline.core import config_cache
     from firstline.sla.calendars import clear_schedule_cache
 
     clear_schedule_cache()
+    config_cache.clear()
     yield
     clear_schedule_cache()
+    config_cache.clear()
 
 
 @pytest.fixture
