@@ -10,10 +10,12 @@ deadline finds the row still unfired when it starts and fires it, marked late.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from firstline.core import audit
@@ -112,29 +114,41 @@ def fire(pending_id: int, moment: datetime, worker: str) -> bool:
 
 
 def _notify(pending: PendingEscalation, moment: datetime, late: bool) -> None:
+    # Notices and the timeline note are for the provider's and partners' Russian-speaking
+    # staff, whatever language the worker process happens to run in.
+    with translation.override("ru"):
+        _notify_in_language(pending, moment, late)
+
+
+def _notify_in_language(pending: PendingEscalation, moment: datetime, late: bool) -> None:
     ticket, step = pending.ticket, pending.step
     sent: list[str] = []
     skipped: list[str] = []
-    with translation.override("ru"):
-        subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
-            "number": ticket.number, "target": step.get_target_display().lower(),
-            "percent": step.percent, "subject": ticket.subject,
-        }
-        due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
-        body = _(
-            "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
-            "Deadline: %(due)s.%(late)s"
-        ) % {
-            "number": ticket.number, "partner": ticket.partner.name,
-            "priority": ticket.get_priority_display(), "subject": ticket.subject,
-            "due": due.isoformat() if due else "—",
-            "late": _(" Fired late: the SLA clock was not running.") if late else "",
-        }
+    subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
+        "number": ticket.number, "target": step.get_target_display().lower(),
+        "percent": step.percent, "subject": ticket.subject,
+    }
+    due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
+    local_due = (
+        date_format(timezone.localtime(due, ZoneInfo(ticket.partner.time_zone)),
+                    "d.m.Y H:i") + f" ({ticket.partner.time_zone})"
+        if due else "—"
+    )
+    body = _(
+        "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
+        "Deadline: %(due)s."
+    ) % {
+        "number": ticket.number, "partner": ticket.partner.name,
+        "priority": ticket.get_priority_display(), "subject": ticket.subject, "due": local_due,
+    }
+    if late:
+        body += "\n" + _("Fired late: the SLA clock was not running.")
     for user in recipients(step, ticket):
         for channel in step.channels:
+            label = f"{user.display_name} ({EscalationStep.Channel(channel).label})"
             address = _address(user, channel)
             if not address:
-                skipped.append(f"{user.display_name} ({channel})")
+                skipped.append(label)
                 continue
             try:
                 with transaction.atomic():
@@ -145,14 +159,17 @@ def _notify(pending: PendingEscalation, moment: datetime, late: bool) -> None:
                     )
             except ValidationError:
                 # A malformed address must not cost the other recipients their notice.
-                skipped.append(f"{user.display_name} ({channel}: {address})")
+                skipped.append(f"{label}: {address}")
                 continue
-            sent.append(f"{user.display_name} ({channel})")
-    note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
-        "step": str(step), "sent": ", ".join(sent) or "—"
-    }
+            sent.append(label)
     if skipped:
-        note += " " + _("No address for: %(skipped)s.") % {"skipped": ", ".join(skipped)}
+        note = _("Escalation: %(step)s. Notified: %(sent)s. No usable address for: "
+                 "%(skipped)s.") % {"step": str(step), "sent": ", ".join(sent) or "—",
+                                    "skipped": ", ".join(skipped)}
+    else:
+        note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
+            "step": str(step), "sent": ", ".join(sent) or "—"
+        }
     Message.objects.create(
         partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
         is_automatic=True, body_text=note, body_html=text_to_html(note), created_at=moment,
