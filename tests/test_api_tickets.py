@@ -95,7 +95,7 @@ def test_a_ticket_is_read_with_every_documented_field(cast):
     assert set(response.json()) == {
         "id", "number", "partner_id", "partner_name", "contact", "channel", "subject",
         "customer_words", "status", "priority", "assignee", "service", "created_at",
-        "updated_at", "first_response_at", "resolved_at", "closed_at", "due_at", "script",
+        "updated_at", "first_response_at", "resolved_at", "closed_at", "due_at", "sla", "script",
     }
     assert response.json()["customer_words"] == "I cannot reach FTP (alpha)."
 

@@ -5,7 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.test import Client
 
+from firstline.api.services import issue_token
 from firstline.contacts.models import Organisation
 from firstline.sla.models import (
     BusinessCalendar,
@@ -194,3 +196,16 @@ def test_share_in_time_is_one_aggregate_query(cast, policy, django_assert_num_qu
         facts = Ticket.objects.filter(partner=cast.a.partner, resolved_at__isnull=False).aggregate(
             resolved=Count("id"), in_time=Count("id", filter=Q(resolution_in_time=True)))
     assert facts == {"resolved": 2, "in_time": 1}
+
+
+def test_the_api_shows_the_deadlines_and_the_facts(cast, policy):
+    with time_machine.travel(at(2026, 11, 30, 9, 0), tick=False) as clock:
+        ticket = new_ticket(cast.a)
+        clock.move_to(at(2026, 11, 30, 9, 45))
+        add_message(ticket=ticket, actor=cast.operator, kind=Message.Kind.REPLY, text="Иван, …")
+    _, token = issue_token(cast.a.integration, "reports")
+    body = Client().get(f"/api/tickets/{ticket.pk}",
+                        headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["sla"]["policy_id"] == policy.pk
+    assert body["sla"]["reaction_minutes"] == 45 and body["sla"]["reaction_in_time"] is True
+    assert body["sla"]["resolution_due_at"].startswith("2026-12-01T15:00")  # Tue 18:00 MSK

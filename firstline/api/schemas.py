@@ -95,6 +95,20 @@ class ScriptOut(Schema):
     )
 
 
+class SlaOut(Schema):
+    """The ticket's deadlines and, once met, the facts reports are built from."""
+
+    policy_id: int | None
+    reaction_due_at: datetime | None
+    resolution_due_at: datetime | None
+    paused_since: datetime | None
+    paused_minutes: int = Field(description="business minutes the resolution clock was paused")
+    reaction_minutes: int | None = Field(description="business minutes to the first reply")
+    reaction_in_time: bool | None
+    resolution_minutes: int | None = Field(description="business minutes to resolution")
+    resolution_in_time: bool | None
+
+
 class TicketOut(Schema):
     id: int
     number: str
@@ -114,7 +128,22 @@ class TicketOut(Schema):
     resolved_at: datetime | None
     closed_at: datetime | None
     due_at: datetime | None
+    sla: SlaOut
     script: ScriptOut
+
+    @staticmethod
+    def resolve_sla(obj: Ticket) -> dict[str, object]:
+        return {
+            "policy_id": obj.sla_policy_id,
+            "reaction_due_at": obj.reaction_due_at,
+            "resolution_due_at": obj.resolution_due_at,
+            "paused_since": obj.paused_since,
+            "paused_minutes": obj.paused_minutes,
+            "reaction_minutes": obj.reaction_minutes,
+            "reaction_in_time": obj.reaction_in_time,
+            "resolution_minutes": obj.resolution_minutes,
+            "resolution_in_time": obj.resolution_in_time,
+        }
 
     @staticmethod
     def resolve_partner_name(obj: Ticket) -> str:
