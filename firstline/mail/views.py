@@ -15,9 +15,7 @@ from django.views.decorators.http import require_POST
 from firstline.mail.ingest import reprocess
 from firstline.mail.models import InboundMail
 from firstline.mail.queries import needs_attention
-from firstline.web.access import _area_required
-
-staff_required = _area_required(lambda user: user.is_provider_staff)
+from firstline.web.access import staff_required
 
 
 @staff_required

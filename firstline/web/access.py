@@ -11,6 +11,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from firstline.core.models import User
+
 
 def _area_required(check: Callable[[Any], bool]) -> Callable[..., Any]:
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -31,3 +33,9 @@ def _area_required(check: Callable[[Any], bool]) -> Callable[..., Any]:
 # Provider staff and partner accounts share the desk (queue, ticket page); tenancy scopes it.
 desk_required = _area_required(lambda user: user.is_provider_staff or user.is_partner_user)
 customer_required = _area_required(lambda user: user.is_customer)
+# Provider staff only: the deadline board, unprocessed mail.
+staff_required = _area_required(lambda user: user.is_provider_staff)
+# Settings (SLA, calendars, scripts, reply rules): supervisors and administrators.
+supervisor_required = _area_required(
+    lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
+)

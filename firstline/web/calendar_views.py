@@ -39,12 +39,8 @@ from firstline.sla.calendars import (
 )
 from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind
 from firstline.tenancy import partners_for
-from firstline.web.access import _area_required
+from firstline.web.access import supervisor_required
 from firstline.web.forms import add_service_error
-
-supervisor_required = _area_required(
-    lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
-)
 
 MAX_IMPORT_BYTES = 1024 * 1024
 PROVIDER_WIDE = "provider"

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from firstline.core.models import Partner, User
+from firstline.core.models import Partner
 from firstline.quality import phrases
 from firstline.quality.phrase_models import (
     PHRASE_MAX,
@@ -29,12 +29,8 @@ from firstline.quality.phrase_models import (
 )
 from firstline.quality.rules import DEFAULT_BLOCKING, FindingCode
 from firstline.tenancy import partners_for
-from firstline.web.access import _area_required
+from firstline.web.access import supervisor_required
 from firstline.web.forms import add_service_error
-
-supervisor_required = _area_required(
-    lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
-)
 
 FINDING_LABELS = {
     FindingCode.FORBIDDEN_PHRASE: gettext_lazy("A forbidden phrase"),

@@ -34,7 +34,7 @@ from firstline.quality.script_models import (
 from firstline.sla.models import TypicalRequest, UrgencyRule
 from firstline.tenancy import partners_for
 from firstline.tickets.models import Ticket
-from firstline.web.access import _area_required, desk_required
+from firstline.web.access import desk_required, supervisor_required
 from firstline.web.forms import add_service_error
 from firstline.web.script_forms import (
     STEP_FORMS,
@@ -47,10 +47,6 @@ from firstline.web.script_forms import (
     step_form,
 )
 from firstline.web.views import _get_ticket, _ticket_context
-
-supervisor_required = _area_required(
-    lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
-)
 
 # kind in the URL -> (model, form, audit action prefix, title of the add form)
 SETTINGS: dict[str, tuple[type[models.Model], type[BaseForm], str, Any]] = {

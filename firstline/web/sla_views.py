@@ -17,12 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from firstline.core.clock import now
-from firstline.core.models import Partner, User
+from firstline.core.models import Partner
 from firstline.sla import countdown, services
 from firstline.sla.models import EscalationStep, SlaPolicy, TypicalRequest, UrgencyRule
 from firstline.tenancy import partners_for, tickets_for
 from firstline.tickets.models import ACTIVE_STATUSES, Priority, Status
-from firstline.web.access import _area_required
+from firstline.web.access import staff_required, supervisor_required
 from firstline.web.forms import add_service_error
 from firstline.web.sla_forms import (
     EscalationStepForm,
@@ -32,11 +32,6 @@ from firstline.web.sla_forms import (
     UrgencyRuleForm,
 )
 from firstline.web.templatetags.desk import business_time
-
-supervisor_required = _area_required(
-    lambda user: user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
-)
-staff_required = _area_required(lambda user: user.is_provider_staff)
 
 # On the board, a ticket is at risk when its next deadline is this close.
 AT_RISK_WITHIN = timedelta(hours=2)
