@@ -1,0 +1,3 @@
+"""Models of the desk app, one module per idea (each imported here so Django finds it)."""
+
+from firstline.web.preference_models import QueuePreference  # noqa: F401
