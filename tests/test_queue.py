@@ -90,3 +90,125 @@ def test_bad_filter_values_do_not_break_the_queue(cast):
     response = client_for(cast.operator).get(
         reverse("queue"), {"partner": "abc", "status": "bogus", "page": "zzz"})
     assert response.status_code == 200
+
+
+# --- The first-line queue, remembered filters and «Следующая заявка» -------------------
+
+
+def shown_pks(response):
+    return {ticket.pk for ticket in response.context["page"].object_list}
+
+
+def test_operator_default_queue_is_what_needs_the_first_line(cast):
+    """New and open tickets are shown; waiting for the partner or the customer are not."""
+    change_ticket(ticket=cast.a.ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.WAITING_PARTNER))
+    change_ticket(ticket=cast.b.ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.WAITING_CUSTOMER))
+    change_ticket(ticket=cast.b.other_ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.OPEN))
+    client = client_for(cast.operator)
+    response = client.get(reverse("queue"))
+    assert shown_pks(response) == {cast.a.other_ticket.pk, cast.b.other_ticket.pk}
+    body = response.content.decode()
+    assert 'href="?status=active"' in body and 'href="?status=any"' in body  # switch to all
+    everything = client.get(reverse("queue"), {"status": "active"})
+    assert shown_pks(everything) == {cast.a.ticket.pk, cast.a.other_ticket.pk,
+                                     cast.b.ticket.pk, cast.b.other_ticket.pk}
+
+
+def test_a_customer_answer_brings_a_waiting_ticket_back_to_the_first_line(cast):
+    from firstline.tickets.services import add_message
+
+    ticket = cast.a.ticket
+    change_ticket(ticket=ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.WAITING_CUSTOMER))
+    client = client_for(cast.operator)
+    assert ticket.pk not in shown_pks(client.get(reverse("queue")))
+    add_message(ticket=ticket, actor=cast.a.customer, kind="inbound", text="Вот логи.")
+    assert ticket.pk in shown_pks(client.get(reverse("queue")))
+
+
+def test_partner_accounts_keep_all_active_tickets_as_their_default(cast):
+    change_ticket(ticket=cast.a.ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.WAITING_PARTNER))
+    response = client_for(cast.a.engineer).get(reverse("queue"))
+    assert shown_pks(response) == {cast.a.ticket.pk, cast.a.other_ticket.pk}
+
+
+def test_filters_are_remembered_per_user_and_restored_without_parameters(cast):
+    from firstline.web.models import QueuePreference
+
+    operator = client_for(cast.operator)
+    operator.get(reverse("queue"), {"partner": cast.b.partner.pk, "status": "any"})
+    assert QueuePreference.objects.get(user=cast.operator).filters == {
+        "partner": str(cast.b.partner.pk), "status": "any"}
+    restored = operator.get(reverse("queue"))
+    assert shown_pks(restored) == {cast.b.ticket.pk, cast.b.other_ticket.pk}
+    assert restored.context["form"]["partner"].value() == str(cast.b.partner.pk)
+    assert "Your filters from the last visit" in restored.content.decode()
+    # The page number alone is not a filter: the remembered ones still apply.
+    assert shown_pks(operator.get(reverse("queue"), {"page": 1})) == shown_pks(restored)
+    # Another user's queue is not affected.
+    supervisor = client_for(cast.supervisor).get(reverse("queue"))
+    assert len(shown_pks(supervisor)) == 4
+
+
+def test_reset_forgets_the_remembered_filters(cast):
+    from firstline.web.models import QueuePreference
+
+    client = client_for(cast.operator)
+    client.get(reverse("queue"), {"partner": cast.b.partner.pk})
+    response = client.get(reverse("queue"), {"reset": "1"})
+    assert len(shown_pks(response)) == 4
+    assert not QueuePreference.objects.filter(user=cast.operator).exists()
+    assert len(shown_pks(client.get(reverse("queue")))) == 4
+
+
+def test_invalid_filters_are_not_remembered(cast):
+    from firstline.web.models import QueuePreference
+
+    client_for(cast.operator).get(reverse("queue"), {"partner": "abc"})
+    assert not QueuePreference.objects.filter(user=cast.operator).exists()
+
+
+def test_a_partner_accounts_search_never_reaches_another_partner(cast):
+    """Tenancy first: the search runs inside the partner account's own tickets."""
+    from firstline.web.models import QueuePreference
+
+    response = client_for(cast.a.engineer).get(reverse("queue"), {"q": "beta"})
+    assert shown_pks(response) == set()
+    assert QueuePreference.objects.get(user=cast.a.engineer).filters == {"q": "beta"}
+
+
+def test_next_ticket_is_the_next_due_in_the_remembered_queue(cast):
+    from firstline.web.queues import next_ticket
+
+    client = client_for(cast.operator)
+    Ticket.objects.filter(pk=cast.b.other_ticket.pk).update(due_at=now() + timedelta(minutes=5))
+    Ticket.objects.filter(pk=cast.b.ticket.pk).update(due_at=now() + timedelta(minutes=10))
+    Ticket.objects.filter(pk=cast.a.ticket.pk).update(due_at=now() + timedelta(minutes=1))
+    client.get(reverse("queue"), {"partner": cast.b.partner.pk})
+    assert next_ticket(cast.operator) == cast.b.other_ticket
+    response = client.get(reverse("ticket-next"), {"after": cast.b.other_ticket.pk})
+    assert response.status_code == 302
+    assert response.url == reverse("ticket", args=[cast.b.ticket.pk])
+    # Resolved or handed over, a ticket leaves the first line; "next" follows the queue.
+    change_ticket(ticket=cast.b.other_ticket, actor=cast.operator,
+                  change=TicketChange(status=Status.RESOLVED))
+    assert next_ticket(cast.operator) == cast.b.ticket
+
+
+def test_next_ticket_with_an_empty_queue_goes_back_to_the_queue(cast):
+    client = client_for(cast.operator)
+    client.get(reverse("queue"), {"q": "nothing matches this"})
+    response = client.get(reverse("ticket-next"))
+    assert response.status_code == 302 and response.url == reverse("queue")
+
+
+def test_next_ticket_stays_inside_the_partner_accounts_tenancy(cast):
+    from firstline.web.queues import next_ticket
+
+    Ticket.objects.filter(partner=cast.b.partner).update(due_at=now() - timedelta(hours=5))
+    found = next_ticket(cast.a.engineer)
+    assert found is not None and found.partner_id == cast.a.partner.pk

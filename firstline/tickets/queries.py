@@ -6,10 +6,20 @@ from django.db.models import F, Q, QuerySet
 
 from firstline.contacts.models import ContactEmail
 from firstline.core.models import User
-from firstline.tickets.models import ACTIVE_STATUSES, NUMBER_PREFIX, Ticket, parse_number
+from firstline.tickets.models import (
+    ACTIVE_STATUSES,
+    NUMBER_PREFIX,
+    Status,
+    Ticket,
+    parse_number,
+)
 
 ACTIVE = "active"
 ANY = "any"
+# What needs the first line: new, open (which a customer's answer or a hand-back returns a
+# ticket to); not what waits for the partner or the customer, not what is resolved.
+FIRST_LINE = "first_line"
+FIRST_LINE_STATUSES = (Status.NEW, Status.OPEN)
 UNASSIGNED = "none"
 MINE = "me"
 
@@ -29,6 +39,8 @@ def queue(tickets: QuerySet[Ticket], filters: QueueFilter, user: User) -> QueryS
         tickets = tickets.filter(partner_id=filters.partner_id)
     if filters.status == ACTIVE:
         tickets = tickets.filter(status__in=ACTIVE_STATUSES)
+    elif filters.status == FIRST_LINE:
+        tickets = tickets.filter(status__in=FIRST_LINE_STATUSES)
     elif filters.status and filters.status != ANY:
         tickets = tickets.filter(status=filters.status)
     if filters.priority:
@@ -54,7 +66,8 @@ def search_condition(text: str) -> Q:
     text = text.strip()
     if text.upper().startswith(NUMBER_PREFIX[:2]) and (number := parse_number(text)):
         return Q(pk=number)  # an explicit ticket number: one index lookup, nothing fuzzy
-    condition = Q(subject__icontains=text) | Q(contact__name__icontains=text)
+    # `ucontains` folds Cyrillic case and ё on SQLite too (firstline/core/textsearch.py).
+    condition = Q(subject__ucontains=text) | Q(contact__name__ucontains=text)
     # A subquery, not a join, so a contact with several addresses does not repeat rows.
     condition |= Q(
         contact__in=ContactEmail.objects.filter(address=text.lower()).values("contact_id")

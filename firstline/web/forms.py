@@ -9,7 +9,8 @@ from firstline.quality.rules import ReplyKind
 from firstline.tenancy import assignable_users, partners_for
 from firstline.tickets import lifecycle
 from firstline.tickets.models import Message, Priority, Status, Ticket
-from firstline.tickets.queries import ACTIVE, ANY, MINE, UNASSIGNED, QueueFilter
+from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, MINE, UNASSIGNED, QueueFilter
+from firstline.web.queues import default_status
 
 
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -61,10 +62,13 @@ class QueueFilterForm(forms.Form):
         else:
             del self.fields["partner"]
         self.fields["status"].choices = [
+            (FIRST_LINE, _("Needs the first line")),
             (ACTIVE, _("All active")),
             *Status.choices,
             (ANY, _("Any status")),
         ]
+        self.default_status = default_status(user)
+        self.fields["status"].initial = self.default_status
         self.fields["priority"].choices = [("", _("Any priority")), *Priority.choices]
         people = User.objects.filter(is_active=True).order_by("role", "last_name", "username")
         if user.is_provider_staff:
@@ -84,11 +88,11 @@ class QueueFilterForm(forms.Form):
 
     def to_filter(self) -> QueueFilter:
         if not self.is_valid():
-            return QueueFilter()
+            return QueueFilter(status=self.default_status)
         data = self.cleaned_data
         return QueueFilter(
             partner_id=data.get("partner"),
-            status=data.get("status") or ACTIVE,
+            status=data.get("status") or self.default_status,
             priority=data.get("priority") or "",
             assignee=data.get("assignee") or "",
             search=data.get("q") or "",

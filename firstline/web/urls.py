@@ -14,6 +14,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tickets/", views.queue_view, name="queue"),
+    path("tickets/next/", views.next_ticket_view, name="ticket-next"),
     path("tickets/<int:pk>/", views.ticket_view, name="ticket"),
     path("tickets/<int:pk>/messages/", views.add_message_view, name="ticket-add-message"),
     path("tickets/<int:pk>/update/", views.update_ticket_view, name="ticket-update"),

@@ -5,6 +5,7 @@ firstline.tenancy; a ticket outside it is a 404 exactly like a missing one.
 """
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +24,7 @@ from firstline.sla import countdown
 from firstline.tenancy import attachments_for, messages_for, tickets_for
 from firstline.tickets import services
 from firstline.tickets.models import Ticket
-from firstline.tickets.queries import queue
+from firstline.web import queues
 from firstline.web.access import desk_required
 from firstline.web.forms import MessageForm, QueueFilterForm, TicketUpdateForm, add_service_error
 from firstline.web.script_forms import checklist_context
@@ -44,15 +45,40 @@ def is_htmx(request: HttpRequest) -> bool:
 
 @desk_required
 def queue_view(request: HttpRequest) -> HttpResponse:
-    form = QueueFilterForm(request.GET or None, user=request.user)
-    tickets = queue(tickets_for(request.user), form.to_filter(), request.user)
+    """The queue; its filters are remembered per user and restored when none are given."""
+    user = request.user
+    params = queues.filter_params(request.GET)
+    if request.GET.get("reset"):
+        queues.forget(user)
+    elif not params:
+        params = queues.saved_filters(user)
+    form = QueueFilterForm(params or None, user=user)
+    filters = form.to_filter()
+    if params and form.is_valid() and not request.GET.get("reset"):
+        queues.remember(user, params)
+    tickets = queues.user_queue(user, filters)
     page = Paginator(tickets, settings.FIRSTLINE_PAGE_SIZE).get_page(request.GET.get("page"))
     countdown.attach(page.object_list, now())
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": urlencode(params),
+        "views": queues.status_views(params, filters.status),
+        "restored": bool(params) and not queues.filter_params(request.GET),
+    }
     template = "web/queue.html#results" if is_htmx(request) else "web/queue.html"
     return render(request, template, context)
+
+
+@desk_required
+def next_ticket_view(request: HttpRequest) -> HttpResponse:
+    """«Следующая заявка»: the next one due in the user's remembered queue."""
+    after = request.GET.get("after", "")
+    ticket = queues.next_ticket(request.user, after=int(after) if after.isdigit() else None)
+    if ticket is None:
+        messages.info(request, _("No more tickets in your queue."))
+        return redirect("queue")
+    return redirect("ticket", pk=ticket.pk)
 
 
 def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:

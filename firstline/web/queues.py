@@ -1,0 +1,83 @@
+"""The desk's queue per user: its filters remembered between visits and the next ticket due.
+
+A user's filters are what they last chose on /tickets/ (one QueuePreference row); opening
+the queue without parameters restores them, and «Следующая заявка» follows them too, so
+"next" means the next one due in the queue the operator is working from.
+"""
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from firstline.core.clock import now
+from firstline.core.models import User
+from firstline.tenancy import tickets_for
+from firstline.tickets.models import Ticket
+from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, QueueFilter, queue
+from firstline.web.preference_models import QueuePreference
+
+# The query parameters that make up a queue's filters (not the page number).
+FILTER_KEYS = ("q", "partner", "status", "priority", "assignee")
+
+
+def default_status(user: User) -> str:
+    """Provider staff start from what needs the first line; partner accounts from all active."""
+    return FIRST_LINE if user.is_provider_staff else ACTIVE
+
+
+def filter_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The filter part of a query string, empty values dropped."""
+    return {key: str(params[key]) for key in FILTER_KEYS if params.get(key)}
+
+
+def saved_filters(user: User) -> dict[str, str]:
+    row = QueuePreference.objects.filter(user=user).only("filters").first()
+    return filter_params(row.filters) if row else {}
+
+
+def remember(user: User, params: Mapping[str, str]) -> None:
+    """Keep `params` (already validated by the queue's form) as the user's queue filters."""
+    filters = filter_params(params)
+    updated = QueuePreference.objects.filter(user=user).exclude(filters=filters).update(
+        filters=filters, updated_at=now()
+    )
+    if not updated:
+        QueuePreference.objects.get_or_create(user=user, defaults={"filters": filters})
+
+
+def forget(user: User) -> None:
+    QueuePreference.objects.filter(user=user).delete()
+
+
+def user_queue(user: User, filters: QueueFilter) -> QuerySet[Ticket]:
+    return queue(tickets_for(user), filters, user)
+
+
+def next_ticket(user: User, *, after: int | None = None) -> Ticket | None:
+    """The next ticket due in the user's remembered queue, other than ticket `after`.
+
+    Used by «Следующая заявка» after a resolve or a hand-over: the ticket just finished is
+    skipped even if it still matches the filters (e.g. "all active").
+    """
+    # Imported here: the form module imports this one for the filter keys.
+    from firstline.web.forms import QueueFilterForm
+
+    form = QueueFilterForm(saved_filters(user) or None, user=user)
+    tickets = user_queue(user, form.to_filter())
+    if after is not None:
+        tickets = tickets.exclude(pk=after)
+    return tickets.first()
+
+
+def status_views(params: Mapping[str, str], current: str) -> list[tuple[str, str, bool]]:
+    """The switch above the queue: (label, query string, is current) for the first line,
+    all active and everything, keeping the other filters."""
+    views = [(FIRST_LINE, _("Needs the first line")), (ACTIVE, _("All active")),
+             (ANY, _("All tickets"))]
+    others = {key: value for key, value in filter_params(params).items() if key != "status"}
+    return [
+        (str(label), urlencode({**others, "status": status}), status == current)
+        for status, label in views
+    ]
