@@ -28,6 +28,7 @@ def filter_contacts(contacts: QuerySet[Contact], filters: ContactFilters) -> Que
     if filters.q:
         text = filters.q.strip()
         # EXISTS rather than a join: a contact with two matching addresses is listed once.
-        by_email = ContactEmail.objects.filter(contact=OuterRef("pk"), address__icontains=text)
-        contacts = contacts.filter(Q(name__icontains=text) | Exists(by_email))
+        # `ucontains`: any case, Cyrillic included, on both databases.
+        by_email = ContactEmail.objects.filter(contact=OuterRef("pk"), address__ucontains=text)
+        contacts = contacts.filter(Q(name__ucontains=text) | Exists(by_email))
     return contacts

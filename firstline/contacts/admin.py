@@ -19,7 +19,7 @@ class ContactPhoneInline(admin.TabularInline):
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "partner", "contract_number", "is_vip"]
     list_filter = ["partner", "is_vip"]
-    search_fields = ["name", "contract_number"]
+    search_fields = ["name__ucontains", "contract_number"]
     exclude = ["code_word_hash"]
 
 
@@ -27,7 +27,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["name", "partner", "organisation"]
     list_filter = ["partner"]
-    search_fields = ["name", "emails__address"]
+    search_fields = ["name__ucontains", "emails__address"]
     inlines = [ContactEmailInline, ContactPhoneInline]
     raw_id_fields = ["user", "organisation"]
 

@@ -13,7 +13,7 @@ class TariffAdmin(admin.ModelAdmin):
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "tariff", "support_email", "time_zone", "is_active"]
     list_filter = ["tariff", "is_active"]
-    search_fields = ["name", "legal_name", "support_email"]
+    search_fields = ["name__ucontains", "legal_name__ucontains", "support_email"]
     prepopulated_fields = {"slug": ["name"]}
 
 

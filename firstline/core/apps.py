@@ -6,3 +6,7 @@ class CoreConfig(AppConfig):
     name = "firstline.core"
     label = "core"
     verbose_name = _("Partners and users")
+
+    def ready(self) -> None:
+        # Registers the `ucontains` lookup and SQLite's fold function (Cyrillic search).
+        from firstline.core import textsearch  # noqa: F401

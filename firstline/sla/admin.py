@@ -37,7 +37,7 @@ class BusinessCalendarAdmin(ReadOnlyAdmin):
     list_display = ["name", "partner", "time_zone", "is_24x7", "uses_production_calendar",
                     "version", "updated_at"]
     list_filter = ["partner", "is_24x7", "uses_production_calendar"]
-    search_fields = ["name"]
+    search_fields = ["name__ucontains"]
     inlines = [WorkingIntervalInline]
 
 

@@ -9,7 +9,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     list_display = ["id", "subject", "partner", "status", "priority", "created_at"]
     list_filter = ["partner", "status", "priority", "channel"]
-    search_fields = ["subject"]
+    search_fields = ["subject__ucontains"]  # Cyrillic in any case
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
