@@ -231,10 +231,18 @@ def test_an_answer_to_a_closed_ticket_opens_a_new_one(cast, mailbox) -> None:
 # Unknown senders on a thread ---------------------------------------------------------------
 
 
-def test_an_unknown_sender_on_a_thread_becomes_a_participant(cast, mailbox) -> None:
-    ticket = cast.a.ticket
+def test_an_unknown_sender_answering_our_mail_is_added_when_the_mailbox_says_so(
+    cast, mailbox
+) -> None:
+    """`add_participant` trusts a forwarded thread: the letter answers one of our
+    Message-IDs, which only somebody holding the ticket's mail knows."""
+    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
+    mailbox.save()
+    ticket = receive(mailbox, letter()).ticket
+    (ack,) = acks(ticket)
     stranger = Address("Пётр Коллегин", "petr@alpha.example")
-    inbound = receive(mailbox, letter(sender=stranger, subject=f"[{ticket.number}]",
+    inbound = receive(mailbox, letter(sender=stranger, subject="Fwd: Ваш вопрос",
+                                      in_reply_to=(ack.headers["Message-ID"].strip("<>"),),
                                       text="Я коллега Ивана, у меня то же самое."))
     message = inbound.ticket_message
     assert inbound.ticket == ticket and message.kind == Message.Kind.INBOUND
@@ -244,25 +252,47 @@ def test_an_unknown_sender_on_a_thread_becomes_a_participant(cast, mailbox) -> N
     assert MailParticipant.objects.filter(ticket=ticket, address="petr@alpha.example").exists()
 
 
-def test_an_unknown_sender_is_flagged_when_the_mailbox_says_so(cast, mailbox) -> None:
-    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.FLAG
+def test_add_participant_never_adds_a_sender_who_only_names_the_number(cast, mailbox) -> None:
+    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
     mailbox.save()
+    ticket = cast.a.ticket
+    inbound = receive(mailbox, letter(sender=Address("", "petr@alpha.example"),
+                                      subject=f"[{ticket.number}]", text="Я коллега."))
+    assert inbound.ticket_message.kind == Message.Kind.NOTE
+    assert not MailParticipant.objects.filter(ticket=ticket).exists()
+    assert not ContactEmail.objects.filter(address="petr@alpha.example").exists()
+
+
+def test_an_unknown_sender_is_flagged_by_default(cast, mailbox) -> None:
+    assert mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.FLAG
     ticket = cast.a.ticket
     inbound = receive(mailbox, letter(sender=Address("", "who@else.example"),
                                       subject=f"[{ticket.number}]", text="Тоже не работает"))
     note = inbound.ticket_message
     assert note.kind == Message.Kind.NOTE and "who@else.example" in note.body_text
     assert "Тоже не работает" in note.body_text
+    assert "who@else.example" in inbound.problems
     assert not ContactEmail.objects.filter(address="who@else.example").exists()
     assert not MailParticipant.objects.filter(ticket=ticket).exists()
 
 
-def test_a_known_colleague_on_a_thread_is_added_without_asking(cast, mailbox) -> None:
-    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.FLAG
+def test_a_colleague_is_only_flagged_while_the_mailbox_keeps_colleagues_out(
+    cast, mailbox
+) -> None:
+    ticket = cast.a.ticket
+    inbound = receive(mailbox, letter(sender=Address("Olga", "olga@alpha.example"),
+                                      subject=f"[{ticket.number}]", text="Подтверждаю"))
+    assert inbound.ticket_message.kind == Message.Kind.NOTE
+    assert not MailParticipant.objects.filter(ticket=ticket).exists()
+
+
+def test_a_colleague_joins_when_the_mailbox_lets_colleagues_in(cast, mailbox) -> None:
+    mailbox.colleagues_may_join = True
     mailbox.save()
     ticket = cast.a.ticket
     inbound = receive(mailbox, letter(sender=Address("Olga", "olga@alpha.example"),
                                       subject=f"[{ticket.number}]", text="Подтверждаю"))
+    assert inbound.ticket_message.kind == Message.Kind.INBOUND
     assert inbound.ticket_message.author_contact == cast.a.other_contact
     assert MailParticipant.objects.filter(ticket=ticket, contact=cast.a.other_contact).exists()
 

@@ -14,7 +14,7 @@ class MailboxForm(forms.ModelForm):
         fields = [
             "partner", "address", "is_active", "imap_host", "imap_port", "imap_security",
             "imap_username", "imap_password", "imap_folder", "imap_processed_folder",
-            "unknown_sender_policy",
+            "unknown_sender_policy", "colleagues_may_join",
         ]
         # The password is written, never shown back.
         widgets = {"imap_password": forms.PasswordInput(render_value=True)}

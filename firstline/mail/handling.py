@@ -2,9 +2,11 @@
 
 In order: our own mail coming back is ignored (a loop); a bounce becomes a note on the
 ticket of the letter that bounced and marks the address as failing; a letter on a ticket's
-thread is added to it (the customer's answer resumes the ticket like a portal answer); any
-other letter opens a ticket and gets the acknowledgement. Automatic mail (auto-replies,
-bulk, mailer daemons) is never answered automatically and never resumes a ticket.
+thread from its customer or a participant is added to it (the customer's answer resumes the
+ticket like a portal answer), anybody else's is kept as an internal note for the operator
+(`threading.may_join`); any other letter opens a ticket and gets the acknowledgement.
+Automatic mail (auto-replies, bulk, mailer daemons) is never answered automatically and
+never resumes a ticket.
 """
 
 import re
@@ -82,14 +84,15 @@ def handle(inbound: InboundMail, parsed: ParsedMail, raw: bytes, mailbox: Mailbo
         inbound.status = MailStatus.FAILED
         inbound.error = _("The letter has no usable sender address.")
     else:
-        ticket = threading.find_ticket(partner, parsed, known)
-        if ticket is not None and ticket.status == Status.CLOSED:
+        found = threading.find_ticket(partner, parsed, known)
+        if found is not None and found.ticket.status == Status.CLOSED:
             result.problems.append(
-                _("%(number)s is closed: a new ticket was opened.") % {"number": ticket.number}
+                _("%(number)s is closed: a new ticket was opened.")
+                % {"number": found.ticket.number}
             )
-            ticket = None
-        if ticket is not None:
-            _on_thread(result, ticket, mailbox)
+            found = None
+        if found is not None:
+            _on_thread(result, found, mailbox)
         else:
             _new_ticket(result, mailbox)
     inbound.problems = "\n".join(result.problems)
@@ -162,33 +165,68 @@ def _remember(result: Result, ticket: Ticket, message: Message | None) -> None:
     )
 
 
-def _on_thread(result: Result, ticket: Ticket, mailbox: Mailbox) -> None:
+def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None:
     parsed = result.parsed
+    ticket = found.ticket
     files = _files(result)
     text = _text(parsed, files)
     if not text:
         result.empty()
         return
     address = parsed.sender.email
-    known = None if result.inbound.is_automatic else identify.known_email(ticket.partner, address)
     if result.inbound.is_automatic:
         # An out-of-office is not the customer's answer: it must not resume the ticket.
         note = _("Automatic reply from %(address)s:") % {"address": address}
         message = _note(ticket, f"{note}\n\n{text}", files)
-    elif known is None and mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.FLAG:
-        note = _("From an unknown sender %(address)s, not added to the ticket; check who "
-                 "it is before answering:") % {"address": address}
-        message = _note(ticket, f"{note}\n\n{text}", files)
     else:
-        sender = identify.sender_contact(ticket.partner, parsed.sender, known=known)
-        if sender.contact.pk != ticket.contact_id:
-            threading.add_participant(ticket, sender.contact, address)
-        message = ticket_services.add_message(
-            ticket=ticket, actor=None, kind=Message.Kind.INBOUND, text=text,
-            attachments=files, contact=sender.contact, html=parsed.html,
+        known = identify.known_email(ticket.partner, address)
+        # A forwarded thread (one of the ticket's Message-IDs) may add its sender when the
+        # mailbox says so; a number in the subject alone never does: numbers are guessed.
+        adds_strangers = (
+            found.by_reference
+            and mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
         )
+        if adds_strangers or threading.may_join(
+            ticket, address, known, colleagues=mailbox.colleagues_may_join
+        ):
+            sender = identify.sender_contact(ticket.partner, parsed.sender, known=known)
+            if sender.contact.pk != ticket.contact_id:
+                threading.add_participant(ticket, sender.contact, address)
+            message = ticket_services.add_message(
+                ticket=ticket, actor=None, kind=Message.Kind.INBOUND, text=text,
+                attachments=files, contact=sender.contact, html=parsed.html,
+            )
+        else:
+            message = _note(ticket, f"{_unknown_sender_note(found, parsed)}\n\n{text}", files)
+            result.problems.append(
+                _("%(address)s is neither the customer nor a participant of %(number)s: the "
+                  "letter was kept as an internal note.")
+                % {"address": address, "number": ticket.number}
+            )
     _remember(result, ticket, message)
     result.done(ticket, message)
+
+
+def _unknown_sender_note(found: threading.Found, parsed: ParsedMail) -> str:
+    """The first line of the note an unknown sender's letter becomes: plain about what did
+    not happen, so the operator does not answer a stranger as if they were the customer."""
+    name = " ".join(parsed.sender.name.split())
+    sender = f"{name} <{parsed.sender.email}>" if name else parsed.sender.email
+    if found.by_reference:
+        text = _(
+            "Letter from an unknown sender %(sender)s, answering this ticket's mail (it may "
+            "have been forwarded to them). Not shown to the customer, the sender not added as "
+            "a participant, no public reply will go to them, the ticket's status unchanged. "
+            "Check who it is before acting on it:"
+        )
+    else:
+        text = _(
+            "Letter from an unknown sender %(sender)s with this ticket's number in the "
+            "subject. Not shown to the customer, the sender not added as a participant, no "
+            "public reply will go to them, the ticket's status unchanged. Check who it is "
+            "before acting on it:"
+        )
+    return text % {"sender": sender}
 
 
 def _note(ticket: Ticket, text: str, files: Sequence[UploadedFile] = ()) -> Message:

@@ -47,10 +47,24 @@ class Mailbox(models.Model):
         _("folder for processed mail"), max_length=255, blank=True,
         help_text=_("Empty: processed mail stays in place, flagged as seen."),
     )
+    # Who may write on a ticket's thread as the customer: see threading.may_join.
     unknown_sender_policy = models.CharField(
         _("unknown sender on a ticket"), max_length=20,
-        choices=UnknownSenderPolicy.choices, default=UnknownSenderPolicy.ADD_PARTICIPANT,
-        help_text=_("What happens when somebody not on the ticket answers its thread."),
+        choices=UnknownSenderPolicy.choices, default=UnknownSenderPolicy.FLAG,
+        help_text=_(
+            "What happens when somebody who is neither the ticket's customer nor its "
+            "participant answers a letter of the ticket (e.g. one forwarded to them). A "
+            "letter that only names the ticket's number never adds its sender: it becomes an "
+            "internal note."
+        ),
+    )
+    colleagues_may_join = models.BooleanField(
+        _("colleagues of the customer join the ticket"), default=False,
+        help_text=_(
+            "A letter on a ticket's thread from a confirmed address of another contact of "
+            "the customer's organisation joins the ticket, and its sender gets the public "
+            "replies. Off: such a letter becomes an internal note."
+        ),
     )
     created_at = models.DateTimeField(_("created"), default=now)
 

@@ -5,13 +5,20 @@ and receive about a ticket is a MailReference, so those ids lead to the ticket. 
 whose client dropped the headers still carries the ticket number in its subject
 ("[FL-000123] Re: …"). Both lookups stay inside the mailbox's partner: another partner's
 number in a subject is just text.
+
+Finding the ticket is not permission to write on it as the customer (`may_join`): a
+ticket number is easy to guess, and a thread can be forwarded. Only the ticket's contact
+and its participants join; a colleague from the contact's organisation joins when the
+mailbox allows it. Anybody else's letter is kept for the operator as an internal note
+(`handling`), unless it answers one of the thread's Message-IDs and the mailbox's
+unknown-sender policy says to add such senders.
 """
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from firstline.contacts.models import Contact
+from firstline.contacts.models import Contact, ContactEmail
 from firstline.core.models import Partner
 from firstline.mail.models import MailParticipant, MailReference
 from firstline.mail.parsed import ParsedMail
@@ -69,20 +76,55 @@ def look_up(partner: Partner, parsed: ParsedMail) -> Known:
     return Known(ours, ticket_id)
 
 
+@dataclass(frozen=True)
+class Found:
+    """The ticket a letter belongs to, and whether one of the thread's Message-IDs led
+    there (hard to guess: the sender holds one of its letters) or only a subject number."""
+
+    ticket: Ticket
+    by_reference: bool
+
+
 def find_ticket(
     partner: Partner, parsed: ParsedMail, known: Known | None = None
-) -> Ticket | None:
+) -> Found | None:
     """The partner's ticket this letter answers, or None for a new request."""
     known = known or look_up(partner, parsed)
     ticket_id = known.ticket_id
+    by_reference = ticket_id is not None
     if ticket_id is None:
         ticket_id = number_in_subject(parsed.subject)
     if ticket_id is None:
         return None
     ticket = Ticket.objects.filter(partner=partner, pk=ticket_id).first()
-    if ticket is not None:
-        ticket.partner = partner  # the row the filter names: not read again
-    return ticket
+    if ticket is None:
+        return None
+    ticket.partner = partner  # the row the filter names: not read again
+    return Found(ticket, by_reference)
+
+
+def may_join(
+    ticket: Ticket, address: str, known: ContactEmail | None, *, colleagues: bool = False
+) -> bool:
+    """May a letter from `address` join the ticket as the customer's?
+
+    Yes for any address of the ticket's contact and for the ticket's participants; for a
+    colleague (a confirmed address of a contact in the contact's organisation) only when
+    `colleagues` (the mailbox's setting). An unconfirmed address never counts as a
+    colleague: naming the contract number in a letter links its new contact to the
+    organisation, and contract numbers are not secrets.
+    """
+    address = address.strip().lower()
+    if known is not None and known.contact_id == ticket.contact_id is not None:
+        return True
+    if MailParticipant.objects.filter(ticket=ticket, address__iexact=address).exists():
+        return True
+    if not (colleagues and known is not None and known.is_confirmed) or ticket.contact_id is None:
+        return False
+    organisation_id = known.contact.organisation_id
+    return organisation_id is not None and Contact.objects.filter(
+        pk=ticket.contact_id, organisation_id=organisation_id
+    ).exists()
 
 
 def remember(
