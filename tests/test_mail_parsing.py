@@ -96,13 +96,18 @@ EXPECTED = [
     expect(
         "08-forward-inline-ru", ("Анна Волкова", "a.volkova@lesprom.example"),
         "Fwd: Плановые работы",
-        "Коллеги, посмотрите, пожалуйста, что это за письмо от провайдера.",
-        folded="10 марта с 02:00 до 04:00 плановые работы",
+        # A forward is not a quote: the forwarded letter stays in the text.
+        "Коллеги, посмотрите, пожалуйста, что это за письмо от провайдера.\n\n"
+        "-------- Пересылаемое сообщение --------\nОт: noc@upstream.example\n"
+        "Дата: 05.03.2025 08:00\nТема: Плановые работы\nКому: admin@lesprom.example\n\n"
+        "Уважаемый клиент! 10 марта с 02:00 до 04:00 плановые работы на магистрали.\n"
+        "-------- Конец пересылаемого сообщения --------",
     ),
     expect(
         "09-forward-attached-rfc822", ("Ольга Смирнова", "olga@romashka.example"),
         "Fwd: Счёт за хостинг не пришёл",
         "Пересылаю письмо бухгалтерии, счёт действительно не приходил.",
+        attachments=(("forwarded.eml", 392),),
     ),
     expect(
         "10-auto-reply-ru", ("Анна Волкова", "a.volkova@lesprom.example"),
@@ -133,6 +138,7 @@ EXPECTED = [
         "Delivery Status Notification (Failure)",
         "Сообщение не доставлено одному из получателей.\n\nops@lesprom.example — почтовый "
         "ящик переполнен.",
+        attachments=(("Ваша заявка #1048 принята.eml", 455),),  # the returned letter
         flags="auto daemon report",
     ),
     expect(
@@ -296,7 +302,13 @@ EXPECTED = [
     ),
     expect(
         "44-forward-base64-rfc822", ("Анна Волкова", "a.volkova@lesprom.example"),
-        "Fwd: Авария на линии", "Это касается и нас?",
+        "Fwd: Авария на линии",
+        # Attached inline: its text is shown under the message, clearly marked.
+        # (Labels in the installation's language: English under the test settings.)
+        "Это касается и нас?\n\n---------- Attached message ----------\n"
+        "From: noc@upstream.example\nDate: 13.03.2025 06:00 +0300\n"
+        "Subject: Авария на линии\n\nАвария на линии, работы ведутся.",
+        attachments=(("Авария на линии.eml", 336),),
     ),
     expect(
         "45-russian-date-and-lf", ("", "form@site.example"), "Заявка с сайта",
@@ -572,7 +584,11 @@ def test_attached_message_is_parsed_as_forwarded():
     assert inner.subject == "Счёт за хостинг не пришёл"
     assert inner.text == "Ольга, счёт за март так и не пришёл. Узнай у хостера, пожалуйста."
     assert inner.message_id == "inner-0009@romashka.example"
-    assert parsed("09-forward-attached-rfc822").attachments == ()
+    (kept,) = parsed("09-forward-attached-rfc822").attachments
+    assert (kept.filename, kept.content_type) == ("forwarded.eml", "message/rfc822")
+    assert parse(kept.content).message_id == "inner-0009@romashka.example"
+    # Attached as a file (disposition "attachment") under a text of its own: a file only.
+    assert "Ольга, счёт за март" not in parsed("09-forward-attached-rfc822").text
 
 
 def test_attached_message_sent_in_base64_is_decoded_first():
@@ -580,6 +596,9 @@ def test_attached_message_sent_in_base64_is_decoded_first():
     assert inner.sender == Address("", "noc@upstream.example")
     assert inner.subject == "Авария на линии"
     assert inner.text == "Авария на линии, работы ведутся."
+    (kept,) = parsed("44-forward-base64-rfc822").attachments
+    assert kept.filename == "Авария на линии.eml"
+    assert parse(kept.content).subject == "Авария на линии"
 
 
 # --- Bounces ---------------------------------------------------------------------------------

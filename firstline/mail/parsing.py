@@ -17,6 +17,7 @@ from email import errors as email_errors
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
+from html import escape as html_escape
 
 from .parsed import Address, DeliveryReport, ParsedAttachment, ParsedMail
 from .parsing_charsets import (
@@ -229,6 +230,8 @@ class _MessageReader:
         self.found = _Found()
         self.attachments: list[_PendingAttachment] = []
         self.forwarded: list[ParsedMail] = []
+        self.shown_forwards: list[ParsedMail] = []  # attached letters shown under the text
+        self.forward_as_file: list[ParsedMail] = []  # disposition "attachment": a file only
         self.dsn_blocks: list[list[tuple[str, str]]] = []
         self.returned_ids: list[str] = []
         self.is_report = False
@@ -273,10 +276,18 @@ class _MessageReader:
         return tuple(hints)
 
     def sender(self) -> Address:
+        """The first From address that is valid, name and address from the same one. When
+        no From has an address at all, Sender, then Return-Path; when a From names an
+        address that is not valid (spaces in it, two @), nobody: the letter goes to an
+        operator rather than to a fragment of that address."""
         from_ = self.addresses("from")
+        usable = next((address for address in from_ if address.email), None)
+        if usable is not None:
+            return usable
         first = from_[0] if from_ else Address(name="", email="")
-        if first.email:
-            return first
+        if any("@" in value for value in raw_headers(self.message, "from")):
+            self.problems.append("From has an address that is not valid; the sender is unusable")
+            return Address(name=first.name, email="")
         for name in ("sender", "return-path"):
             fallback = self.addresses(name)
             if fallback and fallback[0].email:
@@ -459,6 +470,9 @@ class _MessageReader:
         )
 
     def _forwarded(self, part: Message, payload: list[object]) -> None:
+        """An attached letter (forward as attachment, an .eml, a spam-filter report, a
+        digest): kept as an .eml file, parsed the same way, and its text shown under the
+        message unless it was attached as a file."""
         inner = next((item for item in payload if isinstance(item, Message)), None)
         if inner is None:
             return
@@ -466,6 +480,7 @@ class _MessageReader:
             self.problems.append("forwarded messages nested too deep; kept only in the raw message")
             return
         cte = _cte(part)
+        data: bytes | None = None
         if cte in ("base64", "quoted-printable") and not list(inner.raw_items()):
             # An attached message sent encoded (not allowed, but common): decode, then parse.
             text = _payload(inner)
@@ -480,6 +495,30 @@ class _MessageReader:
         self.forwarded.append(parsed)
         if parsed.message_id:
             self.returned_ids.append(parsed.message_id)
+        disposition, disposition_params = parameters(
+            raw_header(part, "content-disposition") or ""
+        )
+        _, type_params = parameters(raw_header(part, "content-type") or "")
+        filename = param_text(
+            disposition_params.get("filename") or type_params.get("name"), self.hints, self.problems
+        )
+        if not _safe_filename(filename) and parsed.subject:
+            filename = f"{parsed.subject[:120]}.eml"
+        content = data if data is not None else _message_bytes(inner)
+        size = len(content)
+        self.attachments.append(
+            _PendingAttachment(
+                filename=_safe_filename(filename),
+                content_type="message/rfc822",
+                content=content if size <= self.reader.limit else None,
+                size=size,
+                content_id=single_id(raw_header(part, "content-id")),
+            )
+        )
+        if disposition == "attachment":
+            self.forward_as_file.append(parsed)
+        else:
+            self.shown_forwards.append(parsed)
 
     def _delivery_status(self, part: Message, payload: object) -> None:
         blocks: list[list[tuple[str, str]]] = []
@@ -520,12 +559,14 @@ class _MessageReader:
 
         safely("body", lambda: self.walk(message, 0), None)
         full_text, html = safely("text", self._texts, ("", ""))
-        text = safely("quotes", lambda: fold(full_text), full_text)
+        text = safely("quotes", lambda: fold(full_text, subject), full_text)
         attachments = safely("attachments", self._finish_attachments, ())
 
         auto_submitted = safely("auto-reply flags", lambda: self._auto(subject), False)
         bulk = safely("bulk flags", self._bulk, False)
-        daemon = safely("sender flags", lambda: self._from_mailer_daemon(sender), False)
+        daemon = safely(
+            "sender flags", lambda: self._from_mailer_daemon(sender, subject), False
+        )
         report = safely(
             "delivery report", lambda: self._delivery_report(subject, daemon, full_text, sender),
             None,
@@ -536,6 +577,12 @@ class _MessageReader:
                 original_message_id=clean(report.original_message_id),
                 status=clean(report.status),
                 diagnostic=clean(report.diagnostic),
+            )
+
+        if report is None and not self.is_report:
+            text, full_text, html = safely(
+                "attached messages", lambda: self._with_attached(text, full_text, html),
+                (text, full_text, html),
             )
 
         problems: list[str] = []
@@ -564,6 +611,24 @@ class _MessageReader:
             delivery_report=report,
             problems=tuple(problems[:MAX_PROBLEMS]),
         )
+
+    def _with_attached(self, text: str, full_text: str, html: str) -> tuple[str, str, str]:
+        """The text of each attached letter shown inline (and of those attached as files
+        when the letter says nothing itself), below the message, clearly marked."""
+        shown = list(self.shown_forwards)
+        if not full_text.strip():
+            shown += self.forward_as_file
+        blocks = [_attached_block(item) for item in shown[:MAX_SHOWN_FORWARDS]]
+        if not blocks:
+            return text, full_text, html
+        joined = "\n\n".join(blocks)
+        text = f"{text.rstrip()}\n\n{joined}".strip()
+        full_text = f"{full_text.rstrip()}\n\n{joined}".strip()
+        if html.strip():
+            html = html + "".join(
+                f'<div class="attached-message">{text_to_html(block)}</div>' for block in blocks
+            )
+        return text, full_text, html
 
     def _ids(self, name: str) -> tuple[str, ...]:
         def read() -> tuple[str, ...]:
@@ -629,12 +694,32 @@ class _MessageReader:
             raw_header(self.message, "list-unsubscribe") is not None
         )
 
-    def _from_mailer_daemon(self, sender: Address) -> bool:
+    def _out_of_office(self, subject: str) -> bool:
+        """Out-of-office markers (X-Autoreply, X-Autorespond, Precedence: auto_reply, an
+        "Автоответ"/"Out of Office" subject): an auto-reply is not a bounce, even from the
+        null Return-Path. `Auto-Submitted: auto-replied` alone does not say it: Exim and
+        others put it on their bounces too."""
+        for name in ("x-autoreply", "x-autorespond"):
+            value = raw_header(self.message, name)
+            if value is not None and value.strip().lower() not in ("no", "false", "0"):
+                return True
+        if self._header_lower("precedence") in ("auto_reply", "auto-reply"):
+            return True
+        return bool(_AUTO_SUBJECT.match(subject))
+
+    def _from_mailer_daemon(self, sender: Address, subject: str) -> bool:
+        """A mailer-daemon/postmaster sender; or the null Return-Path with a bounce subject
+        or a delivery-status report, and no out-of-office marker (RFC 3834 replies come
+        from the null Return-Path too)."""
         local = sender.email.split("@", 1)[0]
         if local in _DAEMON_LOCALS or _DAEMON_NAMES.match(sender.name):
-            return True
+            return not _AUTO_SUBJECT.match(subject) or bool(self.dsn_blocks or self.is_report)
         return_path = raw_header(self.message, "return-path")
-        return return_path is not None and return_path.strip().strip("<>").strip() == ""
+        if return_path is None or return_path.strip().strip("<>").strip() != "":
+            return False
+        if self.dsn_blocks or self.is_report:
+            return True
+        return looks_like_bounce(subject, True) and not self._out_of_office(subject)
 
     def _delivery_report(
         self, subject: str, daemon: bool, full_text: str, sender: Address
@@ -661,6 +746,65 @@ class _MessageReader:
                 )
             return report
         return None
+
+
+# --- Attached letters ------------------------------------------------------------------------
+
+MAX_SHOWN_FORWARDS = 20
+
+
+def _message_bytes(message: Message) -> bytes:
+    """An attached letter as bytes again (8-bit bytes kept, headers not re-folded)."""
+    try:
+        return message.as_bytes(policy=compat32.clone(max_line_length=None, linesep="\r\n"))
+    except Exception:  # a part the generator cannot write: keep what can be written
+        try:
+            return str(message).encode("utf-8", errors="surrogateescape")
+        except Exception:
+            return b""
+
+
+def _attached_block(mail: ParsedMail) -> str:
+    """«---------- Вложенное письмо ----------», From, Date, Subject, then its text."""
+    banner, from_, date, subject = _block_labels()
+    lines = [f"---------- {banner} ----------"]
+    sender = mail.sender
+    who = f"{sender.name} <{sender.email}>" if sender.name and sender.email else (
+        sender.name or sender.email
+    )
+    if who:
+        lines.append(f"{from_}: {who}")
+    if mail.date is not None:
+        lines.append(f"{date}: {mail.date:%d.%m.%Y %H:%M %z}")
+    if mail.subject:
+        lines.append(f"{subject}: {mail.subject}")
+    body = mail.full_text.strip()
+    return "\n".join(lines) + (f"\n\n{body}" if body else "")
+
+
+def _block_labels() -> tuple[str, str, str, str]:
+    """The block's labels in the installation's language (stored text, not a page: the
+    same whoever processes the letter); English when Django is not configured."""
+    try:
+        from django.conf import settings
+        from django.utils import translation
+        from django.utils.translation import gettext, pgettext
+
+        with translation.override(settings.LANGUAGE_CODE):
+            return (
+                gettext("Attached message"), pgettext("sender of a letter", "From"),
+                gettext("Date"), gettext("Subject"),
+            )
+    except Exception:  # the parser used on its own, outside a configured project
+        return "Attached message", "From", "Date", "Subject"
+
+
+def text_to_html(text: str) -> str:
+    paragraphs = [
+        "<br>".join(html_escape(line) for line in block.split("\n"))
+        for block in re.split(r"\n{2,}", text.strip())
+    ]
+    return "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
 
 
 # --- When everything else failed -------------------------------------------------------------

@@ -215,14 +215,113 @@ def parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-_ADDR_SPEC = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*", re.UNICODE)
+# A whole addr-spec: dot-atom (or quoted) local part, dotted domain (IDN letters allowed, a
+# trailing dot tolerated and dropped) or a domain literal. Used to check what the email
+# package extracted: it glues "exa mple" into "example" and keeps spaces in local parts.
+_LOCAL = r"""(?:[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*|"[^"\\]*")"""
+_DOMAIN = r"(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+_VALID_ADDR_SPEC = re.compile(rf"{_LOCAL}@{_DOMAIN}", re.UNICODE)
+_PUNCTUATION_AROUND = "<>,;()[]\"'"
+# A run of encoded words (adjacent words decode together): one atom while the list is split.
+_ENCODED_RUN = re.compile(
+    r"=\?[^?\s]{1,80}\?[bBqQ]\?[^?]*?\?=(?:[ \t]*=\?[^?\s]{1,80}\?[bBqQ]\?[^?]*?\?=)*"
+)
+
+
+def valid_addr_spec(address: str) -> bool:
+    return bool(_VALID_ADDR_SPEC.fullmatch(address))
+
+
+def normalise_addr_spec(address: str) -> str:
+    """Lower-cased, without the trailing dot of a fully qualified domain ("ru.")."""
+    return address.lower().rstrip(".")
+
+
+def _protect_encoded_words(value: str) -> tuple[str, dict[str, str]]:
+    """Replace each run of encoded words by a plain atom, so that a comma or angle bracket
+    inside one ("=?iso-8859-1?Q?B=FCrling,=20Andreas?=") does not split the list."""
+    words: dict[str, str] = {}
+
+    def atom(match: re.Match[str]) -> str:
+        key = f"EncodedWordX{len(words)}X"
+        words[key] = match.group(0)
+        return key
+
+    return _ENCODED_RUN.sub(atom, value), words
+
+
+def _restore(text: str, words: dict[str, str]) -> str:
+    for key, word in words.items():
+        if key in text:
+            text = text.replace(key, word)
+    return text
+
+
+def _merge_split_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """'Bürling, Andreas <a@b.de>' (an unquoted "Lastname, Firstname") is split by the
+    comma into a bare word and an address: join the word back into the name."""
+    merged: list[tuple[str, str]] = []
+    pending: list[str] = []
+    for name, address in pairs:
+        bare = not name and address and "@" not in address and "<" not in address
+        if bare and not any(char in address for char in ":;"):
+            pending.append(address.strip())
+            continue
+        if pending and "@" in address:
+            name = ", ".join([*pending, name] if name else pending)
+            pending = []
+        elif pending:
+            merged.extend(("", word) for word in pending)
+            pending = []
+        merged.append((name, address))
+    merged.extend(("", word) for word in pending)
+    return merged
+
+
+def _whole_tokens(value: str) -> list[str]:
+    """Whitespace- or comma-separated tokens that are addr-specs as a whole (never a piece of
+    a longer token, nor of an angle-bracketed address with spaces in it)."""
+    found: list[str] = []
+    for token in re.split(r"[\s,;]+", value):
+        token = token.strip(_PUNCTUATION_AROUND)
+        if token and valid_addr_spec(token) and token not in found:
+            found.append(token)
+    return found
+
+
+def _address_of(
+    name: str, address: str, raw: str, problems: list[str]
+) -> tuple[str, str]:
+    """(name, email) for one extracted pair; email "" when the address is not valid as
+    written. An invalid address is never trimmed to the valid-looking piece of it."""
+    if not address:
+        return name, ""
+    if valid_addr_spec(address) and (address.lower() in raw.lower() or "=?" in raw):
+        return name, normalise_addr_spec(address)
+    if "@" not in address:
+        # "From: MAILER-DAEMON", "From: undisclosed": a name, no address.
+        return name or address, ""
+    if "<" not in raw:
+        # "Ivan Petrov ivan@example.ru": a name and a whole address token, no brackets.
+        words = address.split()
+        tokens = [word for word in words if "@" in word]
+        if len(tokens) == 1 and valid_addr_spec(tokens[0].strip(_PUNCTUATION_AROUND)):
+            rest = " ".join(word for word in words if word is not tokens[0]).strip("\"' ")
+            return name or rest, normalise_addr_spec(tokens[0].strip(_PUNCTUATION_AROUND))
+    shown = address if address.lower() in raw.lower() else raw
+    problems.append(f"address {shown[:120]!r} is not a valid address; not used")
+    return name, ""
 
 
 def parse_addresses(
     value: str | None, hints: tuple[str, ...], problems: list[str]
 ) -> list[Address]:
     """An address list header: display names decoded, emails lower-cased; a bare word
-    ("From: MAILER-DAEMON") becomes a name without an address."""
+    ("From: MAILER-DAEMON") becomes a name without an address, and an address that is not
+    valid as written (spaces inside the brackets, two @) an Address with email "".
+
+    The list is split on the raw value with encoded words kept as atoms (a comma inside an
+    encoded display name does not split it)."""
     if not value:
         return []
     value = re.sub(r"\r?\n", "", value)
@@ -231,17 +330,21 @@ def parse_addresses(
         value = decoded.text
         if decoded.problem:
             problems.append(f"address: {decoded.problem}")
+    protected, words = _protect_encoded_words(value)
     try:
-        pairs = [pair for pair in getaddresses([value]) if pair != ("", "")]
+        pairs = [pair for pair in getaddresses([protected]) if pair != ("", "")]
         if not pairs:
-            pairs = [pair for pair in getaddresses([value], strict=False) if pair != ("", "")]
+            pairs = [pair for pair in getaddresses([protected], strict=False) if pair != ("", "")]
     except RecursionError:  # thousands of nested comments: read the bare addresses below
         pairs = []
         problems.append("address list too deeply nested; bare addresses read")
     if not pairs:
-        pairs = [("", match.group(0)) for match in _ADDR_SPEC.finditer(value)]
+        pairs = [("", token) for token in _whole_tokens(protected)]
+        if not pairs and "@" in protected:
+            problems.append(f"address {value[:120]!r} is not a valid address; not used")
     result: list[Address] = []
-    for name, address in pairs:
+    for name, address in _merge_split_names(pairs):
+        name, address = _restore(name, words), _restore(address, words)
         name, notes = decode_words(name, hints=hints)
         problems.extend(f"address: {note}" for note in notes)
         name = " ".join(name.split()).strip("\"' ")
@@ -251,13 +354,8 @@ def parse_addresses(
             if "@" not in decoded_address:
                 name, address = name or " ".join(decoded_address.split()), ""
             else:
-                address = decoded_address
-        if not address or any(char.isspace() for char in address) or "@" not in address:
-            found = _ADDR_SPEC.search(address) if address else None
-            if found is None and address and not name:
-                name = address  # "From: MAILER-DAEMON", "From: undisclosed": a name, no address
-            address = found.group(0) if found else ""
-        address = address.lower()
+                address = decoded_address.strip().strip("<>").strip()
+        name, address = _address_of(name, address, value if "=?" not in address else "=?", problems)
         if name.lower() == address:
             name = ""
         if name or address:

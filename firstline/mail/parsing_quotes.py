@@ -6,6 +6,12 @@ forwarded-message banner, Outlook's header block ("From: ... Sent: ...", "От: 
 Отправлено: ..."), the signature delimiter "-- ", or a "Sent from my phone" line. Lines
 starting with ">" are dropped wherever they are (answers written between quotes stay).
 Closing lines such as "С уважением, Иван" are part of the new text.
+
+A forward is not a quote: from a forward banner («-------- Пересылаемое сообщение
+--------», "---------- Forwarded message ---------", "Begin forwarded message:") on, the
+forwarded letter stays in the text, and so it does from an "Original Message" banner or an
+Outlook header block when the subject says the letter is a forward ("Fwd:", "FW:",
+"ПЕРЕСЛ:"). Only reply history is folded away.
 """
 
 import re
@@ -19,6 +25,23 @@ _BANNER = re.compile(
     r"begin forwarded message:?|начало переадресованного сообщения:?|"
     r"начало пересылаемого сообщения:?|forwarded by .{1,100}"
     r")[\s\-=_*]*$",
+    re.IGNORECASE,
+)
+# Banners that only ever start a forwarded letter (the ones above that also start replies,
+# "Original Message", are forwards only under a forward subject).
+_FORWARD_BANNER = re.compile(
+    r"^[\s\-=_*>]*("
+    r"forwarded message|forwarded e-?mail|пересылаемое сообщение|пересланное сообщение|"
+    r"переадресованное сообщение|перенаправленное сообщение|пересланное письмо|"
+    r"пересылаемое письмо|begin forwarded message:?|начало переадресованного сообщения:?|"
+    r"начало пересылаемого сообщения:?|forwarded by .{1,100}|weitergeleitete nachricht|"
+    r"message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|"
+    r"przekazana wiadomość|přeposlaná zpráva"
+    r")[\s\-=_*]*$",
+    re.IGNORECASE,
+)
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*\[?(fwd?|fw|пересл|переслано|пересылка|wg|tr|rv|enc|doorst)\s*(\[\d+\])?\s*:",
     re.IGNORECASE,
 )
 _ATTRIBUTION_VERB = re.compile(
@@ -135,14 +158,53 @@ def _answer_below_quote(lines: list[str], index: int) -> bool:
     return position < len(lines)
 
 
-def fold(full_text: str) -> str:
-    """The new text of a message: everything before the first delimiter, quotes dropped.
+def is_forward_subject(subject: str) -> bool:
+    """"Fwd: …", "FW: …", "ПЕРЕСЛ: …": the letter forwards another (a reply to a forward,
+    "Re: Fwd: …", is a reply)."""
+    return bool(_FORWARD_SUBJECT.match(subject or ""))
+
+
+def forward_start(lines: list[str], *, forward_subject: bool = False) -> int | None:
+    """Index of the line where a forwarded letter starts, before any reply history; None
+    when there is none. A signature or a "Sent from my phone" line above the forward does
+    not end the search (the forwarded letter usually comes after them)."""
+    for index in range(len(lines)):
+        raw = lines[index].rstrip("\r")
+        stripped = raw.strip()
+        if not stripped or _QUOTED.match(stripped) or raw in ("-- ", "--"):
+            continue
+        if _FORWARD_BANNER.match(stripped):
+            return index
+        if _MOBILE.match(stripped) or _GET_OUTLOOK.match(stripped):
+            continue
+        if find_cut(lines[index:index + 12]) == 0:
+            # A reply delimiter ("Original Message", an Outlook block, an attribution) here:
+            # the start of a forward only when the subject says the letter is one.
+            if not forward_subject or _attribution(lines, index):
+                return None
+            return index
+    return None
+
+
+def fold(full_text: str, subject: str = "") -> str:
+    """The new text of a message: everything before the first delimiter, quotes dropped;
+    a forwarded letter (and what the sender wrote above it) is kept whole.
 
     An attribution with nothing new above it and an answer below its quote (bottom-posting,
     answers between quotes) is dropped instead of cutting there. When nothing new is left
-    (a bare forward, a quote alone), the full text is returned: an operator must see
-    something.
+    (a quote alone), the full text is returned: an operator must see something.
     """
+    lines = full_text.split("\n")
+    start_of_forward = forward_start(lines, forward_subject=is_forward_subject(subject))
+    if start_of_forward is not None:
+        above = "\n".join(lines[:start_of_forward])
+        note = _fold_reply(above) if above.strip() else ""
+        forwarded = "\n".join(line.rstrip() for line in lines[start_of_forward:]).strip()
+        return f"{note}\n\n{forwarded}".strip()
+    return _fold_reply(full_text)
+
+
+def _fold_reply(full_text: str) -> str:
     lines = full_text.split("\n")
     dropped: set[int] = set()
     start = 0
