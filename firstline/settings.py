@@ -235,6 +235,19 @@ FIRSTLINE_MAIL_RAW_DB_MAX_BYTES = env_int("FIRSTLINE_MAIL_RAW_DB_MAX_BYTES", 102
 FIRSTLINE_MAIL_AUTOREPLY_MAX = env_int("FIRSTLINE_MAIL_AUTOREPLY_MAX", 3)
 FIRSTLINE_MAIL_AUTOREPLY_WINDOW_MINUTES = env_int("FIRSTLINE_MAIL_AUTOREPLY_WINDOW_MINUTES", 60)
 
+
+def env_field_keys(name: str) -> list[str]:
+    """Fernet keys, comma-separated; a malformed one stops the start naming `name`."""
+    from firstline.core.encryption import parse_keys
+
+    return parse_keys(env_str(name, ""), name)
+
+
+# Secrets kept in the database (IMAP passwords) are encrypted at rest with these keys: the
+# first encrypts, every one decrypts (rotation). Empty: a key derived from SECRET_KEY
+# (firstline/core/encryption.py).
+FIRSTLINE_FIELD_KEYS = env_field_keys("FIRSTLINE_FIELD_KEY")
+
 # Attachments larger than this are refused at upload with a form/API error.
 FIRSTLINE_MAX_ATTACHMENT_BYTES = env_int("FIRSTLINE_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 # How long a one-time sign-in link mailed to a customer stays valid.

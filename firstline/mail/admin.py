@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -5,19 +7,59 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from firstline.core.secret_field import Undecryptable
 from firstline.mail.models import AckTemplate, InboundMail, Mailbox, MailReference
 
 
 class MailboxForm(forms.ModelForm):
+    """The IMAP password is written here and never shown back: it is stored encrypted, the
+    field is always empty, and leaving it empty keeps the stored one."""
+
+    new_imap_password = forms.CharField(
+        label=_("IMAP password"), required=False, strip=False, max_length=255,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown. Leave empty to keep the current one."),
+    )
+    clear_imap_password = forms.BooleanField(
+        label=_("remove the stored IMAP password"), required=False,
+    )
+
     class Meta:
         model = Mailbox
         fields = [
             "partner", "address", "is_active", "imap_host", "imap_port", "imap_security",
-            "imap_username", "imap_password", "imap_folder", "imap_processed_folder",
-            "unknown_sender_policy", "colleagues_may_join",
+            "imap_username", "new_imap_password", "clear_imap_password", "imap_folder",
+            "imap_processed_folder", "unknown_sender_policy", "colleagues_may_join",
         ]
-        # The password is written, never shown back.
-        widgets = {"imap_password": forms.PasswordInput(render_value=True)}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.pk is not None and (
+            self.instance.imap_password or isinstance(self.instance.imap_password, Undecryptable)
+        )
+        if stored:
+            self.fields["new_imap_password"].help_text = _(
+                "A password is stored (encrypted, never shown). Leave empty to keep it."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("new_imap_password") and data.get("clear_imap_password"):
+            self.add_error("clear_imap_password", _(
+                "Either type a new password or remove the stored one, not both."
+            ))
+        return data
+
+    def save(self, commit: bool = True) -> Mailbox:
+        mailbox = super().save(commit=False)
+        if self.cleaned_data.get("clear_imap_password"):
+            mailbox.imap_password = ""
+        elif self.cleaned_data.get("new_imap_password"):
+            mailbox.imap_password = self.cleaned_data["new_imap_password"]
+        if commit:
+            mailbox.save()
+            self.save_m2m()
+        return mailbox
 
 
 @admin.register(Mailbox)

@@ -34,6 +34,8 @@ from django.db import close_old_connections, connection
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from firstline.core.encryption import UndecryptableError
+from firstline.core.secret_field import reveal
 from firstline.mail.ingest import ingest_raw
 from firstline.mail.models import Mailbox
 
@@ -85,6 +87,10 @@ def connect(
         raise MailboxConfigError(
             f"mailbox {mailbox.address}: unknown IMAP security {security!r}"
         )
+    try:
+        password = reveal(mailbox.imap_password, f"mailbox {mailbox.address}: IMAP password")
+    except UndecryptableError as exc:
+        raise MailboxConfigError(str(exc)) from exc
     context = ssl_context or tls_context()
     client = IMAPClient(
         mailbox.imap_host, port=mailbox.imap_port, ssl=security == Mailbox.Security.SSL,
@@ -95,7 +101,7 @@ def connect(
             # Raises when the server does not offer STARTTLS or the handshake fails: the
             # password never goes out in plain text because TLS did not work.
             client.starttls(context)
-        client.login(mailbox.imap_username, mailbox.imap_password)
+        client.login(mailbox.imap_username, password)
     except BaseException:
         close_quietly(client)
         raise

@@ -12,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from firstline.core.clock import now
 from firstline.core.models import Partner
+from firstline.core.secret_field import EncryptedTextField
 from firstline.tickets.models import Message, Ticket
 
 
@@ -41,7 +42,8 @@ class Mailbox(models.Model):
         _("IMAP security"), max_length=10, choices=Security.choices, default=Security.SSL
     )
     imap_username = models.CharField(_("IMAP user name"), max_length=255, blank=True)
-    imap_password = models.CharField(_("IMAP password"), max_length=255, blank=True)
+    # Encrypted at rest (firstline.core.encryption); whoever logs in calls secret_field.reveal.
+    imap_password = EncryptedTextField(_("IMAP password"), blank=True)
     imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
     imap_processed_folder = models.CharField(
         _("folder for processed mail"), max_length=255, blank=True,
