@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint install system-deps clean
+.PHONY: run test lint install system-deps node-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
@@ -34,8 +34,24 @@ system-deps:
 	  else echo "missing:$$missing (tests that need them are skipped)"; fi; \
 	fi
 
-test: $(STAMP) system-deps lint
+# axe-core for the accessibility check in the browser tests (tests/test_a11y_axe.py), pinned
+# in package-lock.json and installed from the npm registry with npm (Node 20 and npm come
+# from Debian when missing and we may install them).
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing nodejs npm"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --silent && rm -f node_modules/.installed-* && touch $@; \
+	else echo "missing: npm (the accessibility test fails in CI without axe-core)"; fi
+
+node-deps: $(NODE_STAMP)
+
+test: $(STAMP) system-deps node-deps lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

@@ -4,12 +4,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from firstline.core.models import User
+from firstline.contacts.models import Contact
+from firstline.core.models import Partner, Service, User
 from firstline.quality.rules import ReplyKind
-from firstline.tenancy import assignable_users, partners_for
+from firstline.tenancy import assignable_users, contacts_for, partners_for, services_for
 from firstline.tickets import lifecycle
-from firstline.tickets.models import Message, Priority, Status, Ticket
+from firstline.tickets.models import Channel, Message, Priority, Status, Ticket
 from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, MINE, UNASSIGNED, QueueFilter
+from firstline.tickets.services import SUBJECT_MAX
 from firstline.web.queues import default_status
 
 
@@ -171,3 +173,55 @@ class TicketUpdateForm(forms.Form):
     def clean_assignee(self) -> User | None:
         pk = self.cleaned_data.get("assignee")
         return self.people[pk] if pk is not None else None
+
+
+# Channels a ticket registered by hand at the desk comes through.
+DESK_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.MONITORING)
+
+
+class NewTicketForm(forms.Form):
+    """A ticket registered by staff: a call taken by hand, a walk-in, a forwarded letter.
+
+    Every choice is limited by tenancy; whether the contact and the service belong to the
+    chosen partner is the ticket service's rule (it names the field when they do not).
+    """
+
+    partner = forms.ModelChoiceField(label=_("Partner"), queryset=Partner.objects.none(),
+                                     empty_label=_("Choose the partner"))
+    contact = forms.ModelChoiceField(label=_("Contact"), queryset=Contact.objects.none(),
+                                     required=False, widget=forms.HiddenInput)
+    channel = forms.ChoiceField(label=_("Channel"), initial=Channel.PHONE)
+    service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.none(),
+                                     required=False, empty_label=_("Not known yet"))
+    subject = forms.CharField(
+        label=_("Subject"), required=False, max_length=SUBJECT_MAX,
+        help_text=_("Empty: the first line of the request."),
+    )
+    text = forms.CharField(
+        label=_("Request in the customer's words"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"required": _("Write down what the customer asks, in their words.")},
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = partners_for(user).filter(is_active=True)
+        self.fields["contact"].queryset = contacts_for(user)
+        self.fields["channel"].choices = [
+            (channel.value, channel.label) for channel in DESK_CHANNELS
+        ]
+        self.fields["service"].queryset = services_for(user).filter(is_active=True)
+        if user.is_partner_user:
+            self.fields["partner"].initial = user.partner_id
+            self.fields["partner"].empty_label = None
+
+    def chosen(self, name: str) -> Any:
+        """The chosen partner or contact as the form stands (bound or initial), or None."""
+        field = self.fields[name]
+        raw = self[name].value()
+        if raw in (None, ""):
+            return None
+        try:
+            return field.queryset.filter(pk=int(raw)).first()
+        except (TypeError, ValueError):
+            return None

@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from firstline.web import phrase_views, reply_check_views, script_views, sla_views, views
+from firstline.web import (
+    intake_views,
+    phrase_views,
+    reply_check_views,
+    script_views,
+    sla_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +22,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tickets/", views.queue_view, name="queue"),
     path("tickets/next/", views.next_ticket_view, name="ticket-next"),
+    path("tickets/new/", intake_views.new_ticket_view, name="ticket-new"),
+    path("tickets/new/contacts/", intake_views.contact_search_view, name="ticket-new-contacts"),
     path("tickets/<int:pk>/", views.ticket_view, name="ticket"),
     path("tickets/<int:pk>/messages/", views.add_message_view, name="ticket-add-message"),
     path("tickets/<int:pk>/update/", views.update_ticket_view, name="ticket-update"),
