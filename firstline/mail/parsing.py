@@ -19,6 +19,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 from html import escape as html_escape
 
+from firstline.tickets.filenames import display_name
+
 from .parsed import Address, DeliveryReport, ParsedAttachment, ParsedMail
 from .parsing_charsets import (
     b64decode_body,
@@ -74,7 +76,6 @@ def _as_bytes(raw: object) -> bytes:
 
 # --- Attachments -----------------------------------------------------------------------------
 
-_UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*\u200b-\u200f\u202a-\u202e\u2066-\u2069]')
 _EXTENSIONS = {
     "application/pdf": ".pdf",
     "application/zip": ".zip",
@@ -99,22 +100,10 @@ _EXTENSIONS = {
     "text/vcard": ".vcf",
     "message/rfc822": ".eml",
 }
-_MAX_NAME = 200
-
-
 def _safe_filename(name: str) -> str:
-    name = clean(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_IN_NAME.sub("_", name)
-    name = " ".join(name.split()).strip(" .")
-    if name.strip("_") == "":
-        return ""
-    if len(name) > _MAX_NAME:
-        stem, dot, extension = name.rpartition(".")
-        if dot and 0 < len(extension) <= 16:
-            name = stem[: _MAX_NAME - len(extension) - 1].rstrip(" .") + "." + extension
-        else:
-            name = name[:_MAX_NAME].rstrip(" .")
-    return name
+    """The real name (NFC, no directories, no control or disguising characters, bounded);
+    "" when nothing is left, for a generated name."""
+    return display_name(clean(name), fallback="")
 
 
 def _generated_filename(content_type: str, number: int) -> str:

@@ -58,6 +58,9 @@ def _clean_recipient(channel: str, recipient: str) -> str:
     if not recipient:
         raise ValidationError({"recipient": _("A recipient is required.")})
     if channel == Channel.EMAIL:
+        # "ivan@example.ru." names the same mailbox (a fully qualified domain): send without
+        # the dot, which mail servers and the validator refuse.
+        recipient = recipient.rstrip(".") if "@" in recipient else recipient
         try:
             validate_email(recipient)
         except ValidationError as exc:

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import Contact
@@ -27,7 +26,7 @@ from firstline.quality.rules import ReplyKind
 from firstline.sla import deadlines, escalation, urgency
 from firstline.sla.models import TypicalRequest
 from firstline.tenancy import assignable_users, tickets_for
-from firstline.tickets import lifecycle
+from firstline.tickets import filenames, lifecycle
 from firstline.tickets.html import sanitise, text_to_html
 from firstline.tickets.models import (
     ACTIVE_STATUSES,
@@ -65,7 +64,8 @@ def _check_attachments(files: Sequence[UploadedFile]) -> None:
 
 def _store_attachments(message: Message, files: Sequence[UploadedFile]) -> None:
     for upload in files:
-        name = get_valid_filename(upload.name or "attachment") or "attachment"
+        # The real name is shown and sent on download; only the storage path is sanitised.
+        name = filenames.display_name(upload.name)
         attachment = Attachment(
             partner_id=message.partner_id,
             message=message,
@@ -73,7 +73,7 @@ def _store_attachments(message: Message, files: Sequence[UploadedFile]) -> None:
             content_type=upload.content_type or "application/octet-stream",
             size=upload.size or 0,
         )
-        attachment.file.save(name, upload, save=False)
+        attachment.file.save(filenames.storage_name(name), upload, save=False)
         attachment.save()
 
 
