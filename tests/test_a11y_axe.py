@@ -8,13 +8,16 @@ installs it). In CI a missing axe fails the run instead of skipping it.
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connections
 from django.test import Client
 
+from firstline.core.clock import now
 from firstline.quality.script_models import ClassificationField, DiagnosticParameter
+from firstline.tickets.models import Ticket
 
 from .browser import ARTIFACTS, BROWSER_TEST
 
@@ -72,9 +75,20 @@ def test_desk_pages_have_no_serious_accessibility_violation(django_db_setup, liv
                                        required=True)
     DiagnosticParameter.objects.create(partner=partner, name="Код ошибки",
                                        request_text="Какой код ошибки вы видите?")
+    # Every badge colour on the queue: amber and red deadlines, each priority.
+    moment = now()
+    soon, late = moment + timedelta(minutes=5), moment - timedelta(minutes=30)
+    Ticket.objects.filter(pk=cast.a.ticket.pk).update(
+        priority="high", due_at=soon, reaction_due_at=soon)
+    Ticket.objects.filter(pk=cast.b.ticket.pk).update(
+        priority="critical", due_at=late, reaction_due_at=late)
+    Ticket.objects.filter(pk=cast.b.other_ticket.pk).update(priority="low")
     page = signed_in_page(browser, live_server, cast.operator)
     checked = {}
     page.goto(f"{live_server.url}/tickets/?status=any")
+    for badge in (".due-warning", ".due-breach", ".due-ok", ".prio-high", ".prio-critical",
+                  ".prio-low", ".prio-normal", "th"):
+        assert page.locator(f"table.queue {badge}").count(), badge
     checked["queue"] = violations(page, "queue")
     page.goto(f"{live_server.url}/tickets/{cast.a.ticket.pk}/")
     assert page.locator("#script").count() == 1  # the checklist is on the page checked
