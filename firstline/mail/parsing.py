@@ -191,7 +191,10 @@ _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?[ \t]*\r?$", re.MULTILINE)
 _AUTO_SUBJECT = re.compile(
     r"^\s*\[?(автоматический ответ|автоответ|automatic reply|auto[- ]?reply|autoreply|"
     r"auto[- ]?response|auto:|out of (the )?office|отсутствие на рабочем месте|"
-    r"нет на месте|вне офиса|отсутствую)",
+    r"нет на месте|вне офиса|отсутствую|в отпуске|я в отпуске|automatische antwort|"
+    r"abwesenheitsnotiz|réponse automatique|respuesta automática|risposta automatica|"
+    r"automatisch antwoord|odpowiedź automatyczna|vacation reply|on vacation|"
+    r"away from (the )?office)",
     re.IGNORECASE,
 )
 _DAEMON_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})

@@ -125,14 +125,17 @@ def parameters(value: str) -> tuple[str, dict[str, Param]]:
     for base, segments in extended.items():
         charset: str | None = None
         data = bytearray()
+        pending = ""  # encoded segments joined before unquoting: a %XX may be split
         for position, index in enumerate(sorted(segments)):
             encoded, raw = segments[index]
             if encoded:
                 if position == 0 and raw.count("'") >= 2:
                     charset, _language, raw = raw.split("'", 2)
-                data += unquote_to_bytes(from_surrogates(raw))
+                pending += raw
             else:
-                data += from_surrogates(raw)
+                data += unquote_to_bytes(from_surrogates(pending)) + from_surrogates(raw)
+                pending = ""
+        data += unquote_to_bytes(from_surrogates(pending))
         result[base] = (charset or None, bytes(data))
     return main.strip().lower(), result
 
