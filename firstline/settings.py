@@ -4,6 +4,7 @@ Each reader fails loudly on a malformed value instead of silently falling back, 
 in a deployment shows up at start and not as odd behaviour later.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +50,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_count(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}: expected a positive integer, got {value}")
+    return value
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: expected IP addresses or networks (10.0.0.0/8), got {network!r}"
+            ) from exc
+    return networks
+
+
 def env_time_zone(name: str, default: str) -> str:
     value = env_str(name, default)
     try:
@@ -91,6 +111,7 @@ INSTALLED_APPS = [
     "firstline.web",
     "firstline.portal",
     "firstline.api",
+    "firstline.accounts",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +279,22 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 X_FRAME_OPTIONS = "DENY"
+
+# Sign-in protection (firstline/accounts/throttle.py). Password failures are counted per
+# account and per client address over a sliding window; reaching a limit locks the account
+# or address, first for LOCKOUT_MINUTES, then twice as long each time up to the maximum.
+FIRSTLINE_SIGNIN_ACCOUNT_MAX_FAILURES = env_count("FIRSTLINE_SIGNIN_ACCOUNT_MAX_FAILURES", 5)
+FIRSTLINE_SIGNIN_ADDRESS_MAX_FAILURES = env_count("FIRSTLINE_SIGNIN_ADDRESS_MAX_FAILURES", 20)
+FIRSTLINE_SIGNIN_WINDOW_MINUTES = env_count("FIRSTLINE_SIGNIN_WINDOW_MINUTES", 15)
+FIRSTLINE_SIGNIN_LOCKOUT_MINUTES = env_count("FIRSTLINE_SIGNIN_LOCKOUT_MINUTES", 5)
+FIRSTLINE_SIGNIN_LOCKOUT_MAX_MINUTES = env_count("FIRSTLINE_SIGNIN_LOCKOUT_MAX_MINUTES", 60)
+# One-time sign-in links: letters per mailbox and requests per client address per window.
+FIRSTLINE_LOGIN_LINK_MAX_PER_EMAIL = env_count("FIRSTLINE_LOGIN_LINK_MAX_PER_EMAIL", 3)
+FIRSTLINE_LOGIN_LINK_MAX_PER_CLIENT = env_count("FIRSTLINE_LOGIN_LINK_MAX_PER_CLIENT", 20)
+FIRSTLINE_LOGIN_LINK_WINDOW_MINUTES = env_count("FIRSTLINE_LOGIN_LINK_WINDOW_MINUTES", 30)
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks). Empty: the
+# client is REMOTE_ADDR and X-Forwarded-For is ignored, since any client can write it.
+FIRSTLINE_TRUSTED_PROXIES = env_networks("FIRSTLINE_TRUSTED_PROXIES", [])
 
 LOGGING = {
     "version": 1,

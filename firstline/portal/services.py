@@ -1,4 +1,7 @@
-"""Customer sign-in by a one-time link sent by mail.
+"""Customer sign-in: by password, or by a one-time link sent by mail.
+
+Both are throttled (firstline.accounts.throttle): password failures per partner and e-mail
+and per client address, sign-in links per mailbox and per client address.
 
 The link carries the user's id and a fingerprint of their last sign-in time, signed with
 the site's key and stamped with its creation time. Signing in changes the last sign-in
@@ -12,6 +15,7 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
+from firstline.accounts import throttle
 from firstline.contacts.models import ContactEmail
 from firstline.core.models import Partner, User
 from firstline.portal.tasks import send_login_link
@@ -57,12 +61,38 @@ def customers_with_email(partner: Partner, email: str) -> list[User]:
     )
 
 
-def request_login_link(partner: Partner, email: str) -> None:
+def authenticate_customer(
+    partner: Partner, email: str, password: str, *, address: str
+) -> User | None:
+    """The partner's customer with this e-mail and password, or None.
+
+    Raises throttle.Locked while the e-mail or the client address is locked, without
+    checking the password. An unknown e-mail costs the same password hashing as a known one
+    and is counted and locked the same way, so neither the answer nor its time tells who is
+    a customer.
+    """
+    users = customers_with_email(partner, email)
+    account = throttle.portal_account(partner, email, users)
+    throttle.check(account, address)
+    if not users:
+        User().set_password(password)
+    for user in users:
+        if user.check_password(password):
+            throttle.succeeded(account)
+            return user
+    throttle.failed(account, address)
+    return None
+
+
+def request_login_link(partner: Partner, email: str, *, address: str) -> None:
     """Mail a sign-in link to a confirmed address of this partner's customer, if there is one.
 
-    The caller shows the same answer either way, so the form does not reveal who is a
-    customer.
+    At most FIRSTLINE_LOGIN_LINK_MAX_PER_EMAIL letters per mailbox per window, counted for
+    every address asked for. The caller shows the same answer whatever happened, so the form
+    reveals neither who is a customer nor whether a letter went.
     """
+    if not throttle.allow_login_link(email, address):
+        return
     for user in customers_with_email(partner, email):
         user_id = user.pk
         transaction.on_commit(lambda user_id=user_id: send_login_link.enqueue(user_id))

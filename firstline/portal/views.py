@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from firstline.accounts import throttle
+from firstline.accounts.client import client_address
 from firstline.core.models import Partner
 from firstline.portal import services as portal_services
 from firstline.portal.forms import LoginLinkForm, NewTicketForm, PortalLoginForm
@@ -33,15 +35,23 @@ def login_view(request: HttpRequest, slug: str) -> HttpResponse:
         password_form = PortalLoginForm(request.POST, prefix="pw")
         if password_form.is_valid():
             data = password_form.cleaned_data
-            for user in portal_services.customers_with_email(partner, data["email"]):
-                if user.check_password(data["password"]):
+            try:
+                user = portal_services.authenticate_customer(
+                    partner, data["email"], data["password"], address=client_address(request)
+                )
+            except throttle.Locked as locked:
+                password_form.add_error(None, locked.message)
+            else:
+                if user is not None:
                     login(request, user, backend=_BACKEND)
                     return redirect("portal:tickets")
-            password_form.add_error(None, _("Wrong e-mail or password."))
+                password_form.add_error(None, _("Wrong e-mail or password."))
     elif request.method == "POST":
         link_form = LoginLinkForm(request.POST, prefix="link")
         if link_form.is_valid():
-            portal_services.request_login_link(partner, link_form.cleaned_data["email"])
+            portal_services.request_login_link(
+                partner, link_form.cleaned_data["email"], address=client_address(request)
+            )
             messages.info(
                 request,
                 _("If this address belongs to a customer of %(partner)s, a sign-in link is on "

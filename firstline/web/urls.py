@@ -1,6 +1,6 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from firstline.accounts.views import DeskLoginView, SignOutView
 from firstline.web import (
     intake_views,
     phrase_views,
@@ -12,14 +12,9 @@ from firstline.web import (
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-in is throttled (firstline/accounts); sign-out keeps a customer in their portal.
+    path("login/", DeskLoginView.as_view(), name="login"),
+    path("logout/", SignOutView.as_view(), name="logout"),
     path("tickets/", views.queue_view, name="queue"),
     path("tickets/next/", views.next_ticket_view, name="ticket-next"),
     path("tickets/new/", intake_views.new_ticket_view, name="ticket-new"),
