@@ -47,7 +47,7 @@ def calendar(cast):
 
 def form_data(**changes):
     data = {"name": "Beta support", "partner": "", "time_zone": "Europe/Moscow",
-            "uses_production_calendar": "on", **{f"day_{d}": "" for d in range(7)}}
+            "uses_production_calendar": "follow", **{f"day_{d}": "" for d in range(7)}}
     data.update(changes)
     return data
 
@@ -153,7 +153,7 @@ def test_the_edit_form_shows_the_hours_and_saves_changes(cast, calendar):
     page = client.get(url).content.decode()
     assert 'value="09:00-13:00, 14:00-18:00"' in page
     data = form_data(name="Alpha office", day_0="00:00-24:00")
-    del data["uses_production_calendar"]  # an unticked box is not sent
+    data["uses_production_calendar"] = "ignore"
     response = client.post(url, data)
     assert response.status_code == 302
     calendar.refresh_from_db()

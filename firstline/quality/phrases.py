@@ -14,12 +14,16 @@ Every change is one function here: validated, one transaction, one audit row.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from firstline.core import audit
@@ -98,6 +102,21 @@ def rules_for(partner: Partner | None, language: str) -> RuleSet:
     return rules.customised(blocking=blocking_codes(partner))
 
 
+@lru_cache(maxsize=4)
+def _russian_notes(language: str) -> dict[str, str]:
+    """The default phrases' notes in Russian (`why_ru` in data/forbidden_<language>.toml)."""
+    source = resources.files("firstline.quality") / "data" / f"forbidden_{language}.toml"
+    entries = tomllib.loads(source.read_text(encoding="utf-8"))["phrase"]
+    return {entry["text"]: entry["why_ru"] for entry in entries if entry.get("why_ru")}
+
+
+def _note(text: str, why: str, language: str) -> str:
+    """A default phrase's note in the supervisor's language (Russian first)."""
+    if (get_language() or "ru").startswith("ru"):
+        return _russian_notes(language).get(text, why)
+    return why
+
+
 @dataclass(frozen=True)
 class ListedPhrase:
     """A line of the list a supervisor sees."""
@@ -123,7 +142,7 @@ def phrase_list(partner: Partner | None, language: str) -> list[ListedPhrase]:
         layers.append(("partner", [r for r in rows if r.partner_id == partner.pk]))
     editing = layers[-1][0]
     lines = [
-        ListedPhrase(p.text, p.suggestions, "default", why=p.why)
+        ListedPhrase(p.text, p.suggestions, "default", why=_note(p.text, p.why, language))
         for p in default_ruleset(language).phrases
     ]
     for source, layer in layers:

@@ -41,12 +41,16 @@ SOURCE_IMPORT = "import"
 
 @dataclass(frozen=True)
 class CalendarData:
-    """What a calendar is made of; `intervals` replace the calendar's weekly hours."""
+    """What a calendar is made of; `intervals` replace the calendar's weekly hours.
+
+    `uses_production_calendar` None means "by the kind of calendar": a calendar of weekly
+    hours follows the production calendar, a 24x7 one does not (its clock runs every minute
+    of every day, public holidays included)."""
 
     name: str
     time_zone: str = "Europe/Moscow"
     is_24x7: bool = False
-    uses_production_calendar: bool = True
+    uses_production_calendar: bool | None = None
     intervals: Sequence[WeeklyInterval] = ()
 
 
@@ -109,7 +113,10 @@ def _validate(data: CalendarData, *, partner: Partner | None, exclude: int | Non
         name=name,
         time_zone=data.time_zone,
         is_24x7=bool(data.is_24x7),
-        uses_production_calendar=bool(data.uses_production_calendar),
+        uses_production_calendar=(
+            not data.is_24x7 if data.uses_production_calendar is None
+            else bool(data.uses_production_calendar)
+        ),
         intervals=sorted(data.intervals, key=lambda i: (i.weekday, i.start_minutes)),
     )
 

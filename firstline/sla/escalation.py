@@ -8,6 +8,7 @@ timeline and an audit row in the same transaction. A worker that was stopped ove
 deadline finds the row still unfired when it starts and fires it, marked late.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,24 +36,50 @@ def reschedule(ticket: Ticket, *, new: bool = False) -> None:
 
     `new`: the ticket was inserted in this transaction, so it has no pending rows yet and
     the DELETE and the SELECT of fired steps are skipped."""
-    if not new:
-        PendingEscalation.objects.filter(ticket=ticket, fired_at__isnull=True).delete()
-    if ticket.sla_policy_id is None:
+    if new:
+        PendingEscalation.objects.bulk_create(_pending_rows(ticket, set()))
         return
+    reschedule_many([ticket])
+
+
+def reschedule_many(tickets: Sequence[Ticket], *, moment: datetime | None = None) -> None:
+    """`reschedule` for a batch of tickets in three queries, whatever the batch size.
+
+    With `moment` (the deadlines changed because the terms did, e.g. a policy's targets),
+    a step that the change itself made overdue falls due at `moment`: it fires at the next
+    sweep, not marked late, since the clock was running all along."""
+    ids = [ticket.pk for ticket in tickets]
+    PendingEscalation.objects.filter(ticket_id__in=ids, fired_at__isnull=True).delete()
+    fired: dict[int, set[int]] = {}
+    for ticket_id, step_id in PendingEscalation.objects.filter(ticket_id__in=ids).values_list(
+        "ticket_id", "step_id"
+    ):
+        fired.setdefault(ticket_id, set()).add(step_id)
+    rows = []
+    for ticket in tickets:
+        rows += _pending_rows(ticket, fired.get(ticket.pk, set()), moment)
+    PendingEscalation.objects.bulk_create(rows)
+
+
+def _pending_rows(
+    ticket: Ticket, fired: set[int], moment: datetime | None = None
+) -> list[PendingEscalation]:
+    if ticket.sla_policy_id is None:
+        return []
     terms = deadlines.terms_for(ticket, ticket.sla_policy)
-    fired: set[int] = set() if new else set(
-        PendingEscalation.objects.filter(ticket=ticket).values_list("step_id", flat=True)
-    )
     rows = []
     for step in deadlines.escalation_steps(ticket.sla_policy_id, ticket.priority):
         if step.pk in fired:
             continue
         due = deadlines.step_due(ticket, step, terms)
-        if due is not None:
-            rows.append(PendingEscalation(
-                partner_id=ticket.partner_id, ticket=ticket, step=step, due_at=due
-            ))
-    PendingEscalation.objects.bulk_create(rows)
+        if due is None:
+            continue
+        if moment is not None and due < moment:
+            due = moment
+        rows.append(PendingEscalation(
+            partner_id=ticket.partner_id, ticket=ticket, step=step, due_at=due
+        ))
+    return rows
 
 
 def due_ids(moment: datetime, limit: int) -> list[int]:

@@ -2,6 +2,7 @@ from datetime import time
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from firstline.core.clock import now
@@ -82,7 +83,7 @@ class WorkingInterval(models.Model):
         BusinessCalendar, on_delete=models.CASCADE, related_name="intervals"
     )
     weekday = models.PositiveSmallIntegerField(
-        _("weekday"), choices=[(number, str(number)) for number in range(7)]
+        _("weekday"), choices=[(number, WEEKDAYS[number]) for number in range(7)]
     )
     start = models.TimeField(_("start"))
     end = models.TimeField(_("end"), help_text=_("00:00 means 24:00, the end of the day."))
@@ -104,7 +105,7 @@ class WorkingInterval(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.weekday}: {self.as_weekly()}"
+        return f"{self.get_weekday_display()}: {self.label}"
 
     def as_weekly(self) -> WeeklyInterval:
         return WeeklyInterval(self.weekday, self.start, self.end)

@@ -12,10 +12,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from firstline.core import audit
 from firstline.core.clock import now
-from firstline.core.models import Partner, User
+from firstline.core.models import AuditEvent, Partner, User
+from firstline.sla import deadlines, escalation
 from firstline.sla.models import (
     EscalationStep,
     SlaPolicy,
@@ -23,7 +25,7 @@ from firstline.sla.models import (
     TypicalRequest,
     UrgencyRule,
 )
-from firstline.tickets.models import Priority, Status
+from firstline.tickets.models import ACTIVE_STATUSES, Priority, Status, Ticket
 
 PAUSABLE_STATUSES = frozenset({Status.WAITING_CUSTOMER, Status.WAITING_PARTNER})
 # Whom an escalation step may name: the provider's staff and the partner's own people.
@@ -217,7 +219,6 @@ def target_problems(targets: Mapping[str, tuple[int, int]]) -> Errors:
     return errors
 
 
-@transaction.atomic
 def save_policy(
     *, actor: User, partner: Partner, policy: SlaPolicy,
     targets: Mapping[str, tuple[int, int]],
@@ -226,7 +227,30 @@ def save_policy(
 
     Errors about targets are keyed by priority. Making the policy the default takes the
     flag from the partner's other default, audited as a change of that policy.
+
+    When the change alters the terms (targets, calendar, pausing statuses) the deadlines of
+    the policy's open tickets follow, after the policy is saved and in batches
+    (`recompute_open_tickets`); `policy.recomputed` says how many tickets changed.
     """
+    terms_changed = _save_policy(actor=actor, partner=partner, policy=policy, targets=targets)
+    policy.recomputed = 0  # type: ignore[attr-defined]
+    if terms_changed:
+        policy.recomputed = recompute_open_tickets(  # type: ignore[attr-defined]
+            actor=actor, partner=partner, policy=policy
+        )
+    return policy
+
+
+def _terms(policy: SlaPolicy) -> tuple[Any, ...]:
+    return (policy.calendar_id, sorted(policy.paused_statuses or []))
+
+
+@transaction.atomic
+def _save_policy(
+    *, actor: User, partner: Partner, policy: SlaPolicy,
+    targets: Mapping[str, tuple[int, int]],
+) -> bool:
+    """The policy's save in one transaction; True when an existing policy's terms changed."""
     ensure_can_configure(actor)
     if policy.partner_id not in (None, partner.pk):
         raise PermissionDenied(_("This setting belongs to another partner."))
@@ -240,6 +264,7 @@ def save_policy(
         t.priority: (t.reaction_minutes, t.resolution_minutes)
         for t in SlaTarget.objects.filter(policy_id=policy.pk)
     } if policy.pk else {}
+    old_terms = _terms(SlaPolicy.objects.get(pk=policy.pk)) if policy.pk else None
     policy.updated_at = now()
     save_setting(actor=actor, partner=partner, instance=policy, action="sla.policy_saved")
     for priority, (reaction, resolution) in targets.items():
@@ -253,7 +278,153 @@ def save_policy(
         audit.record(actor=actor, partner=partner, action="sla.targets_changed", target=policy,
                      before={p: list(v) for p, v in old_targets.items()},
                      after={p: list(v) for p, v in new_targets.items()})
-    return policy
+    return old_terms is not None and (
+        old_targets != new_targets or old_terms != _terms(policy)
+    )
+
+
+# --- Open tickets follow a policy's new terms -------------------------------------------------
+
+RECOMPUTE_BATCH = 500
+_AUDITED_DEADLINES = ("reaction_due_at", "resolution_due_at", "due_at", "paused_since")
+
+
+def open_tickets_on(policy: SlaPolicy) -> models.QuerySet[Ticket]:
+    return Ticket.objects.filter(
+        partner_id=policy.partner_id, sla_policy=policy, status__in=ACTIVE_STATUSES
+    )
+
+
+def recompute_open_tickets(
+    *, actor: User | None, partner: Partner, policy: SlaPolicy,
+    batch_size: int = RECOMPUTE_BATCH,
+) -> int:
+    """Bring the deadlines of the policy's open tickets in line with its terms now.
+
+    From this moment on: the same derivation as every other event (created_at, the targets,
+    the business time spent paused), so a tightened target may put a ticket in breach at
+    once and a relaxed one gives it more time; a ticket in a status that now pauses (or no
+    longer does) pauses (resumes) now. Facts already decided (reaction in time) stay.
+    Unfired escalation steps are rescheduled; one made overdue by the change falls due now.
+
+    Thousands of tickets: batches of `batch_size`, each its own transaction with its tickets
+    locked, three queries for escalations and one bulk insert of audit rows per batch.
+    Returns how many tickets' deadlines changed (each one audited).
+    """
+    moment = now()
+    changed_total = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                open_tickets_on(policy).filter(pk__gt=last_pk)
+                .select_for_update(of=("self",))
+                .select_related("partner", "sla_policy__calendar", "typical_request")
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                return changed_total
+            last_pk = batch[-1].pk
+            changed_total += _recompute_batch(batch, actor=actor, partner=partner,
+                                              policy=policy, moment=moment)
+
+
+def _recompute_batch(
+    batch: Sequence[Ticket], *, actor: User | None, partner: Partner, policy: SlaPolicy,
+    moment: Any,
+) -> int:
+    changed: list[Ticket] = []
+    events: list[AuditEvent] = []
+    for ticket in batch:
+        before = {name: getattr(ticket, name) for name in _AUDITED_DEADLINES}
+        # The status "changes" to itself: the pause follows the policy's pausing statuses
+        # now, and the deadlines are derived again from the policy's targets now.
+        deadlines.status_changed(ticket, ticket.status, moment)
+        after = {name: getattr(ticket, name) for name in _AUDITED_DEADLINES}
+        if after == before:
+            continue
+        ticket.updated_at = moment
+        changed.append(ticket)
+        events.append(AuditEvent(
+            actor=actor, partner=partner, action="ticket.deadlines_recomputed",
+            target_type=Ticket._meta.model_name or "", target_id=str(ticket.pk),
+            created_at=moment, before=_isoformat(before),
+            after={**_isoformat(after), "policy": policy.name,
+                   "reason": "sla.policy_terms_changed"},
+        ))
+    if not changed:
+        return 0
+    Ticket.objects.bulk_update(changed, [*deadlines.DEADLINE_FIELDS, "updated_at"])
+    AuditEvent.objects.bulk_create(events)
+    escalation.reschedule_many(changed, moment=moment)
+    return len(changed)
+
+
+def _isoformat(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if value is not None else None
+            for key, value in values.items()}
+
+
+# --- Deleting a policy ---------------------------------------------------------------------
+
+
+def policy_usage(policy: SlaPolicy) -> list[str]:
+    """Where the policy is in use, one sentence each; empty when it can go."""
+    lines: list[str] = []
+    if policy.is_default:
+        lines.append(_("It is the partner's default policy: make another policy the default "
+                       "first."))
+    organisations = list(policy.organisations.order_by("name").values_list("name", flat=True))
+    if organisations:
+        shown = ", ".join(organisations[:10])
+        if len(organisations) > 10:
+            lines.append(ngettext(
+                "The contracts of %(count)d organisation name it, among them: %(names)s.",
+                "The contracts of %(count)d organisations name it, among them: %(names)s.",
+                len(organisations),
+            ) % {"count": len(organisations), "names": shown})
+        else:
+            lines.append(ngettext(
+                "The contract of %(count)d organisation names it: %(names)s.",
+                "The contracts of %(count)d organisations name it: %(names)s.",
+                len(organisations),
+            ) % {"count": len(organisations), "names": shown})
+    tickets = Ticket.objects.filter(sla_policy=policy)
+    total = tickets.count()
+    if total:
+        lines.append(ngettext(
+            "%(count)d ticket counts its deadlines by it (%(open)d open).",
+            "%(count)d tickets count their deadlines by it (%(open)d open).",
+            total,
+        ) % {"count": total, "open": tickets.filter(status__in=ACTIVE_STATUSES).count()})
+    return lines
+
+
+@transaction.atomic
+def delete_policy(*, actor: User, partner: Partner, policy: SlaPolicy) -> None:
+    """Delete a policy nobody uses, with its targets and escalation steps; audited.
+
+    One in use (the default, named by a contract, or the terms of any ticket, closed ones
+    included: their in-time facts were decided by it) is refused, naming where."""
+    ensure_can_configure(actor)
+    if policy.partner_id != partner.pk:
+        raise PermissionDenied(_("This setting belongs to another partner."))
+    locked = SlaPolicy.objects.select_for_update().get(pk=policy.pk)
+    usage = policy_usage(locked)
+    if usage:
+        raise ValidationError({"policy": [
+            _("The policy “%(name)s” is in use and cannot be deleted.")
+            % {"name": locked.name}, *usage,
+        ]})
+    before = {
+        **_snapshot(locked),
+        "targets": {t.priority: [t.reaction_minutes, t.resolution_minutes]
+                    for t in locked.targets.all()},
+        "escalation_steps": [str(step) for step in locked.escalation_steps.all()],
+    }
+    audit.record(actor=actor, partner=partner, action="sla.policy_deleted", target=locked,
+                 before=before, after={})
+    locked.delete()
 
 
 def _without_default(partner: Partner, policy: SlaPolicy) -> Iterable[SlaPolicy]:

@@ -19,10 +19,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dates import MONTHS, WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.clock import now
 from firstline.core.models import User
@@ -40,10 +41,13 @@ from firstline.sla.calendars import (
 from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind
 from firstline.tenancy import partners_for
 from firstline.web.access import supervisor_required
+from firstline.web.confirm import confirm_delete
 from firstline.web.forms import add_service_error
 
 MAX_IMPORT_BYTES = 1024 * 1024
 PROVIDER_WIDE = "provider"
+# Whether a calendar follows the production calendar (the form's three answers).
+BY_KIND, FOLLOW, IGNORE = "by_kind", "follow", "ignore"
 # The norm of the production calendar: a 40-hour week, Monday to Friday 8 hours.
 NORM_WEEK = [WeeklyInterval(day, time(9), time(17)) for day in range(5)]
 
@@ -94,11 +98,20 @@ class CalendarForm(forms.Form):
     partner = forms.ChoiceField(label=gettext_lazy("Partner"), required=False)
     time_zone = forms.ChoiceField(label=gettext_lazy("Time zone"), initial="Europe/Moscow")
     is_24x7 = forms.BooleanField(
-        label=gettext_lazy("24x7: every minute is working time"), required=False
+        label=gettext_lazy("24x7: every minute is working time"), required=False,
+        help_text=gettext_lazy("Public holidays included, unless you choose below that the "
+                               "calendar follows the production calendar."),
     )
-    uses_production_calendar = forms.BooleanField(
-        label=gettext_lazy("Follow the Russian production calendar"), required=False,
-        initial=True,
+    uses_production_calendar = forms.ChoiceField(
+        label=gettext_lazy("Russian production calendar (public holidays, transferred days)"),
+        choices=[
+            (BY_KIND, gettext_lazy("By the kind of calendar: weekly hours follow it; a 24x7 "
+                                   "calendar does not, its clock runs on public holidays too")),
+            (FOLLOW, gettext_lazy("Follow it: the clock stops on days off and runs on "
+                                  "transferred working days")),
+            (IGNORE, gettext_lazy("Do not follow it: only this calendar's own days apply")),
+        ],
+        initial=BY_KIND, required=False, widget=forms.RadioSelect,
     )
 
     def __init__(self, *args: Any, user: User, calendar: BusinessCalendar | None = None,
@@ -108,7 +121,9 @@ class CalendarForm(forms.Form):
                 "name": calendar.name,
                 "time_zone": calendar.time_zone,
                 "is_24x7": calendar.is_24x7,
-                "uses_production_calendar": calendar.uses_production_calendar,
+                "uses_production_calendar": (
+                    FOLLOW if calendar.uses_production_calendar else IGNORE
+                ),
             }
             intervals = [interval.as_weekly() for interval in calendar.intervals.all()]
             for weekday in range(7):
@@ -156,7 +171,10 @@ class CalendarForm(forms.Form):
             name=data["name"],
             time_zone=data["time_zone"],
             is_24x7=data["is_24x7"],
-            uses_production_calendar=data["uses_production_calendar"],
+            # Not sent (an old form) is "do not follow", as an unticked box was.
+            uses_production_calendar={BY_KIND: None, FOLLOW: True}.get(
+                data["uses_production_calendar"], False
+            ),
             intervals=self.intervals(),
         )
 
@@ -393,11 +411,32 @@ def calendar_day_add_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, calendar, day_form=form, status=400)
 
 
+def _confirm_day_delete(request: HttpRequest, calendar: BusinessCalendar | None,
+                        day: CalendarDay) -> HttpResponse:
+    back = (reverse("calendars:detail", args=[calendar.pk]) if calendar
+            else reverse("calendars:production"))
+    year = request.GET.get("year", "")
+    if year.isdigit():
+        back += f"?year={year}"
+    name = calendar.name if calendar else _("Production calendar")
+    return confirm_delete(
+        request, title=_("Delete a calendar day"),
+        question=_("Remove %(date)s (%(kind)s) from %(calendar)s?") % {
+            "date": day.date.strftime("%d.%m.%Y"), "kind": day.get_kind_display(),
+            "calendar": name},
+        details=[day.note] if day.note else [],
+        cancel_url=back, hidden={"year": year} if year.isdigit() else {},
+    )
+
+
 @supervisor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def calendar_day_delete_view(request: HttpRequest, pk: int, day_pk: int) -> HttpResponse:
+    """GET: the confirmation step; POST: remove the day."""
     calendar = _get_calendar(request, pk)
     day = get_object_or_404(calendar.days.all(), pk=day_pk)
+    if request.method == "GET":
+        return _confirm_day_delete(request, calendar, day)
     services.remove_calendar_day(day=day, actor=request.user)
     messages.success(request, _("Day %(date)s removed.") % {"date": day.date.isoformat()})
     return _back(request, calendar)
@@ -434,10 +473,13 @@ def production_day_add_view(request: HttpRequest) -> HttpResponse:
 
 
 @supervisor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def production_day_delete_view(request: HttpRequest, day_pk: int) -> HttpResponse:
+    """GET: the confirmation step; POST: remove the day."""
     _ensure_production_editor(request)
     day = get_object_or_404(CalendarDay.objects.filter(calendar__isnull=True), pk=day_pk)
+    if request.method == "GET":
+        return _confirm_day_delete(request, None, day)
     services.remove_calendar_day(day=day, actor=request.user)
     messages.success(request, _("Day %(date)s removed.") % {"date": day.date.isoformat()})
     return _back(request, None)

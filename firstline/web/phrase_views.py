@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.models import Partner
 from firstline.quality import phrases
@@ -30,6 +30,7 @@ from firstline.quality.phrase_models import (
 from firstline.quality.rules import DEFAULT_BLOCKING, FindingCode
 from firstline.tenancy import partners_for
 from firstline.web.access import supervisor_required
+from firstline.web.confirm import confirm_delete
 from firstline.web.forms import add_service_error
 
 FINDING_LABELS = {
@@ -137,11 +138,25 @@ def phrase_save(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @supervisor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def phrase_delete(request: HttpRequest, setting_pk: int) -> HttpResponse:
+    """GET: the confirmation step; POST: undo the change."""
     # Provider-wide rows have no partner; a partner's row is reachable through its partner.
     setting = get_object_or_404(ForbiddenPhraseSetting, pk=setting_pk)
     partner = _partner(request, setting.partner_id)
+    if request.method == "GET":
+        scope = partner.name if partner else _("all partners")
+        if setting.action == ForbiddenPhraseSetting.Action.REMOVE:
+            question = _("Forbid “%(phrase)s” again for %(scope)s?")
+        else:
+            question = _("Undo the change of “%(phrase)s” for %(scope)s?")
+        return confirm_delete(
+            request, title=_("Undo a change of the list"),
+            question=question % {"phrase": setting.phrase, "scope": scope},
+            details=list(setting.suggestions or []),
+            cancel_url=_page_url(partner, setting.language),
+            button=_("Undo the change"),
+        )
     phrases.delete_phrase(actor=request.user, setting=setting)
     messages.success(request, _("The change is undone."))
     return redirect(_page_url(partner, setting.language))

@@ -15,9 +15,10 @@ from django.db import models
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.models import Partner, User
 from firstline.quality import script as rules
@@ -35,6 +36,7 @@ from firstline.sla.models import TypicalRequest, UrgencyRule
 from firstline.tenancy import partners_for
 from firstline.tickets.models import Ticket
 from firstline.web.access import desk_required, supervisor_required
+from firstline.web.confirm import confirm_delete
 from firstline.web.forms import add_service_error
 from firstline.web.script_forms import (
     STEP_FORMS,
@@ -170,11 +172,19 @@ def setting_edit(request: HttpRequest, pk: int, kind: str, item_pk: int) -> Http
 
 
 @supervisor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def setting_delete(request: HttpRequest, pk: int, kind: str, item_pk: int) -> HttpResponse:
+    """GET: the confirmation step; POST: delete."""
     partner = _partner(request, pk)
     model, _form_class, action, _title = _kind(kind)
     instance = get_object_or_404(model._default_manager.filter(partner=partner), pk=item_pk)
+    if request.method == "GET":
+        return confirm_delete(
+            request, title=_("Delete"),
+            question=_("Delete “%(item)s” (%(kind)s) from the script of %(partner)s?") % {
+                "item": instance, "kind": model._meta.verbose_name, "partner": partner.name},
+            cancel_url=reverse("script-settings", args=[partner.pk]),
+        )
     try:
         services.delete_setting(actor=request.user, partner=partner, instance=instance,
                                 action=f"{action}_deleted")

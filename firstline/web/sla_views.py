@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.clock import now
 from firstline.core.models import Partner
@@ -23,6 +24,7 @@ from firstline.sla.models import EscalationStep, SlaPolicy, TypicalRequest, Urge
 from firstline.tenancy import partners_for, tickets_for
 from firstline.tickets.models import ACTIVE_STATUSES, Priority, Status
 from firstline.web.access import staff_required, supervisor_required
+from firstline.web.confirm import confirm_delete
 from firstline.web.forms import add_service_error
 from firstline.web.sla_forms import (
     EscalationStepForm,
@@ -157,17 +159,54 @@ def policy_edit(request: HttpRequest, pk: int, policy_pk: int | None = None) -> 
     form = PolicyForm(request.POST or None, instance=policy, partner=partner)
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_policy(actor=request.user, partner=partner, policy=form.instance,
-                                 targets=form.targets())
+            saved = services.save_policy(actor=request.user, partner=partner,
+                                         policy=form.instance, targets=form.targets())
         except ValidationError as error:
             _add_target_errors(form, error)
         else:
             messages.success(request, _("SLA policy saved."))
+            if saved.recomputed:
+                messages.info(request, ngettext(
+                    "The deadlines of %(count)d open ticket now follow the new terms.",
+                    "The deadlines of %(count)d open tickets now follow the new terms.",
+                    saved.recomputed) % {"count": saved.recomputed})
             return redirect("sla-settings", pk=partner.pk)
     status = 400 if request.method == "POST" else 200
+    open_count = services.open_tickets_on(policy).count() if policy.pk else 0
     return render(request, "web/sla/policy.html",
-                  {"partner": partner, "form": form, "policy": policy, "title": title},
+                  {"partner": partner, "form": form, "policy": policy, "title": title,
+                   "open_count": open_count},
                   status=status)
+
+
+@supervisor_required
+@require_http_methods(["GET", "POST"])
+def policy_delete(request: HttpRequest, pk: int, policy_pk: int) -> HttpResponse:
+    """GET: confirm (or say where the policy is in use); POST: delete."""
+    partner = _partner(request, pk)
+    policy = get_object_or_404(SlaPolicy, pk=policy_pk, partner=partner)
+    back = reverse("sla-settings", args=[partner.pk])
+    usage = services.policy_usage(policy)
+    title = _("Delete the policy “%(name)s”") % {"name": policy.name}
+    if request.method == "POST":
+        try:
+            services.delete_policy(actor=request.user, partner=partner, policy=policy)
+        except ValidationError as error:
+            return confirm_delete(request, title=title, question="", cancel_url=back,
+                                  refusal=error.messages, status=400)
+        messages.success(request, _("Policy “%(name)s” deleted.") % {"name": policy.name})
+        return redirect(back)
+    if usage:
+        return confirm_delete(
+            request, title=title, question="", cancel_url=back,
+            refusal=[_("The policy “%(name)s” is in use and cannot be deleted.")
+                     % {"name": policy.name}, *usage])
+    return confirm_delete(
+        request, title=title, cancel_url=back,
+        question=_("Delete the policy “%(name)s” with its targets and escalation steps? "
+                   "No organisation or ticket uses it.") % {"name": policy.name},
+        details=[str(step) for step in policy.escalation_steps.all()],
+    )
 
 
 def _add_target_errors(form: PolicyForm, error: ValidationError) -> None:
@@ -198,12 +237,27 @@ def setting_add(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                   _settings_context(partner, **{kind: form}), status=400)
 
 
+DELETE_QUESTIONS = {
+    "steps": gettext_lazy("Delete the escalation step “%(item)s” of the policy “%(policy)s”?"),
+    "rules": gettext_lazy("Delete the urgency rule “%(item)s”?"),
+    "typical": gettext_lazy("Delete the typical request “%(item)s”?"),
+}
+
+
 @supervisor_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def setting_delete(request: HttpRequest, pk: int, kind: str, item_pk: int) -> HttpResponse:
+    """GET: the confirmation step; POST: delete."""
     partner = _partner(request, pk)
     setting = _kind(kind)
     instance = get_object_or_404(setting.model, pk=item_pk, partner=partner)
+    if request.method == "GET":
+        policy = getattr(instance, "policy", None)
+        return confirm_delete(
+            request, title=_("Delete"),
+            question=str(DELETE_QUESTIONS[kind]) % {"item": instance, "policy": policy},
+            cancel_url=f"{reverse('sla-settings', args=[partner.pk])}#{kind}",
+        )
     services.delete_setting(actor=request.user, partner=partner, instance=instance,
                             action=f"{setting.action}_deleted")
     messages.success(request, _("Deleted."))
