@@ -34,6 +34,10 @@ urlpatterns = [
         "settings/sla/<int:pk>/policies/<int:policy_pk>/", sla_views.policy_edit,
         name="sla-policy-edit",
     ),
+    path(
+        "settings/sla/<int:pk>/policies/<int:policy_pk>/delete/", sla_views.policy_delete,
+        name="sla-policy-delete",
+    ),
     path("settings/sla/<int:pk>/<str:kind>/add/", sla_views.setting_add, name="sla-setting-add"),
     path(
         "settings/sla/<int:pk>/<str:kind>/<int:item_pk>/delete/", sla_views.setting_delete,
