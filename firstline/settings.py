@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A lock timeout raised by a view is a 503 with Retry-After, not a 500.
+    "firstline.core.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "firstline.urls"

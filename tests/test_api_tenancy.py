@@ -74,6 +74,7 @@ def test_a_ticket_cannot_be_created_with_another_partners_contact_or_service(cas
         {
             "subject": "Printer on fire",
             "text": "It is on fire.",
+            "partner_id": cast.a.partner.pk,
             "contact_id": cast.b.contact.pk,
             "service_id": cast.b.service.pk,
         },
@@ -88,7 +89,8 @@ def test_another_partners_contact_gets_the_same_error_as_a_missing_one(cast):
     client = token_client(cast.a.integration)
 
     def contact_error(contact_id: int) -> list:
-        body = {"subject": "x", "text": "y", "contact_id": contact_id}
+        body = {"subject": "x", "text": "y", "partner_id": cast.a.partner.pk,
+                "contact_id": contact_id}
         return client.post_json("/api/tickets", body).json()["errors"]
 
     assert contact_error(cast.b.contact.pk) == contact_error(MISSING_ID)

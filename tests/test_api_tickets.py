@@ -34,6 +34,7 @@ def test_a_partner_creates_a_ticket_for_its_own_partner_through_the_api_channel(
             "subject": "  Site is down  ",
             "text": "Our site returns 502.",
             "priority": "high",
+            "partner_id": cast.a.partner.pk,
             "contact_id": cast.a.contact.pk,
             "service_id": cast.a.service.pk,
         },
@@ -58,7 +59,7 @@ def test_a_partner_creates_a_ticket_for_its_own_partner_through_the_api_channel(
     ).exists()
 
 
-def test_staff_must_say_which_partner_a_new_ticket_is_for(cast):
+def test_every_caller_must_say_which_partner_a_new_ticket_is_for(cast):
     client = token_client(cast.operator)
 
     without = client.post_json("/api/tickets", {"subject": "x", "text": "y"})

@@ -10,11 +10,14 @@ pytestmark = pytest.mark.django_db
 NEW = "/api/tickets"
 TICKET = "/api/tickets/{ticket}"
 MESSAGES = "/api/tickets/{ticket}/messages"
-VALID_NEW = {"subject": "Subject", "text": "Text"}
+VALID_NEW = {"subject": "Subject", "text": "Text", "partner_id": "{a_partner}"}
 
 # case: (who, method, path, body, the fields the answer must name)
 CASES = {
-    "missing text": ("integration", "post", NEW, {"subject": "Subject"}, {"text"}),
+    "missing text": (
+        "integration", "post", NEW, {"subject": "Subject", "partner_id": "{a_partner}"}, {"text"}
+    ),
+    "missing partner": ("integration", "post", NEW, {"subject": "S", "text": "T"}, {"partner_id"}),
     "blank text": ("integration", "post", NEW, {**VALID_NEW, "text": "   "}, {"text"}),
     "unknown priority": (
         "integration", "post", NEW, {**VALID_NEW, "priority": "urgent"}, {"priority"}
@@ -28,8 +31,6 @@ CASES = {
     "a field tickets do not have": (
         "integration", "post", NEW, {**VALID_NEW, "assignee_id": 1}, {"assignee_id"}
     ),
-    "illegal transition new->closed": ("manager", "patch", TICKET, {"status": "closed"},
-                                       {"status"}),
     "unknown status": ("manager", "patch", TICKET, {"status": "done"}, {"status"}),
     "status of the wrong type": ("manager", "patch", TICKET, {"status": 3}, {"status"}),
     "unknown priority on change": ("manager", "patch", TICKET, {"priority": "p1"},
@@ -53,7 +54,8 @@ CASES = {
 
 
 def _fill(value, cast):
-    ids = {"{b_engineer}": cast.b.engineer.pk, "{a_customer}": cast.a.customer.pk}
+    ids = {"{b_engineer}": cast.b.engineer.pk, "{a_customer}": cast.a.customer.pk,
+           "{a_partner}": cast.a.partner.pk}
     return ids.get(value, value) if isinstance(value, str) else value
 
 
@@ -89,7 +91,7 @@ def test_every_bad_field_of_a_new_ticket_is_named_at_once(cast):
     )
 
     assert response.status_code == 422
-    assert error_fields(response) == {"subject", "priority", "text", "contact_id"}
+    assert error_fields(response) == {"subject", "priority", "text", "contact_id", "partner_id"}
     assert db_snapshot() == before
 
 
@@ -102,6 +104,18 @@ def test_every_bad_reference_of_a_new_ticket_is_named_at_once(cast):
 
     assert response.status_code == 422
     assert error_fields(response) == {"partner_id", "contact_id", "service_id"}
+
+
+def test_an_illegal_transition_is_a_409_naming_the_status_and_writes_nothing(cast):
+    client = token_client(cast.a.manager)
+    before = db_snapshot()
+
+    response = client.patch_json(f"/api/tickets/{cast.a.ticket.pk}", {"status": "closed"})
+
+    assert response.status_code == 409
+    assert error_fields(response) == {"status"}
+    assert "status" in response.json()["detail"]
+    assert db_snapshot() == before
 
 
 def test_a_refused_change_names_both_the_assignee_and_the_status(cast):

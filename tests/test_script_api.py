@@ -54,7 +54,7 @@ def test_listing_tickets_still_costs_no_query_per_ticket(cast, django_assert_max
     assert items[cast.a.ticket.pk]["script"]["classification"][0]["value"] == "Облако → ВМ"
 
 
-def test_hand_over_without_diagnostics_is_422_naming_them_and_changes_nothing(cast):
+def test_hand_over_without_diagnostics_is_409_naming_them_and_changes_nothing(cast):
     cfg = configure(cast.a)
     ticket = cast.a.ticket
     services.identify(ticket=ticket, actor=cast.operator, contract_number=contract_of(ticket),
@@ -66,7 +66,8 @@ def test_hand_over_without_diagnostics_is_422_naming_them_and_changes_nothing(ca
 
     response = client.post_json(handover_url(ticket), {})
 
-    assert response.status_code == 422
+    # 409: the ticket's state (missing diagnostics) refuses it, not the request's shape.
+    assert response.status_code == 409
     assert response.json()["errors"] == [{
         "field": "diagnostics",
         "message": "The diagnostics are not filled in: ID виртуальной машины.",

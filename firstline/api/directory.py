@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router
 
 from firstline.api.auth import current_user
+from firstline.api.fields import Id
 from firstline.api.pagination import paginate
 from firstline.api.queries import filter_contacts
 from firstline.api.schemas import (
@@ -53,5 +54,5 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **COMMON_ERRORS, **NOT_FOUND})
-def get_contact(request: HttpRequest, contact_id: int) -> Contact:
+def get_contact(request: HttpRequest, contact_id: Id) -> Contact:
     return get_object_or_404(_contacts(current_user(request)), pk=contact_id)

@@ -1,44 +1,58 @@
 """Keyset ("cursor") pagination on the id, newest first.
 
-A cursor is the last id of the previous page, base64-encoded so that clients treat it as
-opaque and we may change what is inside. Unlike offsets, pages stay correct while new
-tickets arrive, and the database seeks to the cursor instead of counting rows past it.
+A cursor is opaque to clients: `v1` and the last id of the previous page in base 36, so
+that we may change what is inside (a new version prefix). Its shape is in the OpenAPI
+document (`CURSOR_PATTERN`), and every string of that shape is a valid position: past
+the newest id is the first page, below the oldest an empty one. Unlike offsets, pages
+stay correct while new tickets arrive, and the database seeks to the cursor instead of
+counting rows past it.
 """
 
-import base64
-import binascii
+import re
+from typing import Annotated
 
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
+from pydantic import Field as PydanticField
 from pydantic import field_validator
+
+from firstline.api.fields import ID_MAX
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _VERSION = "v1"
+CURSOR_PATTERN = r"^v1[0-9a-z]{1,13}$"
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def encode_cursor(last_id: int) -> str:
-    raw = f"{_VERSION}:{last_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    digits = ""
+    while True:
+        last_id, digit = divmod(last_id, 36)
+        digits = _DIGITS[digit] + digits
+        if not last_id:
+            return _VERSION + digits
 
 
 def decode_cursor(cursor: str) -> int | None:
-    """The id a cursor points after, or None if the API did not make this cursor."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        version, _sep, last_id = base64.urlsafe_b64decode(padded).decode().partition(":")
-        value = int(last_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    """The id a cursor points after, or None if it does not have a cursor's shape."""
+    if not _CURSOR_RE.match(cursor):
         return None
-    return value if version == _VERSION and value > 0 else None
+    # 13 base-36 digits reach past the largest id; such a cursor is simply "after all".
+    return min(int(cursor.removeprefix(_VERSION), 36), ID_MAX)
+
+
+# The pattern shows the shape in the document; the validator gives the clearer message.
+Cursor = Annotated[str, PydanticField(json_schema_extra={"pattern": CURSOR_PATTERN})]
 
 
 class PageParams(Schema):
     limit: int = Field(
         DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="How many items per page (1..200)."
     )
-    cursor: str | None = Field(
+    cursor: Cursor | None = Field(
         None, description="`next_cursor` of the previous page; omit for the first page."
     )
 
@@ -46,9 +60,9 @@ class PageParams(Schema):
     @classmethod
     def _cursor_is_ours(cls, value: str | None) -> str | None:
         # Checked with the other parameters, so one answer names every bad one.
-        if value and decode_cursor(value) is None:
+        if value is not None and decode_cursor(value) is None:
             raise ValueError(_("This cursor is not one the API gave out."))
-        return value or None
+        return value
 
 
 def paginate[M: Model](
@@ -56,7 +70,7 @@ def paginate[M: Model](
 ) -> tuple[list[M], str | None]:
     """One page of `queryset` ordered by id descending, and the cursor of the next page."""
     rows = queryset.order_by("-pk")
-    if params.cursor:
+    if params.cursor is not None:
         rows = rows.filter(pk__lt=decode_cursor(params.cursor))
     # One row more than asked tells whether a next page exists without a COUNT.
     page = list(rows[: params.limit + 1])

@@ -6,6 +6,7 @@ from typing import Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from firstline.api.fields import SEARCH_MAX, TEXT_MAX, Id, NonBlankText, Text
 from firstline.api.pagination import PageParams
 from firstline.contacts.models import Contact
 from firstline.quality.metrics import script_facts
@@ -27,9 +28,21 @@ class InvalidInputOut(Schema):
     errors: list[FieldErrorOut]
 
 
-# Responses every authenticated endpoint may give, for the OpenAPI document.
-COMMON_ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 422: InvalidInputOut}
+class TooLargeOut(Schema):
+    detail: str
+    limit: int = Field(description="The largest body accepted, in bytes.")
+
+
+# Responses every authenticated endpoint may give, for the OpenAPI document: 503 (with
+# Retry-After) when the database stays locked longer than its timeout.
+COMMON_ERRORS: dict[int, type[Schema]] = {
+    401: ErrorOut, 403: ErrorOut, 422: InvalidInputOut, 503: ErrorOut
+}
 NOT_FOUND: dict[int, type[Schema]] = {404: ErrorOut}
+# Refused because of the ticket's state (status, missing script steps); names the fields.
+CONFLICT: dict[int, type[Schema]] = {409: InvalidInputOut}
+# ...and those with a JSON body: not JSON at all (400), too large (413).
+BODY_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 413: TooLargeOut}
 
 
 class Ref(Schema):
@@ -48,10 +61,11 @@ class _Input(Schema):
 class TicketFilters(PageParams):
     status: Status | None = None
     priority: Priority | None = None
-    partner_id: int | None = None
-    assignee_id: int | None = None
-    q: str | None = Field(
+    partner_id: Id | None = None
+    assignee_id: Id | None = None
+    q: Text | None = Field(
         None,
+        max_length=SEARCH_MAX,
         description="A ticket number (FL-000123 or 123), or part of the subject or the "
         "contact's name.",
     )
@@ -174,33 +188,34 @@ class TicketPage(Schema):
 
 
 class TicketCreateIn(_Input):
-    subject: str = Field(
+    subject: Text = Field(
         max_length=SUBJECT_MAX,
         description="May be empty: the first line of the text becomes the subject.",
     )
-    text: str = Field(min_length=1, description="The request in the customer's words.")
+    text: NonBlankText = Field(
+        max_length=TEXT_MAX, description="The request in the customer's words."
+    )
     priority: Priority = Priority.NORMAL
-    contact_id: int | None = None
-    service_id: int | None = None
-    partner_id: int | None = Field(
-        None,
-        description="Required for provider staff; partner accounts always create tickets "
-        "for their own partner.",
+    contact_id: Id | None = None
+    service_id: Id | None = None
+    partner_id: Id = Field(
+        description="The partner the ticket is for (`GET /partners`); a partner account "
+        "names its own partner."
     )
 
 
 class HandOverIn(_Input):
-    assignee_id: int | None = Field(
+    assignee_id: Id | None = Field(
         None, description="A partner engineer or manager; leave out (with `group`) to let "
         "the partner's routing rules decide."
     )
-    group: str = Field("", max_length=100, description="The partner's group, if any.")
+    group: Text = Field("", max_length=100, description="The partner's group, if any.")
 
 
 class TicketPatchIn(_Input):
     status: Status | None = None
     priority: Priority | None = None
-    assignee_id: int | None = Field(
+    assignee_id: Id | None = Field(
         None, description="null unassigns; leave the key out to keep the assignee."
     )
 
@@ -245,7 +260,7 @@ class MessageIn(_Input):
     kind: Literal["reply", "note"] = Field(
         description="`reply` is sent to the customer; `note` is seen by staff and partner only."
     )
-    text: str = Field(min_length=1)
+    text: NonBlankText = Field(max_length=TEXT_MAX)
     reply_kind: ReplyKindIn = Field(
         "regular",
         description=REPLY_KIND_HELP + " A reply with a finding that blocks for the ticket's "
@@ -260,8 +275,8 @@ class ReplyCheckIn(Schema):
     # Not stripped (unlike the other inputs): the spans point into the text as it was sent.
     model_config = ConfigDict(extra="forbid")
 
-    ticket_id: int
-    text: str = Field(max_length=100_000)
+    ticket_id: Id
+    text: Text = Field(max_length=TEXT_MAX)
     kind: ReplyKindIn = Field("regular", description=REPLY_KIND_HELP)
 
 
@@ -304,7 +319,7 @@ class ServiceOut(Schema):
 
 
 class ServiceFilters(Schema):
-    partner_id: int | None = None
+    partner_id: Id | None = None
 
 
 class EmailOut(Schema):
@@ -339,8 +354,10 @@ class ContactOut(Schema):
 
 
 class ContactFilters(PageParams):
-    partner_id: int | None = None
-    q: str | None = Field(None, description="Part of the name or of an e-mail address.")
+    partner_id: Id | None = None
+    q: Text | None = Field(
+        None, max_length=SEARCH_MAX, description="Part of the name or of an e-mail address."
+    )
 
 
 class ContactPage(Schema):

@@ -7,17 +7,24 @@ find its token with one indexed lookup.
 """
 
 import hashlib
+import logging
 import secrets
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext as _
 
 from firstline.api.models import ApiToken
 from firstline.core import audit
 from firstline.core.clock import now
+from firstline.core.middleware import is_lock_error
 from firstline.core.models import User
+
+logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "fl_"  # noqa: S105 (a marker that makes leaked tokens greppable, not a secret)
 # Recording every use would turn each read request into a write; a minute is precise
@@ -77,5 +84,45 @@ def user_for_key(plaintext: str) -> User | None:
         return None
     moment = now()
     if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=moment)
+        _record_use(token, moment)
     return token.user
+
+
+def _record_use(token: ApiToken, moment: datetime) -> None:
+    """Note when a token was used, unless that means waiting for someone else's lock.
+
+    The note is a convenience; the request it rides on (often a read) must neither wait
+    for nor fail on a busy database because of it: skipped now, written on a later use.
+    """
+    connection = connections[ApiToken.objects.db]
+    try:
+        with _without_lock_wait(connection), transaction.atomic(using=connection.alias):
+            rows = ApiToken.objects.filter(pk=token.pk)
+            if connection.features.has_select_for_update_skip_locked:
+                # PostgreSQL: a row locked by another transaction is skipped, not waited for.
+                rows = ApiToken.objects.filter(
+                    pk__in=rows.select_for_update(skip_locked=True).values("pk")
+                )
+            rows.update(last_used_at=moment)
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            raise
+        logger.info("API token %s: use not recorded, the database is busy", token.prefix)
+
+
+@contextmanager
+def _without_lock_wait(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """SQLite: fail at once instead of waiting `timeout` seconds for the write lock."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")

@@ -1,5 +1,7 @@
 """Tickets and their messages. Every lookup starts from the caller's tenancy scope."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,10 +12,14 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from firstline.api.auth import current_user
+from firstline.api.errors import StateConflict
+from firstline.api.fields import Id
 from firstline.api.pagination import paginate
 from firstline.api.queries import filter_tickets
 from firstline.api.schemas import (
+    BODY_ERRORS,
     COMMON_ERRORS,
+    CONFLICT,
     NOT_FOUND,
     HandOverIn,
     MessageIn,
@@ -71,17 +77,14 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[st
 
 
 def _partner_for_new_ticket(
-    user: User, partner_id: int | None, errors: dict[str, str]
+    user: User, partner_id: int, errors: dict[str, str]
 ) -> Partner | None:
     partners = partners_for(user)
     if not user.is_provider_staff:
         # A partner account's tickets are its partner's; the body cannot say otherwise.
-        if partner_id is not None and partner_id != user.partner_id:
+        if partner_id != user.partner_id:
             errors["partner_id"] = _("You can create tickets for your own partner only.")
         return partners.first()
-    if partner_id is None:
-        errors["partner_id"] = _("Choose the partner the ticket is for.")
-        return None
     partner = partners.filter(pk=partner_id).first()
     if partner is None:
         errors["partner_id"] = _("Unknown partner.")
@@ -112,7 +115,7 @@ def _service_for_new_ticket(
     return service
 
 
-@router.post("/tickets", response={201: TicketOut, **COMMON_ERRORS})
+@router.post("/tickets", response={201: TicketOut, **COMMON_ERRORS, **BODY_ERRORS})
 def create_ticket(request: HttpRequest, payload: TicketCreateIn) -> Status[Ticket]:
     """Open a ticket on behalf of a customer; it arrives through the API channel."""
     user = current_user(request)
@@ -138,13 +141,19 @@ def create_ticket(request: HttpRequest, payload: TicketCreateIn) -> Status[Ticke
 
 
 @router.get("/tickets/{ticket_id}", response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND})
-def get_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
+def get_ticket(request: HttpRequest, ticket_id: Id) -> Ticket:
     return _ticket_or_404(current_user(request), ticket_id)
 
 
-@router.patch("/tickets/{ticket_id}", response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND})
-def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatchIn) -> Ticket:
-    """Change status, priority and/or assignee: all of them or, on any error, none."""
+@router.patch(
+    "/tickets/{ticket_id}",
+    response={200: TicketOut, **COMMON_ERRORS, **BODY_ERRORS, **NOT_FOUND, **CONFLICT},
+)
+def update_ticket(request: HttpRequest, ticket_id: Id, payload: TicketPatchIn) -> Ticket:
+    """Change status, priority and/or assignee: all of them or, on any error, none.
+
+    A status the ticket cannot move to from its current one is a 409 naming `status`.
+    """
     user = current_user(request)
     ticket = _ticket_or_404(user, ticket_id)
     change = services.TicketChange(
@@ -159,8 +168,23 @@ def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatchIn) 
             )
             if change.assignee is None:
                 _refuse_unknown_assignee(ticket, change)
-    services.change_ticket(ticket=ticket, actor=user, change=change)
+    with state_conflicts():
+        services.change_ticket(ticket=ticket, actor=user, change=change)
     return _ticket_or_404(user, ticket.pk)
+
+
+# What a ticket's state decides: a refusal naming only these is a 409 (see StateConflict).
+STATE_FIELDS = frozenset({"status", "identification", "classification", "diagnostics"})
+
+
+@contextmanager
+def state_conflicts() -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and set(exc.error_dict) <= STATE_FIELDS:
+            raise StateConflict(exc) from exc
+        raise
 
 
 def _refuse_unknown_assignee(ticket: Ticket, change: services.TicketChange) -> None:
@@ -181,7 +205,7 @@ def _refuse_unknown_assignee(ticket: Ticket, change: services.TicketChange) -> N
     "/tickets/{ticket_id}/messages",
     response={200: list[MessageOut], **COMMON_ERRORS, **NOT_FOUND},
 )
-def list_messages(request: HttpRequest, ticket_id: int) -> list[Message]:
+def list_messages(request: HttpRequest, ticket_id: Id) -> list[Message]:
     """The conversation in order, internal notes included."""
     user = current_user(request)
     return list(_messages(user, _ticket_or_404(user, ticket_id)))
@@ -189,9 +213,9 @@ def list_messages(request: HttpRequest, ticket_id: int) -> list[Message]:
 
 @router.post(
     "/tickets/{ticket_id}/messages",
-    response={201: MessageOut, **COMMON_ERRORS, **NOT_FOUND},
+    response={201: MessageOut, **COMMON_ERRORS, **NOT_FOUND, **BODY_ERRORS},
 )
-def add_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> Status[Message]:
+def add_message(request: HttpRequest, ticket_id: Id, payload: MessageIn) -> Status[Message]:
     """A public reply (mailed to the customer) or an internal note."""
     user = current_user(request)
     ticket = _ticket_or_404(user, ticket_id)
@@ -202,7 +226,7 @@ def add_message(request: HttpRequest, ticket_id: int, payload: MessageIn) -> Sta
 
 @router.post(
     "/replies/check",
-    response={200: ReplyCheckOut, **COMMON_ERRORS, **NOT_FOUND},
+    response={200: ReplyCheckOut, **COMMON_ERRORS, **NOT_FOUND, **BODY_ERRORS},
     tags=["replies"],
 )
 def check_reply(request: HttpRequest, payload: ReplyCheckIn) -> dict[str, Any]:
@@ -232,12 +256,12 @@ def check_reply(request: HttpRequest, payload: ReplyCheckIn) -> dict[str, Any]:
 
 @router.post(
     "/tickets/{ticket_id}/handover",
-    response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND},
+    response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND, **BODY_ERRORS, **CONFLICT},
 )
-def hand_over(request: HttpRequest, ticket_id: int, payload: HandOverIn) -> Ticket:
+def hand_over(request: HttpRequest, ticket_id: Id, payload: HandOverIn) -> Ticket:
     """Hand the ticket over to the partner (provider staff): status `waiting_partner`.
 
-    Refused with 422 naming `identification`, `classification` and/or `diagnostics` while
+    Refused with 409 naming `identification`, `classification` and/or `diagnostics` while
     what the partner's script requires is missing. Without `assignee_id` and `group` the
     partner's routing rules choose the engineer or group.
     """
@@ -253,5 +277,6 @@ def hand_over(request: HttpRequest, ticket_id: int, payload: HandOverIn) -> Tick
             raise ValidationError(
                 {"assignee_id": _("Hand over to an active engineer or manager of this partner.")}
             )
-    script_services.hand_over(ticket, user, to_user=to_user, group=payload.group)
+    with state_conflicts():
+        script_services.hand_over(ticket, user, to_user=to_user, group=payload.group)
     return _ticket_or_404(user, ticket.pk)
