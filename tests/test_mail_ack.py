@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from firstline.mail.autoreply import request_words
 from firstline.mail.models import AckTemplate, AutoReplyLog
 from firstline.mail.parsed import Address
+from firstline.mail.threading import thread_tag
 from firstline.outbox.delivery import deliver_due
 from firstline.outbox.models import OutboxMessage
 from firstline.quality.rules import ReplyContext, ReplyKind, check_reply, default_ruleset
@@ -41,7 +42,7 @@ def test_the_acknowledgement_meets_the_three_criteria(cast, mailbox) -> None:
     ticket = inbound.ticket
     ack = the_ack(inbound)
     assert ack.recipient == "ivan@alpha.example"
-    assert ack.subject.startswith(f"[{ticket.number}] ")
+    assert ack.subject.startswith(f"[{thread_tag(ticket)}] ")
     assert "Здравствуйте, Ivan alpha!" in ack.body
     assert "Ваш вопрос «нет доступа на FTP»" in ack.body
     # 1080 business minutes of 9:00-18:00 from Tuesday 10:00: Thursday 10:00, Moscow time.
@@ -138,7 +139,7 @@ def test_the_number_is_put_in_a_subject_that_lacks_it(cast, mailbox) -> None:
     AckTemplate.objects.create(partner=cast.a.partner, language="ru", subject="Принято",
                                body="{name}, Ваш вопрос «{request}» принят. {deadline}")
     inbound = receive(mailbox, letter())
-    assert the_ack(inbound).subject == f"[{inbound.ticket.number}] Принято"
+    assert the_ack(inbound).subject == f"[{thread_tag(inbound.ticket)}] Принято"
 
 
 # Templates refused -------------------------------------------------------------------------

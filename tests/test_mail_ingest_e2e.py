@@ -8,6 +8,7 @@ from firstline.contacts.models import ContactEmail
 from firstline.core.models import AuditEvent
 from firstline.mail.ingest import ingest_raw
 from firstline.mail.models import InboundMail, Mailbox
+from firstline.mail.threading import thread_tag
 from firstline.outbox.delivery import deliver_due
 from firstline.outbox.models import OutboxMessage
 from firstline.tickets.models import IdentifiedBy, Message, Ticket
@@ -46,7 +47,7 @@ def test_a_letter_opens_a_ticket_and_the_acknowledgement_meets_the_criteria(cast
     assert ticket.customer_words == "Не могу зайти на FTP с утра."  # signature folded away
     assert ticket.identified_by == IdentifiedBy.CONFIRMED_EMAIL
     (ack,) = acks(ticket)
-    assert ack.subject == f"[{ticket.number}] Ваш вопрос принят: Нет доступа на FTP"
+    assert ack.subject == f"[{thread_tag(ticket)}] Ваш вопрос принят: Нет доступа на FTP"
     assert "Здравствуйте, Ivan alpha!" in ack.body
     assert "«Нет доступа на FTP»" in ack.body
     assert "не позднее" in ack.body and "(Europe/Moscow, UTC+03:00)" in ack.body

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from firstline.contacts.models import Contact, ContactEmail
 from firstline.mail.ingest import ingest_raw
 from firstline.mail.models import MailParticipant, MailReference
+from firstline.mail.threading import thread_tag
 from firstline.outbox.delivery import deliver_due
 from firstline.outbox.models import OutboxMessage
 from firstline.tickets.models import Message, Status
@@ -47,7 +48,7 @@ def test_a_reply_on_a_mail_ticket_goes_out_in_its_thread(cast, mailbox) -> None:
     message = reply(ticket, cast.operator)
     (letter,) = letters_of(message)
     assert letter.recipient == "ivan@alpha.example"
-    assert letter.subject == f"[{ticket.number}] Re: Нет доступа на FTP"
+    assert letter.subject == f"[{thread_tag(ticket)}] Re: Нет доступа на FTP"
     assert letter.headers["Reply-To"] == "help@alpha.example"
     assert letter.headers["In-Reply-To"] == ack_id
     assert letter.headers["References"] == f"<first@customer.example> {ack_id}"

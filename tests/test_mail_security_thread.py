@@ -5,7 +5,9 @@ parser, every reply goes out through the outbox and its delivery, and the custom
 the ticket in the portal. A stranger who guesses a ticket number (or holds a forwarded
 letter of the thread) must not become the customer: no participant, no reopen, no public
 reply mailed to them, nothing of theirs in the customer's portal. The customer, a
-participant and, when the mailbox allows it, a colleague still join.
+participant and, when the mailbox allows it, a colleague still join. Our subjects carry the
+number with a check ("[FL-000123-7KQX]"): only a checked tag or one of the thread's
+Message-IDs can let the unknown-sender policy add anybody.
 """
 
 from io import BytesIO, StringIO
@@ -17,9 +19,11 @@ from django.urls import reverse
 
 from firstline.contacts.models import ContactEmail
 from firstline.mail.models import InboundMail, Mailbox, MailParticipant
+from firstline.mail.text import strip_subject
+from firstline.mail.threading import check_is_valid, thread_tag
 from firstline.outbox.delivery import deliver_due
 from firstline.outbox.models import OutboxMessage
-from firstline.tickets.models import Message, Status, Ticket
+from firstline.tickets.models import Message, Status, Ticket, parse_number
 from firstline.tickets.services import TicketChange, add_message, change_ticket
 from tests.conftest import client_for
 from tests.test_mail_ingest import make_mailbox
@@ -196,3 +200,74 @@ def test_the_portal_names_a_participant_instead_of_you(cast, mailbox) -> None:
     assert "Olga alpha" in olga.split("</strong>")[0]
     assert "Olga alpha" not in ivan.split("</strong>")[0]
     assert ivan.split("</strong>")[0] != olga.split("</strong>")[0]
+
+
+# The subject tag: the number people know, and a check only our letters carry -------------
+
+
+def test_our_letters_carry_the_number_with_a_check_per_ticket_and_partner(cast) -> None:
+    ticket, other = cast.a.ticket, cast.a.other_ticket
+    tag = thread_tag(ticket)
+    assert tag.startswith(f"{ticket.number}-") and len(tag) == len(ticket.number) + 5
+    assert check_is_valid(ticket, tag[-4:]) and check_is_valid(ticket, tag[-4:].lower())
+    assert not check_is_valid(other, tag[-4:])
+    # The same number at another partner has another check.
+    elsewhere = Ticket(pk=ticket.pk, partner_id=cast.b.partner.pk)
+    assert thread_tag(elsewhere) != tag
+    # The tag still reads as the number: in the desk's search and in our subject cleaning.
+    assert parse_number(tag) == ticket.pk and parse_number(tag.lower()) == ticket.pk
+    assert strip_subject(f"Re: [{tag}] Нет FTP") == "Нет FTP"
+
+
+def test_a_tag_made_under_the_previous_secret_key_still_proves(cast, settings) -> None:
+    tag = thread_tag(cast.a.ticket)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-for-the-test"  # noqa: S105
+    assert thread_tag(cast.a.ticket) != tag
+    assert check_is_valid(cast.a.ticket, tag[-4:])
+
+
+def test_a_public_reply_and_the_acknowledgement_carry_the_tag(cast, mailbox) -> None:
+    inbound = pipe(eml(message_id="<tagged@alpha>"))
+    ticket = inbound.ticket
+    deliver_due()
+    (ack,) = mail.outbox
+    assert ack.subject.startswith(f"[{thread_tag(ticket)}] ")
+    reply_and_deliver(ticket, cast.operator)
+    (letter,) = mail.outbox
+    assert letter.subject.startswith(f"[{thread_tag(ticket)}] Re: ")
+
+
+@pytest.mark.parametrize("tag_kind", ["checked", "wrong check", "bare number"])
+def test_add_participant_trusts_a_checked_tag_but_never_a_guessed_number(
+    cast, mailbox, tag_kind
+) -> None:
+    """A mail client that drops In-Reply-To keeps the subject: with the policy on, a
+    forwarded letter's checked tag adds its sender, a guessed or forged one does not."""
+    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
+    mailbox.save()
+    ticket = cast.a.ticket
+    tag = {
+        "checked": thread_tag(ticket),
+        "wrong check": f"{ticket.number}-{'0000' if thread_tag(ticket)[-4:] != '0000' else '1111'}",
+        "bare number": ticket.number,
+    }[tag_kind]
+    inbound = pipe(eml(sender=OUTSIDER, subject=f"Fwd: Re: [{tag}] FTP",
+                       message_id=f"<{tag_kind.replace(' ', '-')}@evil.example>",
+                       body="Коллега переслал мне вашу переписку.\n"))
+    assert inbound.ticket == ticket
+    joined = MailParticipant.objects.filter(ticket=ticket, address=OUTSIDER).exists()
+    if tag_kind == "checked":
+        assert inbound.ticket_message.kind == Message.Kind.INBOUND and joined
+    else:
+        assert inbound.ticket_message.kind == Message.Kind.NOTE and not joined
+
+
+def test_with_the_default_policy_even_a_checked_tag_only_makes_a_note(cast, mailbox) -> None:
+    ticket = resolved(cast)
+    inbound = pipe(eml(sender=OUTSIDER, subject=f"Re: [{thread_tag(ticket)}] FTP",
+                       message_id="<fwd-tag@evil.example>", body="Пересланное письмо.\n"))
+    ticket.refresh_from_db()
+    assert inbound.ticket_message.kind == Message.Kind.NOTE
+    assert ticket.status == Status.RESOLVED
+    assert not MailParticipant.objects.filter(ticket=ticket).exists()

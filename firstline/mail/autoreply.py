@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from firstline.core import config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner
-from firstline.mail import outbound
+from firstline.mail import outbound, threading
 from firstline.mail.models import AckTemplate, AutoReplyLog, autoreply_limit
 from firstline.mail.text import DEFAULT_SIGNATURE, language_of, strip_subject
 from firstline.outbox.models import OutboxMessage
@@ -191,6 +191,8 @@ def compose(ticket: Ticket, *, name: str, subject: str, text: str) -> Acknowledg
     }
     tpl_subject, tpl_body, signature = template_for(ticket.partner, language)
     title, body = render(subject=tpl_subject, body=tpl_body, signature=signature, values=values)
+    # "[FL-000123]" gets its check, so that an answer without headers still proves itself.
+    title = threading.tagged(title, ticket)
     findings = check(body, partner=ticket.partner, language=language, name=name,
                      request=request, deadline=deadline)
     return Acknowledgement(title, body, language, tuple(findings))

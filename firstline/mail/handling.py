@@ -180,10 +180,11 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
         message = _note(ticket, f"{note}\n\n{text}", files)
     else:
         known = identify.known_email(ticket.partner, address)
-        # A forwarded thread (one of the ticket's Message-IDs) may add its sender when the
-        # mailbox says so; a number in the subject alone never does: numbers are guessed.
+        # A forwarded thread (one of the ticket's Message-IDs, or its checked subject tag) may
+        # add its sender when the mailbox says so; a bare number never does: numbers are
+        # guessed.
         adds_strangers = (
-            found.by_reference
+            found.proven
             and mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
         )
         if adds_strangers or threading.may_join(
@@ -212,7 +213,7 @@ def _unknown_sender_note(found: threading.Found, parsed: ParsedMail) -> str:
     not happen, so the operator does not answer a stranger as if they were the customer."""
     name = " ".join(parsed.sender.name.split())
     sender = f"{name} <{parsed.sender.email}>" if name else parsed.sender.email
-    if found.by_reference:
+    if found.proven:
         text = _(
             "Letter from an unknown sender %(sender)s, answering this ticket's mail (it may "
             "have been forwarded to them). Not shown to the customer, the sender not added as "

@@ -34,8 +34,8 @@ def reply_to_address(partner: Partner) -> str:
 
 
 def ticket_subject(ticket: Ticket) -> str:
-    """'[FL-000123] Re: No FTP access'."""
-    return f"[{ticket.number}] Re: {strip_subject(ticket.subject) or ticket.number}"
+    """'[FL-000123-7KQX] Re: No FTP access' (the number with its check: threading)."""
+    return f"[{threading.thread_tag(ticket)}] Re: {strip_subject(ticket.subject) or ticket.number}"
 
 
 def recipients(ticket: Ticket) -> list[str]:

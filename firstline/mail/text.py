@@ -14,7 +14,7 @@ DEFAULT_SIGNATURE = {
 _PREFIXES = re.compile(
     r"^\s*(?:(?:re|fw|fwd|aw|wg|отв|ответ|пересл)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
-_TAG = re.compile(r"\[\s*FL-?\d+\s*\]", re.IGNORECASE)
+_TAG = re.compile(r"\[\s*FL-?\d+(?:-[0-9A-Z]{4})?\s*\]", re.IGNORECASE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
 

@@ -3,20 +3,24 @@
 A reply names the letters it answers in In-Reply-To and References; every letter we send
 and receive about a ticket is a MailReference, so those ids lead to the ticket. A letter
 whose client dropped the headers still carries the ticket number in its subject
-("[FL-000123] Re: …"). Both lookups stay inside the mailbox's partner: another partner's
-number in a subject is just text.
+("[FL-000123-7KQX] Re: …": the number and its check). Both lookups stay inside the
+mailbox's partner: another partner's number in a subject is just text.
 
 Finding the ticket is not permission to write on it as the customer (`may_join`): a
 ticket number is easy to guess, and a thread can be forwarded. Only the ticket's contact
 and its participants join; a colleague from the contact's organisation joins when the
 mailbox allows it. Anybody else's letter is kept for the operator as an internal note
-(`handling`), unless it answers one of the thread's Message-IDs and the mailbox's
-unknown-sender policy says to add such senders.
+(`handling`), unless it proves it holds the ticket's mail (one of the thread's Message-IDs,
+or the subject tag with its check) and the mailbox's unknown-sender policy says to add such
+senders.
 """
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from firstline.contacts.models import Contact, ContactEmail
 from firstline.core.models import Partner
@@ -24,7 +28,12 @@ from firstline.mail.models import MailParticipant, MailReference
 from firstline.mail.parsed import ParsedMail
 from firstline.tickets.models import Message, Ticket
 
-_SUBJECT_NUMBER = re.compile(r"\bFL-?0*(\d{1,12})\b", re.IGNORECASE)
+# "[FL-000123-7KQX]": the number as people know it, and a check that only our letters carry
+# (an HMAC of partner and ticket under SECRET_KEY, 20 bits in Crockford's base 32). A number
+# without it, or with a wrong one, still names the ticket, but proves nothing about the
+# sender: numbers are a sequence anybody can guess.
+_SUBJECT_NUMBER = re.compile(r"\bFL-?0*(\d{1,12})(?:-([0-9A-Z]{4}))?\b", re.IGNORECASE)
+_CHECK_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # References grow with every letter; the first one and the newest ones are what matter.
 MAX_REFERENCES = 20
 ID_MAX = MailReference._meta.get_field("message_id").max_length or 500
@@ -42,8 +51,44 @@ def thread_ids(parsed: ParsedMail) -> list[str]:
 
 
 def number_in_subject(subject: str) -> int | None:
+    found = tag_in_subject(subject)
+    return found[0] if found else None
+
+
+def tag_in_subject(subject: str) -> tuple[int, str] | None:
+    """The first ticket number in a subject and its check ("" when it has none)."""
     match = _SUBJECT_NUMBER.search(subject or "")
-    return int(match.group(1)) if match else None
+    return (int(match.group(1)), (match.group(2) or "").upper()) if match else None
+
+
+def _check(partner_id: int, ticket_id: int, secret: str) -> str:
+    digest = salted_hmac(
+        "firstline.mail.thread-tag", f"{partner_id}:{ticket_id}", secret=secret,
+        algorithm="sha256",
+    ).digest()
+    bits = int.from_bytes(digest[:3], "big") >> 4
+    return "".join(_CHECK_ALPHABET[(bits >> shift) & 31] for shift in (15, 10, 5, 0))
+
+
+def thread_tag(ticket: Ticket) -> str:
+    """'FL-000123-7KQX': what our letters carry in the subject, in brackets."""
+    return f"{ticket.number}-{_check(ticket.partner_id, ticket.pk, settings.SECRET_KEY)}"
+
+
+def tagged(subject: str, ticket: Ticket) -> str:
+    """The subject with the ticket's bracketed number carrying its check."""
+    return subject.replace(f"[{ticket.number}]", f"[{thread_tag(ticket)}]", 1)
+
+
+def check_is_valid(ticket: Ticket, check: str) -> bool:
+    """Does the check belong to this ticket (under the current or a previous SECRET_KEY)?"""
+    if not check:
+        return False
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(
+        constant_time_compare(check.upper(), _check(ticket.partner_id, ticket.pk, secret))
+        for secret in secrets
+    )
 
 
 @dataclass(frozen=True)
@@ -78,11 +123,12 @@ def look_up(partner: Partner, parsed: ParsedMail) -> Known:
 
 @dataclass(frozen=True)
 class Found:
-    """The ticket a letter belongs to, and whether one of the thread's Message-IDs led
-    there (hard to guess: the sender holds one of its letters) or only a subject number."""
+    """The ticket a letter belongs to, and whether the letter proves it holds the ticket's
+    mail: it answers one of the thread's Message-IDs, or its subject carries the ticket's
+    tag with a valid check. A bare number proves nothing: numbers are guessed."""
 
     ticket: Ticket
-    by_reference: bool
+    proven: bool
 
 
 def find_ticket(
@@ -90,17 +136,16 @@ def find_ticket(
 ) -> Found | None:
     """The partner's ticket this letter answers, or None for a new request."""
     known = known or look_up(partner, parsed)
-    ticket_id = known.ticket_id
-    by_reference = ticket_id is not None
+    ticket_id, check = known.ticket_id, ""
     if ticket_id is None:
-        ticket_id = number_in_subject(parsed.subject)
+        ticket_id, check = tag_in_subject(parsed.subject) or (None, "")
     if ticket_id is None:
         return None
     ticket = Ticket.objects.filter(partner=partner, pk=ticket_id).first()
     if ticket is None:
         return None
     ticket.partner = partner  # the row the filter names: not read again
-    return Found(ticket, by_reference)
+    return Found(ticket, known.ticket_id is not None or check_is_valid(ticket, check))
 
 
 def may_join(

@@ -10,7 +10,10 @@ from firstline.core.clock import now
 from firstline.core.models import Partner, Service
 
 NUMBER_PREFIX = "FL-"
-_NUMBER_RE = re.compile(r"^\s*(?:FL-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
+# "FL-000123-7KQX", the tag our letters carry (firstline.mail.threading), reads as its number.
+_NUMBER_RE = re.compile(
+    r"^\s*(?:FL-?0*(\d{1,12})(?:-[0-9A-Z]{4})?|0*(\d{1,12}))\s*$", re.IGNORECASE
+)
 
 
 def format_number(pk: int) -> str:
@@ -18,9 +21,9 @@ def format_number(pk: int) -> str:
 
 
 def parse_number(text: str) -> int | None:
-    """'FL-000123', 'fl123' or '123' -> 123; anything else -> None."""
+    """'FL-000123', 'FL-000123-7KQX', 'fl123' or '123' -> 123; anything else -> None."""
     match = _NUMBER_RE.match(text or "")
-    return int(match.group(1)) if match else None
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 class Status(models.TextChoices):
