@@ -69,6 +69,18 @@
     put(box, at, at, text);
   }
 
+  // A reply already written when the page loads (the form came back with an error) is
+  // checked at once. A "reply-check" event rather than an hx-trigger filter expression,
+  // which HTMX would have to eval: the Content-Security-Policy forbids eval.
+  if (window.htmx) {
+    htmx.onLoad(function (root) {
+      if (!root.querySelectorAll) return;
+      root.querySelectorAll("textarea[name=text][hx-post]").forEach(function (box) {
+        if (box.value.trim().length > 0) htmx.trigger(box, "reply-check");
+      });
+    });
+  }
+
   document.addEventListener("click", function (event) {
     const button = event.target.closest("button[data-replace], button[data-insert]");
     if (!button) return;
