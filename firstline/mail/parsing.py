@@ -464,7 +464,8 @@ class _MessageReader:
     def _forwarded(self, part: Message, payload: list[object]) -> None:
         """An attached letter (forward as attachment, an .eml, a spam-filter report, a
         digest): kept as an .eml file, parsed the same way, and its text shown under the
-        message unless it was attached as a file."""
+        message unless it was attached as a file (a spam filter's wrapped original is
+        always shown: the report around it says nothing of the customer's)."""
         inner = next((item for item in payload if isinstance(item, Message)), None)
         if inner is None:
             return
@@ -507,9 +508,11 @@ class _MessageReader:
                 content_id=single_id(raw_header(part, "content-id")),
             )
         )
-        if disposition == "attachment":
+        description = (raw_header(part, "content-description") or "").lower()
+        spam_report = "x-spam-type" in type_params or "original message" in description
+        if disposition == "attachment" and not spam_report:
             self.forward_as_file.append(parsed)
-        else:
+        else:  # inline, or the letter a spam filter wrapped in its report
             self.shown_forwards.append(parsed)
 
     def _delivery_status(self, part: Message, payload: object) -> None:

@@ -170,7 +170,7 @@ Content analysis details:   (5.2 points, 5.0 required)
 ------------=_67D0A1B2.SA
 Content-Type: message/rfc822; x-spam-type=original
 Content-Description: original message before SpamAssassin
-Content-Disposition: inline
+Content-Disposition: attachment
 Content-Transfer-Encoding: 8bit
 
 From: Maria Sidorova <maria@fabrika.example>
