@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# gunicorn beside the worker, outbox and SLA clock; DEBUG stays off unless the environment sets it.
 run: $(STAMP)
-	DEBUG=$${DEBUG:-1} $(BIN)/firstline run $${FIRSTLINE_BIND:-127.0.0.1:8000}
+	$(BIN)/firstline run $${FIRSTLINE_BIND:-127.0.0.1:8000}
 
 lint: $(STAMP)
 	$(BIN)/ruff check firstline tests bench

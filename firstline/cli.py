@@ -1,16 +1,29 @@
 """The `firstline` console command.
 
-`firstline run` starts the web server, the background task worker, the outbox's retry loop
-and the SLA clock together (and loads demo data into an empty database first); Ctrl-C stops
-them all. Any other arguments go to Django's management commands: `firstline migrate`,
+`firstline run [HOST:PORT]` is the single-box run: it migrates, collects static files, loads
+demo data into an empty database, then serves the site with gunicorn (several worker
+processes, a real listen backlog) beside the background task worker, the outbox's retry loop
+and the SLA clock, all kept up by `firstline.core.supervisor`: a child that dies is restarted
+with back-off while the others go on; Ctrl-C or SIGTERM stops them all. DEBUG stays off
+unless the environment sets it; the signing key is generated on the first start and kept in
+the data directory; SITE_URL (the base of mailed links) follows the bind unless set.
+
+Any other arguments go to Django's management commands: `firstline migrate`,
 `firstline createsuperuser`...
 """
 
 import os
-import signal
+import socket
 import subprocess
 import sys
-import time
+
+from firstline.core.local_box import data_dir, ensure_secret_key
+from firstline.core.supervisor import Child, Supervisor
+
+DEFAULT_BIND = "127.0.0.1:8000"
+# Connections the kernel queues while every web worker is busy (Django's runserver: 10).
+LISTEN_BACKLOG = 2048
+THREADS_PER_WEB_WORKER = 4
 
 
 def _manage(argv: list[str]) -> None:
@@ -19,57 +32,123 @@ def _manage(argv: list[str]) -> None:
     execute_from_command_line(["firstline", *argv])
 
 
+def prepare() -> None:
+    """Migrate, collect static files, load demo data into an empty database."""
+    import django
+    from django.core.management import call_command
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "firstline.settings")
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    call_command("seed_demo", if_empty=True)
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """"HOST:PORT", "[IPv6]:PORT" or "PORT" (on 127.0.0.1) -> (host, port)."""
+    host, _, port_text = bind.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bind: expected HOST:PORT with a port 1-65535, got {bind!r}")
+    return host, int(port_text)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web server's listening socket, opened here so that it outlives web restarts."""
+    family, *_, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    return socket.create_server(address[:2], family=family, backlog=LISTEN_BACKLOG)
+
+
+def site_url_for(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard bind has no name; use the box's
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def web_workers() -> int:
+    """FIRSTLINE_WEB_WORKERS, or two per core (at least 2, at most 8)."""
+    raw = os.environ.get("FIRSTLINE_WEB_WORKERS", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"FIRSTLINE_WEB_WORKERS: expected a whole number >= 1, got {raw!r}")
+        return int(raw)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2, min(2 * (cores or 1), 8))
+
+
 def _run(bind: str) -> int:
-    python = sys.executable
-    env = dict(os.environ)
-    manage = [python, "-m", "firstline"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env)
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], check=True, env=env)
-    subprocess.run([*manage, "seed_demo", "--if-empty"], check=True, env=env)
-    children = [
-        subprocess.Popen([*manage, "runserver", "--noreload", bind], env=env),
-        subprocess.Popen([*manage, "db_worker", "--interval", "1"], env=env),
-        # Retries of mail, SMS and calls whose first attempt failed.
-        subprocess.Popen([*manage, "deliver_outbox", "--loop", "--interval", "5"], env=env),
-        # The SLA clock: escalation steps as they fall due.
-        subprocess.Popen([*manage, "sla_clock", "--loop", "--interval", "10"], env=env),
-    ]
-    print(f"firstline is running at http://{bind}/  (Ctrl-C stops it)", flush=True)
-
-    def stop() -> None:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-    stopping = False
-
-    def request_stop(*_args: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    # Explicit handlers: a process started in the background inherits SIGINT as ignored,
-    # and SIGTERM (systemd, docker stop) must stop both children as Ctrl-C does.
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.3)
+        host, port = parse_bind(bind)
+        workers = web_workers()
+    except ValueError as exc:
+        sys.exit(f"firstline run: {exc}")
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        sys.exit(f"firstline run: cannot listen on {bind}: {exc.strerror or exc}")
+
+    env = dict(os.environ)
+    env["FIRSTLINE_BIND"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if not env.get("SITE_URL"):
+        env["SITE_URL"] = site_url_for(host, port)
+    if not env.get("SECRET_KEY"):
+        try:
+            env["SECRET_KEY"] = ensure_secret_key(data_dir())
+        except (OSError, ValueError) as exc:
+            sys.exit(f"firstline run: {exc}")
+    # Console mail (the portal's sign-in links) and logs show at once, even through a pipe.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+
+    python = sys.executable
+    manage = [python, "-m", "firstline"]
+    # One interpreter for the three steps: each Django start costs seconds on a busy box.
+    try:
+        prepare = subprocess.run(
+            [python, "-c", "from firstline.cli import prepare; prepare()"], env=env, check=False
+        )
+    except KeyboardInterrupt:
+        return 130
+    if prepare.returncode:
+        sys.exit(f"firstline run: preparing the database failed (exit {prepare.returncode})")
+
+    fd = listener.fileno()
+    web = [python, "-m", "gunicorn", "--bind", f"fd://{fd}", "--backlog", str(LISTEN_BACKLOG),
+           "--workers", str(workers), "--worker-class", "gthread",
+           "--threads", str(THREADS_PER_WEB_WORKER), "--timeout", "60",
+           "--graceful-timeout", "8", "--preload", "--no-control-socket", "--error-logfile", "-",
+           "firstline.wsgi:application"]
+    supervisor = Supervisor([
+        Child("web server", web, pass_fds=(fd,)),
+        Child("task worker", [*manage, "db_worker", "--interval", "1"]),
+        # Retries of mail, SMS and calls whose first attempt failed.
+        Child("outbox loop", [*manage, "deliver_outbox", "--loop", "--interval", "5"]),
+        # The SLA clock: escalation steps as they fall due.
+        Child("SLA clock", [*manage, "sla_clock", "--loop", "--interval", "10"]),
+    ], env)
+    print(f"firstline is running at {env['SITE_URL']}/  (listening on {env['FIRSTLINE_BIND']},"
+          f" {workers} web workers; Ctrl-C stops it)", flush=True)
+    if host in ("0.0.0.0", "::"):  # noqa: S104
+        print("Listening on every interface: set SITE_URL to the address your customers use,"
+              " and ALLOWED_HOSTS to the names they type.", flush=True)
+    if env.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        print("DEBUG is on: error pages show tracebacks and settings to every visitor.",
+              flush=True)
+    try:
+        supervisor.serve()
     finally:
-        stop()
-    return max(child.returncode or 0 for child in children)
+        listener.close()
+    return 0
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "firstline.settings")
     args = sys.argv[1:]
     if args[:1] == ["run"]:
-        bind = args[1] if len(args) > 1 else os.environ.get("FIRSTLINE_BIND", "127.0.0.1:8000")
+        bind = args[1] if len(args) > 1 else os.environ.get("FIRSTLINE_BIND", DEFAULT_BIND)
         sys.exit(_run(bind))
     _manage(args)
 

@@ -7,6 +7,7 @@ in a deployment shows up at start and not as odd behaviour later.
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
@@ -14,8 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from firstline.core.local_box import data_dir, read_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("FIRSTLINE_DATA_DIR", BASE_DIR.parent / "var"))
+DATA_DIR = data_dir()
 
 
 def env_str(name: str, default: str) -> str:
@@ -80,17 +83,27 @@ def env_time_zone(name: str, default: str) -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# The environment's key, else the one `firstline run` generated and keeps in the data dir.
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or read_secret_key(DATA_DIR)
 if not SECRET_KEY:
     if not DEBUG and not env_bool("FIRSTLINE_INSECURE_DEV_KEY", False):
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it, or set DEBUG=1 for a local development run."
+            "SECRET_KEY is not set. Set it, or start `firstline run` once (it keeps a generated"
+            f" key in {DATA_DIR / 'secret_key'}), or set DEBUG=1 for a development run."
         )
     SECRET_KEY = "firstline-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# `firstline run` sets SITE_URL from its bind unless the environment sets it.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site_host = urlsplit(SITE_URL).hostname or ""
+_bind_host = os.environ.get("FIRSTLINE_BIND", "").rpartition(":")[0].strip("[]")
+_own_hosts = [f"[{host}]" if ":" in host else host for host in (_site_host, _bind_host)
+              if host and host not in ("0.0.0.0", "::")]  # noqa: S104 - wildcards: no names
+# By default the site answers to the loopback names and to the hosts of SITE_URL and the bind.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", list(dict.fromkeys(
+    ["localhost", "127.0.0.1", "[::1]", "testserver", *_own_hosts]
+)))
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

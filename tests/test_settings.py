@@ -28,8 +28,9 @@ def test_malformed_setting_names_the_variable(variable, value):
     assert variable in result.stderr
 
 
-def test_production_start_without_secret_key_is_refused():
-    result = start_with(DEBUG="0", SECRET_KEY="")
+def test_production_start_without_secret_key_is_refused(tmp_path):
+    # An empty data directory: no key kept there by an earlier `firstline run`.
+    result = start_with(DEBUG="0", SECRET_KEY="", FIRSTLINE_DATA_DIR=str(tmp_path))
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 

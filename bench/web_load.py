@@ -1,0 +1,103 @@
+"""A small, bounded load on one page of a local firstline: N concurrent clients.
+
+Usage (against a server you started, loopback only):
+    .venv/bin/python bench/web_load.py http://127.0.0.1:8000/login/ [--clients 50]
+        [--requests 20] [--seconds 30]
+
+Each client opens a new connection per request (as 50 separate browsers would); all start at
+once. Stops after --requests per client or --seconds, whichever comes first. Prints
+requests/s, answers by status, failures by kind (connection reset, refused, timeout...) and
+the latency percentiles.
+"""
+
+import argparse
+import http.client
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def run_load(url: str, clients: int, requests: int, seconds: float,
+             timeout: float = 30.0) -> dict[str, object]:
+    """Run the load and return the figures (also used by tests/test_run_command.py)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK:
+        raise ValueError(f"url: only http:// on the loopback interface, got {url!r}")
+    host, port = parts.hostname, parts.port or 80
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    statuses: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start_together = threading.Barrier(clients + 1)
+    deadline_box: list[float] = []
+
+    def client() -> None:
+        start_together.wait()
+        deadline = deadline_box[0]
+        for _ in range(requests):
+            if time.monotonic() >= deadline:
+                return
+            began = time.monotonic()
+            connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            try:
+                connection.request("GET", target, headers={"Connection": "close"})
+                response = connection.getresponse()
+                response.read()
+                outcome, is_failure = str(response.status), False
+            except OSError as exc:
+                outcome, is_failure = type(exc).__name__, True
+            except http.client.HTTPException as exc:
+                outcome, is_failure = type(exc).__name__, True
+            finally:
+                connection.close()
+            with lock:
+                (failures if is_failure else statuses)[outcome] += 1
+                latencies.append(time.monotonic() - began)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.monotonic()
+    deadline_box.append(began + seconds)
+    start_together.wait()
+    for thread in threads:
+        thread.join(seconds + timeout + 5)
+    elapsed = time.monotonic() - began
+    ordered = sorted(latencies) or [0.0]
+    done = sum(statuses.values()) + sum(failures.values())
+    return {
+        "requests": done,
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(done / elapsed, 1) if elapsed else 0.0,
+        "statuses": dict(statuses),
+        "failures": dict(failures),
+        "latency_p50_ms": round(statistics.median(ordered) * 1000),
+        "latency_p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000),
+        "latency_max_ms": round(ordered[-1] * 1000),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20, help="per client, at most")
+    parser.add_argument("--seconds", type=float, default=30.0, help="at most")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 200 or not 1 <= args.requests <= 1000:
+        sys.exit("--clients: 1..200, --requests: 1..1000")
+    result = run_load(args.url, args.clients, args.requests, args.seconds)
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
