@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -102,3 +103,24 @@ def test_staff_sign_out_still_lands_on_the_desk_sign_in(cast):
     for user in (cast.operator, cast.a.engineer):
         response = client_for(user).post(reverse("logout"))
         assert response.status_code == 302 and response["Location"] == reverse("login")
+
+
+def test_a_customer_whose_session_ended_is_sent_to_their_partners_portal_sign_in(cast):
+    client = Client()
+    client.post(reverse("portal:login", args=["beta"]),
+                {"pw-email": "ivan@beta.example", "pw-password": PASSWORD})
+    del client.cookies[settings.SESSION_COOKIE_NAME]  # the session ended
+    response = client.get(reverse("portal:tickets"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("portal:login", args=["beta"])
+    assert "Partner beta support" in response.content.decode()
+
+
+def test_without_a_portal_behind_it_the_desk_sign_in_stays(cast):
+    client = Client()
+    response = client.get(reverse("portal:tickets"), follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("login"))
+    client.cookies["firstline_portal"] = "no-such-partner"
+    assert client.get(reverse("login") + "?next=/portal/").status_code == 200
+    # Staff opening a desk page on a customer's browser still get the desk's sign-in.
+    client.cookies["firstline_portal"] = "alpha"
+    assert client.get(reverse("login") + "?next=/tickets/").status_code == 200

@@ -130,7 +130,8 @@ def test_the_desk_and_its_settings_keep_the_policy_and_htmx_works(
     ]
     for path in pages:
         desk.visit(path)
-        desk.page.screenshot(path=str(ARTIFACTS / f"csp{path.replace('/', '-')}.png"))
+        name = re.sub(r"\d+", "n", path.strip("/").replace("/", "-"))
+        desk.page.screenshot(path=str(ARTIFACTS / f"csp-{name}.png"))
     desk.assert_clean()
 
     # The calendars' partner filter submits on change from a static script, not onchange=.
@@ -169,4 +170,15 @@ def test_the_portal_keeps_the_policy_from_sign_in_to_sign_out(
     portal.page.wait_for_url(f"**{login}")
     assert "Partner alpha support" in portal.page.text_content("header")
     portal.assert_clean()
+
+    # A guessed password, five times: the lockout is said in Russian, with when to retry.
+    guesser = browser.new_page(locale="ru-RU")
+    guesser.goto(live_server.url + login)
+    for _ in range(5):
+        guesser.fill("input[name=pw-email]", "olga@alpha.example")
+        guesser.fill("input[name=pw-password]", "not-her-password")
+        guesser.click("form:has(input[name=pw-email]) button[type=submit]")
+        guesser.wait_for_load_state("load")
+    assert "Слишком много неудачных попыток входа" in guesser.text_content("main")
+    guesser.screenshot(path=str(ARTIFACTS / "portal-sign-in-locked.png"), full_page=True)
     connections.close_all()

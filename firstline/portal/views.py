@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from firstline.accounts import throttle
 from firstline.accounts.client import client_address
+from firstline.accounts.views import remember_portal
 from firstline.core.models import Partner
 from firstline.portal import services as portal_services
 from firstline.portal.forms import LoginLinkForm, NewTicketForm, PortalLoginForm
@@ -44,7 +45,7 @@ def login_view(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 if user is not None:
                     login(request, user, backend=_BACKEND)
-                    return redirect("portal:tickets")
+                    return remember_portal(redirect("portal:tickets"), partner)
                 password_form.add_error(None, _("Wrong e-mail or password."))
     elif request.method == "POST":
         link_form = LoginLinkForm(request.POST, prefix="link")
@@ -70,7 +71,7 @@ def login_link_view(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         # Signing in on POST, not GET: mail scanners that prefetch links must not use them up.
         login(request, user, backend=_BACKEND)
-        return redirect("portal:tickets")
+        return remember_portal(redirect("portal:tickets"), user.partner)
     return render(request, "portal/link_confirm.html", {"partner": user.partner})
 
 
