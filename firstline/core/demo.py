@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from firstline.contacts.models import Contact, ContactEmail, ContactPhone, Organisation
-from firstline.core import demo_mail, demo_script, demo_sla
+from firstline.core import demo_macros, demo_mail, demo_script, demo_sla
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, Service, Tariff, User
 from firstline.tickets.html import text_to_html
@@ -716,6 +716,7 @@ def _create_partner(
     # The biggest plan is served around the clock; the others in office hours.
     demo_sla.create_sla(partner, services.values(), spec.tariff_code == "all-inclusive")
     demo_script.create_script(partner, list(services.values()), engineer)
+    demo_macros.create_macros(partner, services)
     demo_mail.create_mailbox(partner)
     summary.logins += [
         Login(Role.ENGINEER, engineer.username, f"partner area of {spec.name}"),

@@ -20,9 +20,11 @@ from firstline.quality.script_models import (
     IdentificationRule,
     RoutingRule,
     ScriptSettings,
+    StepKind,
+    TicketStep,
     UrgencyQuestion,
 )
-from firstline.tickets.models import IdentifiedBy, Priority, Ticket
+from firstline.tickets.models import Channel, IdentifiedBy, Priority, Ticket
 
 ARROW = " → "
 _ARROWS = re.compile(r"\s*(?:→|->)\s*")
@@ -105,6 +107,27 @@ def value_problem(kind: str, values: Sequence[str]) -> str | None:
             return _("“%(value)s” is listed twice.") % {"value": value}
         seen.add(key)
     return None
+
+
+def values_for_service(field: ClassificationField, service_id: int | None,
+                       keep: str = "") -> list[str]:
+    """The field's values a ticket of this service may take: those whose value or tree node
+    is listed for the service in `field.value_services`, and those listed for none. Without
+    a service every value is offered; `keep` (the ticket's current value) always stays."""
+    links = field.value_services or {}
+    if service_id is None or not links:
+        return list(field.values)
+    offered = []
+    for value in field.values:
+        parts = value.split(ARROW)
+        listed = [links[node] for node in (ARROW.join(parts[:end])
+                                           for end in range(len(parts), 0, -1))
+                  if node in links]
+        # The nearest listed node decides: «Облако» for every service but «Облако → ВМ» only
+        # for the VPS service is written that way.
+        if not listed or service_id in listed[0] or value == keep:
+            offered.append(value)
+    return offered
 
 
 def value_matches(value: str, wanted: str) -> bool:
@@ -197,12 +220,37 @@ def diagnostics_missing(
     return [p.name for p in parameters if p.required and not results.get(p.pk)]
 
 
+def needs_identification(ticket: Ticket) -> bool:
+    """A monitoring alert has no customer to identify: the partner's system raised it."""
+    return ticket.channel != Channel.MONITORING
+
+
+def identified_methods(ticket: Ticket, steps: Sequence[TicketStep] | None = None) -> set[str]:
+    """Every method that identified the customer: at intake (e.g. a confirmed e-mail) and in
+    the identification steps (read unless the ticket's `steps` are given)."""
+    methods: set[str] = set()
+    if ticket.identified_by and ticket.identified_by != IdentifiedBy.NONE:
+        methods.add(ticket.identified_by)
+    if steps is None:
+        found = TicketStep.objects.filter(ticket=ticket, kind=StepKind.IDENTIFY)
+        data_items = list(found.values_list("data", flat=True))
+    else:
+        data_items = [step.data for step in steps if step.kind == StepKind.IDENTIFY]
+    for data in data_items:
+        methods.update(data.get("methods", []))
+        methods.update(data.get("kept", []))
+    return methods
+
+
 def hand_over_problems(
     script: Script, ticket: Ticket, identified: Collection[str]
 ) -> dict[str, str]:
     """What the script still lacks before the ticket may go to the partner, by step."""
     problems: dict[str, str] = {}
-    missing = identification_missing(script.identification, identified)
+    missing = (
+        identification_missing(script.identification, identified)
+        if needs_identification(ticket) else []
+    )
     if missing:
         problems["identification"] = _(
             "The customer is not identified yet: %(missing)s."
@@ -218,6 +266,18 @@ def hand_over_problems(
             "The diagnostics are not filled in: %(parameters)s."
         ) % {"parameters": ", ".join(missing)}
     return problems
+
+
+def hand_over_refusal(ticket: Ticket) -> str | None:
+    """Why `ticket` may not go to the partner yet, as one sentence naming every missing step,
+    or None. The one rule for every path that sets «waiting for partner» (the scripted
+    hand-over, the ticket card, the API, bulk changes): tickets.services.change_ticket asks
+    it whenever the status changes to that."""
+    problems = hand_over_problems(script_for(ticket.partner), ticket, identified_methods(ticket))
+    if not problems:
+        return None
+    return _("The ticket cannot be handed over to the partner before the script is done. "
+             "%(problems)s") % {"problems": " ".join(problems.values())}
 
 
 def is_complete(required_missing: Sequence[str], filled: Mapping[int, str]) -> bool:

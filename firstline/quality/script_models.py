@@ -10,7 +10,9 @@ Per partner (edited by supervisors through firstline.quality.services):
 - `UrgencyQuestion`: a question for the operator and the priority a «yes» sets (F10; they
   complement the urgency rules of `sla.UrgencyRule`, applied at intake);
 - `RoutingRule`: which partner engineer or group a ticket is handed over to (F12);
-- `CannedReply`: reply templates, checked by the reply rules (F18).
+- `CannedReply`: reply templates, checked by the reply rules (F18);
+- `Macro`: classification values, a reply template and what sending does, applied in one
+  action (usually through its typical request).
 
 Per ticket: `TicketStep`, one row for each step of the checklist, with who and when. The
 current state (classification, diagnostics, step times) is kept on the ticket itself so
@@ -93,6 +95,13 @@ class ClassificationField(models.Model):
     required = models.BooleanField(
         _("required"), default=False,
         help_text=_("A ticket cannot be handed over to the partner without it."),
+    )
+    # Narrower choices on the ticket page: {value or tree node: [service ids]}. A ticket of a
+    # service sees the values listed for it and the values listed for no service at all.
+    value_services = models.JSONField(
+        _("services of the values"), default=dict, blank=True,
+        help_text=_("Which services each value (or tree node) belongs to; a value not listed "
+                    "suits every service."),
     )
 
     class Meta:
@@ -211,6 +220,49 @@ class CannedReply(models.Model):
             models.UniqueConstraint(
                 fields=["partner", "name", "language"], name="canned_reply_unique"
             ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Macro(models.Model):
+    """One action instead of five: classification values, a reply from a template and what
+    sending the reply does (resolve, hand over). A typical request's macro is applied when
+    the operator chooses the typical request; a macro without one is chosen by its name."""
+
+    class Then(models.TextChoices):
+        RESOLVE = "resolve", _("Send and resolve")
+        HAND_OVER = "hand_over", _("Send and hand over")
+        NOTHING = "nothing", _("Send only")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="macros")
+    name = models.CharField(_("name"), max_length=200)
+    typical_request = models.OneToOneField(
+        "sla.TypicalRequest", verbose_name=_("typical request"), on_delete=models.CASCADE,
+        null=True, blank=True, related_name="macro",
+    )
+    classification = models.JSONField(
+        _("classification values"), default=dict, blank=True,
+        help_text=_("By classification field id: {\"12\": \"Инцидент\"}."),
+    )
+    reply_text = models.TextField(
+        _("reply template"), blank=True,
+        help_text=_("Placeholders: {name} the customer's name, {words} their request in their "
+                    "own words, {deadline} the resolution deadline in the partner's time zone, "
+                    "{number} the ticket number."),
+    )
+    then = models.CharField(
+        _("on sending"), max_length=20, choices=Then.choices, default=Then.RESOLVE
+    )
+    updated_at = models.DateTimeField(_("updated"), default=now)
+
+    class Meta:
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+        ordering = ["partner_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="macro_unique"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.quality import script as rules
 from firstline.quality.rules import ReplyContext, ReplyKind, RuleSet, check_reply, default_ruleset
+from firstline.quality.script import identified_methods
 from firstline.quality.script_models import (
     GROUP_MAX_LENGTH,
     MAX_CLASSIFICATION_FIELDS,
@@ -302,22 +303,6 @@ def _record(ticket: Ticket, actor: User | None, kind: str, data: dict[str, Any],
     )
 
 
-def identified_methods(ticket: Ticket, steps: list[TicketStep] | None = None) -> set[str]:
-    """Every method that identified the customer: at intake (e.g. a confirmed e-mail) and in
-    the identification steps (read unless the ticket's `steps` are given)."""
-    methods: set[str] = set()
-    if ticket.identified_by and ticket.identified_by != IdentifiedBy.NONE:
-        methods.add(ticket.identified_by)
-    if steps is None:
-        found = TicketStep.objects.filter(ticket=ticket, kind=StepKind.IDENTIFY)
-        data_items = list(found.values_list("data", flat=True))
-    else:
-        data_items = [step.data for step in steps if step.kind == StepKind.IDENTIFY]
-    for data in data_items:
-        methods.update(data.get("methods", []))
-    return methods
-
-
 def _normalise(text: str) -> str:
     return "".join((text or "").split()).casefold()
 
@@ -375,7 +360,12 @@ def identify(
     ticket.identified_by = rules.strongest({*methods, before})
     ticket.updated_at = moment
     ticket.save(update_fields=["identified_by", "updated_at"])
-    step = _record(ticket, actor, StepKind.IDENTIFY, {"methods": methods}, moment)
+    data: dict[str, Any] = {"methods": methods}
+    if before and before != IdentifiedBy.NONE and before not in methods:
+        # The ticket keeps only the strongest method; the one from intake (a confirmed
+        # e-mail) still counts for the script: see rules.identified_methods.
+        data["kept"] = [before]
+    step = _record(ticket, actor, StepKind.IDENTIFY, data, moment)
     audit.record(actor=actor, partner=ticket.partner, action="script.identified", target=ticket,
                  before={"identified_by": before}, after={"identified_by": ticket.identified_by,
                                                          "methods": ", ".join(methods)})
@@ -459,7 +449,7 @@ def diagnose(*, ticket: Ticket, actor: User, results: Mapping[int, str]) -> Tick
         if parameter_id not in known:
             errors[NON_FIELD_ERRORS] = _("Unknown diagnostic parameter.")
             continue
-        value = (raw or "").strip()
+        value = (raw or "").replace("\r\n", "\n").strip()  # a form post sends CRLF
         if len(value) > RESULT_MAX:
             errors[f"param_{parameter_id}"] = _("At most %(max)d characters.") % {
                 "max": RESULT_MAX}

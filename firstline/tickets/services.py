@@ -22,6 +22,7 @@ from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User
 from firstline.quality import checking
 from firstline.quality import metrics as script_metrics
+from firstline.quality import script as script_rules
 from firstline.quality.rules import ReplyKind
 from firstline.sla import deadlines, escalation, urgency
 from firstline.sla.models import TypicalRequest
@@ -346,9 +347,20 @@ class TicketChange:
     assignee: Any = field(default=_UNSET)  # a User, None to unassign, _UNSET to keep
 
 
+def _hand_over_refusal(ticket: Ticket, status: str) -> str | None:
+    """Every path to «waiting for partner» (the script's hand-over, the ticket card, the API,
+    bulk changes) meets the same rule: the partner's script must be done first."""
+    if status != Status.WAITING_PARTNER or ticket.status == Status.WAITING_PARTNER:
+        return None
+    return script_rules.hand_over_refusal(ticket)
+
+
 @transaction.atomic
 def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticket:
-    """Change status, priority and/or assignee; all or nothing, one audit row each."""
+    """Change status, priority and/or assignee; all or nothing, one audit row each.
+
+    A change to «waiting for partner» is refused on `status`, naming the missing steps,
+    until the partner's script is done (firstline.quality.script.hand_over_refusal)."""
     _ensure_can_work_on(actor, ticket)
     # Lock only the ticket row: PostgreSQL refuses FOR UPDATE on the nullable side of the
     # outer join that select_related("assignee") adds.
@@ -363,6 +375,10 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
             lifecycle.check_transition(ticket.status, change.status)
         except ValidationError as exc:
             errors.update(exc.message_dict)
+        else:
+            refusal = _hand_over_refusal(ticket, change.status)
+            if refusal:
+                errors["status"] = [refusal]
     if change.priority is not None and change.priority not in Priority.values:
         errors["priority"] = [_("Unknown priority “%(value)s”.") % {"value": change.priority}]
     if change.assignee is not _UNSET and change.assignee is not None:

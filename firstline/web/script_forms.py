@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from firstline.core.models import Partner, User
-from firstline.quality import metrics
+from firstline.quality import macros, metrics
 from firstline.quality import script as rules
 from firstline.quality.script_models import (
     GROUP_MAX_LENGTH,
@@ -165,9 +165,11 @@ class ClassifyForm(forms.Form):
                     label=item.name, required=False, max_length=TEXT_MAX
                 )
             else:
+                offered = rules.values_for_service(item, ticket.service_id,
+                                                   current.get(item.pk, ""))
                 self.fields[name] = forms.ChoiceField(
                     label=item.name, required=False,
-                    choices=[("", "—"), *[(value, value) for value in item.values]],
+                    choices=[("", "—"), *[(value, value) for value in offered]],
                 )
             self.fields[name].is_required_for_hand_over = item.required
             self.initial[name] = current.get(item.pk, "")
@@ -210,17 +212,26 @@ class PrioritiseForm(forms.Form):
 
 
 class TypicalRequestChoiceForm(forms.Form):
-    typical_request = forms.ModelChoiceField(
-        label=_("Typical request"), queryset=TypicalRequest.objects.none(), required=False,
-        empty_label=_("Not a typical request"),
-    )
+    """A typical request (with its macro) or a macro of its own: "t<pk>", "m<pk>" or "" for
+    none. A bare number names a typical request, as the form posted before macros existed."""
+
+    typical_request = forms.CharField(label=_("Typical request"), required=False)
 
     def __init__(self, *args: Any, script: rules.Script, ticket: Ticket, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"typical_request": ticket.typical_request_id})
+        current = f"t{ticket.typical_request_id}" if ticket.typical_request_id else ""
+        kwargs.setdefault("initial", {"typical_request": current})
         super().__init__(*args, **kwargs)
-        self.fields["typical_request"].queryset = TypicalRequest.objects.filter(
-            Q(partner_id=ticket.partner_id, is_active=True) | Q(pk=ticket.typical_request_id)
-        )
+        self.ticket = ticket
+        self.choices = macros.choices(ticket)
+
+    def clean_typical_request(self) -> macros.Choice | None:
+        value = (self.cleaned_data.get("typical_request") or "").strip()
+        if value.isdigit():
+            value = f"t{value}"
+        try:
+            return macros.choice_for(self.ticket, value)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["typical_request"]) from error
 
 
 class HandOverForm(forms.Form):
@@ -283,6 +294,7 @@ class Checklist:
     staff: bool
     contact_has_confirmed_email: bool = False
     handover_step: TicketStep | None = None
+    needs_identification: bool = True
 
     @property
     def identification_rules(self) -> list[tuple[str, str]]:
@@ -298,12 +310,12 @@ def checklist_context(user: User, ticket: Ticket, bound: dict[str, Any]) -> dict
     if not (user.is_provider_staff or user.is_partner_user):
         return {"checklist": None}
     # Imported here: services import this module's neighbours, not the other way round.
-    from firstline.quality.services import identified_methods, steps_of
+    from firstline.quality.services import steps_of
 
     script = rules.script_for(ticket.partner)
     steps = steps_of(ticket)
     last = {step.kind: step for step in steps}
-    identified = identified_methods(ticket, steps)
+    identified = rules.identified_methods(ticket, steps)
     editable = user.is_provider_staff and ticket.status in ACTIVE_STATUSES
     forms_: dict[str, forms.Form] = {}
     if editable:
@@ -339,4 +351,5 @@ def checklist_context(user: User, ticket: Ticket, bound: dict[str, Any]) -> dict
         handover_step=next(
             (step for step in reversed(steps) if step.kind == StepKind.HAND_OVER), None
         ),
+        needs_identification=rules.needs_identification(ticket),
     )}

@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.models import Partner, User
+from firstline.quality import macros, services
 from firstline.quality import script as rules
-from firstline.quality import services
 from firstline.quality.script_models import (
     MAX_CLASSIFICATION_FIELDS,
     MAX_DIAGNOSTIC_PARAMETERS,
@@ -35,6 +35,7 @@ from firstline.quality.script_models import (
 from firstline.sla.models import TypicalRequest, UrgencyRule
 from firstline.tenancy import partners_for
 from firstline.tickets.models import Ticket
+from firstline.web import pending_steps
 from firstline.web.access import desk_required, supervisor_required
 from firstline.web.confirm import confirm_delete
 from firstline.web.forms import add_service_error
@@ -48,7 +49,7 @@ from firstline.web.script_forms import (
     UrgencyQuestionForm,
     step_form,
 )
-from firstline.web.views import _get_ticket, _ticket_context
+from firstline.web.views import _get_ticket, answer
 
 # kind in the URL -> (model, form, audit action prefix, title of the add form)
 SETTINGS: dict[str, tuple[type[models.Model], type[BaseForm], str, Any]] = {
@@ -224,8 +225,8 @@ STEP_ACTIONS: dict[str, tuple[Action, Any]] = {
         gettext_lazy("Urgency answers recorded."),
     ),
     "typical": (
-        lambda ticket, user, form: services.choose_typical_request(
-            ticket=ticket, actor=user, typical_request=form.cleaned_data["typical_request"]),
+        lambda ticket, user, form: macros.apply(
+            ticket=ticket, actor=user, choice=form.cleaned_data["typical_request"]),
         gettext_lazy("Typical request saved; the deadline follows its norm."),
     ),
     "handover": (
@@ -243,20 +244,27 @@ STEP_ACTIONS: dict[str, tuple[Action, Any]] = {
 
 
 @desk_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def step_view(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("ticket", pk=pk)  # a reload of the address shows the ticket
     ticket = _get_ticket(request, pk)
     if step not in STEP_ACTIONS:
         raise Http404
     action, done = STEP_ACTIONS[step]
-    form = step_form(step, rules.script_for(ticket.partner), ticket, request.POST)
-    if form.is_valid():
+    script = rules.script_for(ticket.partner)
+    bound: dict[str, Any] = {}
+    if step == "handover":
+        bound = pending_steps.save_pending(ticket, request.user, request.POST)
+    form = step_form(step, script, ticket, request.POST)
+    if not bound and form.is_valid():
         try:
             action(ticket, request.user, form)
         except ValidationError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, str(done))
-            return redirect("ticket", pk=ticket.pk)
-    context = _ticket_context(request, ticket, **{STEP_FORMS[step][1]: form})
-    return render(request, "web/ticket.html", context, status=400)
+            # The choice of a macro of its own is not kept on the ticket: the list shows it
+            # still chosen, so its send button stays the default one.
+            kept = {STEP_FORMS[step][1]: form} if step == "typical" else {}
+            return answer(request, ticket.pk, done=str(done), **kept)
+    return answer(request, ticket.pk, **{STEP_FORMS[step][1]: form, **bound})

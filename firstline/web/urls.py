@@ -21,6 +21,7 @@ urlpatterns = [
     path("tickets/new/contacts/", intake_views.contact_search_view, name="ticket-new-contacts"),
     path("tickets/<int:pk>/", views.ticket_view, name="ticket"),
     path("tickets/<int:pk>/messages/", views.add_message_view, name="ticket-add-message"),
+    path("tickets/<int:pk>/draft/", views.draft_view, name="ticket-draft"),
     path("tickets/<int:pk>/update/", views.update_ticket_view, name="ticket-update"),
     path("tickets/<int:pk>/take-over/", views.take_over_view, name="ticket-take-over"),
     path("tickets/<int:pk>/resolve/", views.resolve_view, name="ticket-resolve"),

@@ -15,16 +15,17 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.audit import events_for
 from firstline.core.clock import now
 from firstline.outbox.queries import pending_for_ticket
+from firstline.quality import macros
 from firstline.sla import countdown
 from firstline.tenancy import attachments_for, messages_for, tickets_for
 from firstline.tickets import services
 from firstline.tickets.models import Ticket
-from firstline.web import queues
+from firstline.web import drafts, pending_steps, queues
 from firstline.web.access import desk_required
 from firstline.web.forms import MessageForm, QueueFilterForm, TicketUpdateForm, add_service_error
 from firstline.web.script_forms import checklist_context
@@ -89,15 +90,25 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         .select_related("author", "author_contact")
         .prefetch_related("attachments")
     )
+    message_form = forms.get("message_form")
+    if message_form is None:
+        # The reply draft of this user survives a reload (saved as typed, web.drafts).
+        draft = drafts.draft_for(ticket, request.user)
+        message_form = MessageForm(initial=drafts.initial(draft))
+    staff = request.user.is_provider_staff
     return {
         "ticket": ticket,
         "conversation": conversation,
         "events": events_for(ticket).order_by("-created_at", "-id"),
-        "message_form": forms.get("message_form") or MessageForm(),
+        "message_form": message_form,
         "update_form": forms.get("update_form")
         or TicketUpdateForm(ticket=ticket, user=request.user),
         "greeting": ticket.partner.greeting_script(request.user.display_name),
-        "outgoing": pending_for_ticket(ticket.pk) if request.user.is_provider_staff else (),
+        "outgoing": pending_for_ticket(ticket.pk) if staff else (),
+        "reply_templates": macros.reply_templates(ticket) if staff else (),
+        "notice": forms.get("notice", ""),
+        "resolve_errors": forms.get("resolve_errors", ()),
+        "refused": forms.get("refused", False),
         # The script's checklist card (web/script/checklist.html); bound forms after an error.
         **checklist_context(request.user, ticket, forms),
     }
@@ -113,39 +124,91 @@ def _get_ticket(request: HttpRequest, pk: int) -> Ticket:
     )
 
 
+def answer(request: HttpRequest, pk: int, *, done: str = "", **bound: Any) -> HttpResponse:
+    """The answer to a change made on the ticket page.
+
+    HTMX: the ticket page rendered again (200, or 422 with the refusal in place); the page
+    swaps the parts it asked for, so nothing reloads. Otherwise post/redirect/get on success,
+    and on a refusal the page with the errors (ticket.js puts the ticket's address back, so
+    a reload shows the ticket, never a 405).
+    """
+    refused = not done
+    if not is_htmx(request):
+        if not refused:
+            messages.success(request, done)
+            return redirect("ticket", pk=pk)
+        ticket = _get_ticket(request, pk)
+        return render(request, "web/ticket.html", _ticket_context(request, ticket, **bound),
+                      status=400)
+    ticket = _get_ticket(request, pk)  # read again: the change is in it
+    notice = done or _("Not done: see what is marked.")
+    context = _ticket_context(request, ticket, notice=notice, refused=refused, **bound)
+    return render(request, "web/ticket.html", context, status=422 if refused else 200)
+
+
 @desk_required
 def ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket(request, pk)
     return render(request, "web/ticket.html", _ticket_context(request, ticket))
 
 
+def _back_to_ticket(request: HttpRequest, pk: int) -> HttpResponse | None:
+    # A reload or a bookmark of an action's address shows the ticket instead of a 405.
+    return None if request.method == "POST" else redirect("ticket", pk=pk)
+
+
 @desk_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def add_message_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reply or note; «Send and resolve» / «Send and hand over» do the rest at once."""
+    if back := _back_to_ticket(request, pk):
+        return back
     ticket = _get_ticket(request, pk)
     form = MessageForm(request.POST, request.FILES)
+    then = request.POST.get("then", "")
+    pending = (
+        pending_steps.save_pending(ticket, request.user, request.POST)
+        if then == macros.Then.HAND_OVER else {}
+    )
+    if pending:
+        return answer(request, pk, message_form=form, **pending)
     if form.is_valid():
         try:
-            services.add_message(
+            macros.send_reply(
                 ticket=ticket,
                 actor=request.user,
                 kind=form.cleaned_data["kind"],
                 text=form.cleaned_data["text"],
                 attachments=form.cleaned_data["attachments"],
                 reply_kind=form.cleaned_data["reply_kind"],
+                then=then,
             )
         except ValidationError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, _("Message added."))
-            return redirect("ticket", pk=ticket.pk)
-    context = _ticket_context(request, ticket, message_form=form)
-    return render(request, "web/ticket.html", context, status=400)
+            drafts.discard(ticket, request.user)
+            done = {macros.Then.RESOLVE: _("Sent; the ticket is resolved."),
+                    macros.Then.HAND_OVER: _("Sent; the ticket is handed over to the partner.")}
+            return answer(request, pk, done=done.get(then, _("Message added.")))
+    return answer(request, pk, message_form=form)
 
 
 @desk_required
 @require_POST
+def draft_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep the reply as typed (the editor posts it after a pause): 204, nothing to swap."""
+    ticket = _get_ticket(request, pk)
+    drafts.save(ticket, request.user, text=request.POST.get("text", ""),
+                kind=request.POST.get("kind", ""),
+                reply_kind=request.POST.get("reply_kind", ""))
+    return HttpResponse(status=204)
+
+
+@desk_required
+@require_http_methods(["GET", "POST"])
 def update_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
+    if back := _back_to_ticket(request, pk):
+        return back
     ticket = _get_ticket(request, pk)
     form = TicketUpdateForm(request.POST, ticket=ticket, user=request.user)
     if form.is_valid():
@@ -159,10 +222,8 @@ def update_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, _("Ticket updated."))
-            return redirect("ticket", pk=ticket.pk)
-    context = _ticket_context(request, ticket, update_form=form)
-    return render(request, "web/ticket.html", context, status=400)
+            return answer(request, pk, done=_("Ticket updated."))
+    return answer(request, pk, update_form=form)
 
 
 @desk_required
@@ -170,24 +231,26 @@ def update_ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
 def take_over_view(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket(request, pk)
     services.take_over(ticket=ticket, actor=request.user)
-    messages.success(request, _("You have taken the ticket over."))
-    return redirect("ticket", pk=ticket.pk)
+    return answer(request, pk, done=_("You have taken the ticket over."))
 
 
 @desk_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    if back := _back_to_ticket(request, pk):
+        return back
     ticket = _get_ticket(request, pk)
     try:
         services.change_ticket(
             ticket=ticket, actor=request.user, change=services.TicketChange(status="resolved")
         )
     except ValidationError as error:
-        for text in error.messages:
-            messages.error(request, text)
-    else:
-        messages.success(request, _("Ticket resolved."))
-    return redirect("ticket", pk=ticket.pk)
+        if not is_htmx(request):
+            for text in error.messages:
+                messages.error(request, text)
+            return redirect("ticket", pk=ticket.pk)
+        return answer(request, pk, resolve_errors=error.messages)
+    return answer(request, pk, done=_("Ticket resolved."))
 
 
 @login_required
