@@ -4,6 +4,8 @@
  *   j / k    move the selection down / up the queue ([data-keyboard-list])
  *   Enter    open the selected ticket
  *   ?        show the list of shortcuts; Esc closes it
+ *   ↓ / ↑    from a search field with suggestions ([data-suggestions]) into the list and
+ *            along it; Esc goes back to the field
  *
  * Letters are read by physical key too (event.code), so they work on a Russian layout.
  * No shortcut fires while the operator types in a field or holds Ctrl, Alt or Meta.
@@ -80,7 +82,40 @@
     return event.key === key || (event.code === code && !event.shiftKey);
   }
 
+  // Suggestions under a search field (the new-ticket form's caller search): the arrows walk
+  // from the field into the list of buttons and along it, Esc returns to the field.
+  function suggestionKeys(event) {
+    var target = event.target;
+    if (!target || !target.closest) return false;
+    var field = target.closest("[data-suggestions]");
+    var box = field ? document.getElementById(field.getAttribute("data-suggestions"))
+      : target.closest(".suggestion-box");
+    if (!box) return false;
+    var items = Array.prototype.slice.call(box.querySelectorAll("button"));
+    if (!items.length) return false;
+    if (!field) field = document.querySelector("[data-suggestions='" + box.id + "']");
+    var index = items.indexOf(target);
+    if (event.key === "ArrowDown") {
+      items[Math.min(items.length - 1, index + 1)].focus();
+      return true;
+    }
+    if (event.key === "ArrowUp" && index !== -1) {
+      (index === 0 && field ? field : items[index - 1]).focus();
+      return true;
+    }
+    if (event.key === "Escape" && index !== -1 && field) {
+      field.focus();
+      return true;
+    }
+    return false;
+  }
+
   document.addEventListener("keydown", function (event) {
+    if (!event.defaultPrevented && !event.ctrlKey && !event.metaKey && !event.altKey &&
+        suggestionKeys(event)) {
+      event.preventDefault();
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
     if (event.key === "Escape" && target && target.matches && target.matches("main input[type=search]")) {
