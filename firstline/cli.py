@@ -119,7 +119,8 @@ def _run(bind: str) -> int:
     web = [python, "-m", "gunicorn", "--bind", f"fd://{fd}", "--backlog", str(LISTEN_BACKLOG),
            "--workers", str(workers), "--worker-class", "gthread",
            "--threads", str(THREADS_PER_WEB_WORKER), "--timeout", "60",
-           "--graceful-timeout", "8", "--preload", "--no-control-socket", "--error-logfile", "-",
+           "--graceful-timeout", "8", "--preload", "--no-control-socket",
+           "--config", "python:firstline.core.gunicorn_hooks", "--error-logfile", "-",
            "firstline.wsgi:application"]
     supervisor = Supervisor([
         Child("web server", web, pass_fds=(fd,)),
