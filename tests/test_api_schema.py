@@ -13,7 +13,7 @@ EXPECTED = {
     "/api/partners": {"get"},
     "/api/services": {"get"},
     "/api/contacts": {"get"},
-    "/api/contacts/{contact_id}": {"get"},
+    "/api/contacts/{contact_id}": {"get", "patch"},
     "/api/replies/check": {"post"},
 }
 

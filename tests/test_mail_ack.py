@@ -109,7 +109,9 @@ def test_a_long_first_sentence_is_cut_at_a_word() -> None:
     assert len(words) <= 151 and words.endswith("слово…")
 
 
-def test_an_english_letter_gets_the_english_acknowledgement(cast, mailbox) -> None:
+def test_a_contact_who_prefers_english_gets_the_english_acknowledgement(cast, mailbox) -> None:
+    cast.a.contact.language = "en"
+    cast.a.contact.save(update_fields=["language"])
     text = "VPN drops every ten minutes. Since Monday."
     sender = Address("John Smith", "ivan@alpha.example")
     inbound = receive(mailbox, letter(subject="Help", text=text, sender=sender))

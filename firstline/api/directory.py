@@ -12,8 +12,10 @@ from firstline.api.fields import Id
 from firstline.api.pagination import paginate
 from firstline.api.queries import filter_contacts
 from firstline.api.schemas import (
+    BODY_ERRORS,
     COMMON_ERRORS,
     NOT_FOUND,
+    ContactChangeIn,
     ContactFilters,
     ContactOut,
     ContactPage,
@@ -21,6 +23,7 @@ from firstline.api.schemas import (
     ServiceFilters,
     ServiceOut,
 )
+from firstline.contacts import services as contact_services
 from firstline.contacts.models import Contact
 from firstline.core.models import Partner, Service, User
 from firstline.tenancy import contacts_for, partners_for, services_for
@@ -29,7 +32,8 @@ router = Router(tags=["directory"])
 
 
 def _contacts(user: User) -> QuerySet[Contact]:
-    return contacts_for(user).select_related("organisation").prefetch_related("emails", "phones")
+    return (contacts_for(user).select_related("organisation", "partner")
+            .prefetch_related("emails", "phones"))
 
 
 @router.get("/partners", response={200: list[PartnerOut], **COMMON_ERRORS})
@@ -56,3 +60,15 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **COMMON_ERRORS, **NOT_FOUND})
 def get_contact(request: HttpRequest, contact_id: Id) -> Contact:
     return get_object_or_404(_contacts(current_user(request)), pk=contact_id)
+
+
+@router.patch(
+    "/contacts/{contact_id}",
+    response={200: ContactOut, **COMMON_ERRORS, **NOT_FOUND, **BODY_ERRORS},
+)
+def change_contact(request: HttpRequest, contact_id: Id, payload: ContactChangeIn) -> Contact:
+    """Set the contact's language for letters (staff of the provider or of the partner)."""
+    user = current_user(request)
+    contact = get_object_or_404(_contacts(user), pk=contact_id)
+    contact_services.set_language(contact=contact, actor=user, language=payload.language)
+    return get_object_or_404(_contacts(user), pk=contact_id)

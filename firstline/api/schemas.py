@@ -308,6 +308,9 @@ class PartnerOut(Schema):
     id: int
     name: str
     slug: str
+    language: Literal["ru", "en"] = Field(
+        description="The language of letters to the partner's customers unless a contact "
+                    "has their own.")
 
 
 class ServiceOut(Schema):
@@ -334,7 +337,16 @@ class ContactOut(Schema):
     organisation: Ref | None
     emails: list[EmailOut]
     phones: list[str]
+    language: Literal["", "ru", "en"] = Field(
+        description="The contact's own language for letters; empty: the partner's.")
+    preferred_language: Literal["ru", "en"] = Field(
+        description="What letters to this contact are written in: `language`, else the "
+                    "partner's.")
     created_at: datetime
+
+    @staticmethod
+    def resolve_preferred_language(obj: Contact) -> str:
+        return obj.preferred_language
 
     @staticmethod
     def resolve_organisation(obj: Contact) -> dict[str, object] | None:
@@ -351,6 +363,14 @@ class ContactOut(Schema):
     @staticmethod
     def resolve_phones(obj: Contact) -> list[str]:
         return [phone.number for phone in obj.phones.all()]
+
+
+class ContactChangeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["", "ru", "en"] = Field(
+        description="The language of letters to this contact (acknowledgement, replies, "
+                    "sign-in links); empty: the partner's.")
 
 
 class ContactFilters(PageParams):

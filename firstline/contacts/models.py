@@ -4,7 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from firstline.core.clock import now
-from firstline.core.models import Partner
+from firstline.core.models import MailLanguage, Partner
 
 
 class Organisation(models.Model):
@@ -61,6 +61,11 @@ class Contact(models.Model):
         related_name="contacts",
     )
     name = models.CharField(_("name"), max_length=200)
+    language = models.CharField(
+        _("preferred language"), max_length=2, choices=MailLanguage.choices, blank=True,
+        default="",
+        help_text=_("The language of letters to this person. Empty: the partner's language."),
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("portal account"),
@@ -81,12 +86,25 @@ class Contact(models.Model):
         return self.name
 
     @property
+    def preferred_language(self) -> str:
+        """What letters to this person are written in: their own choice, else the
+        partner's."""
+        return self.language or self.partner.language
+
+    @property
     def primary_email(self) -> str:
         emails = list(self.emails.all())
         for email in emails:
             if email.is_confirmed:
                 return email.address
         return emails[0].address if emails else ""
+
+
+def letter_language(contact: Contact | None, partner: Partner) -> str:
+    """The language of letters about a ticket: the contact's, else the partner's ("ru"/"en")."""
+    if contact is not None and contact.language:
+        return contact.language
+    return partner.language or MailLanguage.RUSSIAN
 
 
 class ContactEmail(models.Model):

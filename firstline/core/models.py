@@ -49,6 +49,13 @@ class Tariff(models.Model):
         return self.name
 
 
+class MailLanguage(models.TextChoices):
+    """The languages letters to customers are written in (acknowledgement, replies)."""
+
+    RUSSIAN = "ru", _("Russian")
+    ENGLISH = "en", _("English")
+
+
 class Partner(models.Model):
     """The tenant: a company whose customers the provider supports on its behalf."""
 
@@ -66,6 +73,12 @@ class Partner(models.Model):
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Moscow", validators=[validate_time_zone]
+    )
+    language = models.CharField(
+        _("language of letters to customers"), max_length=2, choices=MailLanguage.choices,
+        default=MailLanguage.RUSSIAN,
+        help_text=_("The acknowledgement and the replies go in this language unless the "
+                    "contact has a language of their own."),
     )
     tariff = models.ForeignKey(
         Tariff, verbose_name=_("tariff"), on_delete=models.PROTECT, related_name="partners"

@@ -6,9 +6,10 @@ resolution time from the SLA, or, when there is no agreed deadline, that we are 
 and will contact them soon. The text is checked by the reply rules (F3 criteria); a
 template that cannot meet them is refused when saved.
 
-The letter's language follows the customer's (Cyrillic → Russian, else English); its fixed
-sentences are content in that language, not UI strings, so they live here with the
-provider's default templates rather than in the .po files.
+The letter's language is the contact's preferred one, else the partner's (ru/en,
+firstline.contacts.models.letter_language); its fixed sentences are content in that
+language, not UI strings, so they live here with the provider's default templates rather
+than in the .po files.
 """
 
 import re
@@ -20,12 +21,13 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from firstline.contacts.models import letter_language
 from firstline.core import config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner
 from firstline.mail import outbound, threading
 from firstline.mail.models import AckTemplate, AutoReplyLog, autoreply_limit
-from firstline.mail.text import DEFAULT_SIGNATURE, language_of, strip_subject
+from firstline.mail.text import DEFAULT_SIGNATURE, strip_subject
 from firstline.outbox.models import OutboxMessage
 from firstline.quality.checking import ruleset_for
 from firstline.quality.rules import Finding, ReplyContext, ReplyKind, check_reply
@@ -182,7 +184,7 @@ def check(
 
 
 def compose(ticket: Ticket, *, name: str, subject: str, text: str) -> Acknowledgement:
-    language = language_of(subject, text)
+    language = letter_language(ticket.contact, ticket.partner)
     request = request_words(subject, text) or ticket.subject
     sentence, deadline = deadline_text(ticket, language)
     values = {

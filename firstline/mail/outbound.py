@@ -8,11 +8,11 @@ enqueued) is recorded as a MailReference, so the customer's answer finds the tic
 
 from django.utils.html import escape, linebreaks
 
-from firstline.contacts.models import ContactEmail
+from firstline.contacts.models import ContactEmail, letter_language
 from firstline.core.models import Partner
 from firstline.mail import threading
 from firstline.mail.models import Mailbox, MailParticipant, MailReference
-from firstline.mail.text import language_of, signature, signed, strip_subject
+from firstline.mail.text import signature, signed, strip_subject
 from firstline.outbox import services as outbox
 from firstline.outbox.adapters import header
 from firstline.outbox.models import Channel, OutboxMessage
@@ -113,7 +113,7 @@ def mail_reply(message: Message) -> list[OutboxMessage]:
         return sent
     # Computed once: every copy answers the same thread, not each other.
     thread = threading.thread_headers(ticket)
-    language = language_of(ticket.subject, ticket.customer_words)
+    language = letter_language(ticket.contact, ticket.partner)
     body, html = signed(
         message.body_text, message.body_html, signature(ticket.partner, language)
     )

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 @task
 def send_login_link(user_id: int) -> None:
+    from firstline.contacts.models import Contact, letter_language
     from firstline.core.models import User
     from firstline.portal.services import login_url
 
@@ -13,7 +14,9 @@ def send_login_link(user_id: int) -> None:
     if user is None or not user.email or user.partner is None:
         return
     partner = user.partner
-    with translation.override("ru"):
+    # In the customer's language: their contact's, else the partner's.
+    language = letter_language(Contact.objects.filter(user=user).first(), partner)
+    with translation.override(language):
         body = _(
             "Hello, %(name)s!\n\nTo sign in to the %(partner)s support portal, open this link:\n"
             "%(url)s\n\nThe link works once. If you did not ask for it, ignore this letter.\n\n"
