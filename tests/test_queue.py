@@ -212,3 +212,15 @@ def test_next_ticket_stays_inside_the_partner_accounts_tenancy(cast):
     Ticket.objects.filter(partner=cast.b.partner).update(due_at=now() - timedelta(hours=5))
     found = next_ticket(cast.a.engineer)
     assert found is not None and found.partner_id == cast.a.partner.pk
+
+
+def test_the_latest_filters_replace_the_remembered_ones(cast):
+    from firstline.web.models import QueuePreference
+
+    client = client_for(cast.operator)
+    client.get(reverse("queue"), {"partner": cast.b.partner.pk, "status": "any"})
+    client.get(reverse("queue"), {"status": "active", "priority": "high"})
+    client.get(reverse("queue"), {"status": "active", "priority": "high"})  # unchanged
+    assert QueuePreference.objects.get(user=cast.operator).filters == {
+        "status": "active", "priority": "high"}
+    assert client.get(reverse("queue")).context["form"]["priority"].value() == "high"
