@@ -217,3 +217,28 @@ def test_a_refusal_shows_in_place_focuses_the_error_and_keeps_the_address(
     page.reload()  # the draft survives a reload
     assert page.locator("#reply-form textarea[name=text]").input_value() == "Черновик ответа"
     connections.close_all()
+
+
+def test_every_checklist_control_is_reached_by_tab(django_db_setup, live_server, cast, browser):
+    vm, _mail = demo_partner(cast.a)
+    ticket = mailed_ticket(cast.a, vm, "Медленно работает ВМ", "ВМ тормозит")
+    page = sign_in(browser, live_server, cast.operator)
+    page.goto(f"{live_server.url}/tickets/{ticket.pk}/")
+    controls = page.evaluate("""() => {
+        const all = document.querySelectorAll('#script input:not([type=hidden]), #script select,'
+            + ' #script textarea, #script button');
+        return [...all].filter(e => e.offsetParent !== null)
+            .map(e => e.name || e.textContent.trim());
+    }""")
+    page.focus("#script input:not([type=hidden])")
+    reached = []
+    for _press in range(len(controls) + 5):
+        name = page.evaluate("""() => { const e = document.activeElement;
+            return e.closest('#script') ? (e.name || e.textContent.trim()) : null; }""")
+        if name is None:
+            break
+        reached.append(name)
+        page.keyboard.press("Tab")
+    assert len(controls) > 15
+    assert reached == controls
+    connections.close_all()

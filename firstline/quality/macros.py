@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from firstline.core.models import User
 from firstline.quality import checking
 from firstline.quality import script as rules
-from firstline.quality.rules import ReplyKind
+from firstline.quality.rules import ReplyContext, ReplyKind, check_reply
 from firstline.quality.script_models import CannedReply, ClassificationField, Macro
 from firstline.sla.models import TypicalRequest
 from firstline.tickets import services as ticket_services
@@ -94,6 +94,37 @@ def reply_templates(ticket: Ticket) -> list[Template]:
         found.append(Template(f"macro-{macro.pk}", macro.name, fill(macro.reply_text, ticket),
                               _("Typical requests and macros")))
     return found
+
+
+def macro_problems(macro: Macro) -> dict[str, str]:
+    """What is wrong with a macro as configured, by field (empty when it may be saved)."""
+    from firstline.quality.services import canned_reply_rules
+
+    errors: dict[str, str] = {}
+    partner = macro.partner
+    if macro.typical_request_id is not None and macro.typical_request.partner_id != partner.pk:
+        errors["typical_request"] = _("This typical request belongs to another partner.")
+    fields = {str(field.pk): field for field in ClassificationField.objects.filter(
+        partner=partner)}
+    if not isinstance(macro.classification, dict):
+        errors["classification"] = _("Write the values as {\"field id\": \"value\"}.")
+    else:
+        for key, value in macro.classification.items():
+            field = fields.get(str(key))
+            if field is None:
+                errors["classification"] = _("Field %(key)s is not a classification field of "
+                                             "this partner.") % {"key": key}
+            elif field.kind != ClassificationField.Kind.TEXT and value not in field.values:
+                errors["classification"] = _("“%(value)s” is not a value of “%(field)s”.") % {
+                    "value": value, "field": field.name}
+    if macro.reply_text.strip():
+        findings = check_reply(macro.reply_text, ReplyContext(kind=ReplyKind.REGULAR,
+                                                              language="ru"),
+                               canned_reply_rules(partner, "ru"))
+        blocking = [finding.message for finding in findings if finding.blocking]
+        if blocking:
+            errors["reply_text"] = " ".join(blocking)
+    return errors
 
 
 # --- Choosing a typical request or a macro --------------------------------------------------

@@ -180,7 +180,8 @@
   function firstError(scope) {
     const invalid = scope.querySelector("[aria-invalid=true]");
     if (invalid) return invalid;
-    const list = scope.querySelector(".errorlist");
+    // "still-missing": what a hand-over lacks, shown all along; not an error of this action.
+    const list = scope.querySelector(".errorlist:not(.still-missing)");
     if (!list) return null;
     const form = list.closest("form");
     return (form && form.querySelector(FOCUSABLE)) || list;
