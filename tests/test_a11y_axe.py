@@ -1,6 +1,6 @@
 """axe-core, run in the real Debian Chromium, finds nothing serious or critical on the pages
-an operator and a customer use most: the queue, the ticket page, the new-ticket form, the
-portal's sign-in page and a customer's ticket page.
+an operator and a customer use most: the queue, the ticket page, the new-ticket form, and the
+portal's sign-in page, a customer's tickets, one ticket and the new-ticket page.
 
 axe-core comes from the npm registry (package.json, pinned in package-lock.json; `make test`
 installs it). In CI a missing axe fails the run instead of skipping it.
@@ -108,5 +108,9 @@ def test_portal_pages_have_no_serious_accessibility_violation(django_db_setup, l
     customer.goto(f"{live_server.url}/portal/tickets/{cast.a.ticket.pk}/")
     assert cast.a.ticket.subject in customer.text_content("h1")
     checked["ticket"] = violations(customer, "portal-ticket")
+    customer.goto(f"{live_server.url}/portal/")
+    checked["tickets"] = violations(customer, "portal-tickets")
+    customer.goto(f"{live_server.url}/portal/new/")
+    checked["new"] = violations(customer, "portal-new-ticket")
     connections.close_all()
-    assert checked == {"sign-in": [], "ticket": []}
+    assert checked == {"sign-in": [], "ticket": [], "tickets": [], "new": []}
