@@ -232,3 +232,22 @@ def test_the_classification_list_follows_the_tickets_service(cast):
     form = page.context["checklist"].forms["classify"]
     offered = [value for value, _label in form.fields[f"field_{cfg.service_field.pk}"].choices]
     assert offered == ["", "Облако → ВМ", "Облако → Диск"]
+
+
+def test_a_macro_defined_in_admin_is_refused_with_a_foreign_value_and_saved_when_right(cast):
+    from firstline.core.models import User
+
+    cfg = configure(cast.a)
+    admin = User.objects.create_superuser("macro-admin", "admin@provider.example", "pw-123456")
+    client = client_for(admin)
+    data = {"partner": cast.a.partner.pk, "name": "Почта в спаме", "typical_request": "",
+            "classification": f'{{"{cfg.type_field.pk}": "Нет такого"}}',
+            "reply_text": "{имя}, включили DKIM.", "then": "resolve"}
+
+    refused = client.post("/admin/quality/macro/add/", data)
+    assert refused.status_code == 200 and not Macro.objects.exists()
+    assert "“Нет такого” is not a value of “Тип”." in refused.content.decode()
+
+    data["classification"] = f'{{"{cfg.type_field.pk}": "Запрос"}}'
+    assert client.post("/admin/quality/macro/add/", data).status_code == 302
+    assert Macro.objects.get().classification == {str(cfg.type_field.pk): "Запрос"}
