@@ -13,6 +13,7 @@ Any other arguments go to Django's management commands: `firstline migrate`,
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def web_workers() -> int:
     return max(2, min(2 * (cores or 1), 8))
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(bind: str) -> int:
     try:
         host, port = parse_bind(bind)
@@ -105,6 +110,8 @@ def _run(bind: str) -> int:
 
     python = sys.executable
     manage = [python, "-m", "firstline"]
+    # SIGTERM while preparing stops like Ctrl-C (subprocess.run then kills the step).
+    signal.signal(signal.SIGTERM, _interrupt)
     # One interpreter for the three steps: each Django start costs seconds on a busy box.
     try:
         prepare = subprocess.run(
