@@ -1,0 +1,137 @@
+"""Schemathesis over the whole OpenAPI document, with every check it has.
+
+Every operation gets requests drawn from its schema (valid ones, and deliberately invalid
+ones), sent in-process through the WSGI application with a real token, and every answer
+is checked: no 5xx, every status code and body declared in the document, valid data
+accepted, invalid data refused, auth not ignored, undeclared methods answered 405...
+
+The schema cannot say which ids exist, so the references (`partner_id`, `contact_id`,
+`service_id`, `assignee_id`, path ids, cursors) are drawn from the seeded rows: a random
+id is a legitimate 404 or a 422 naming the field, which the other tests cover. Bounded for
+CI on 2 cores: a fixed seed, derandomized, no shrinking, a few examples per operation.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+
+from firstline.api.services import issue_token
+
+pytestmark = pytest.mark.django_db
+
+MAX_EXAMPLES = 12
+
+
+def _references(cast) -> dict[str, list[int]]:
+    """Ids of partner A's rows, by the parameter names that refer to them."""
+    side = cast.a
+    return {
+        "partner_id": [side.partner.pk],
+        "contact_id": [side.contact.pk, side.other_contact.pk],
+        "service_id": [side.service.pk],
+        "ticket_id": [side.ticket.pk, side.other_ticket.pk],
+        "assignee_id": [side.engineer.pk, side.manager.pk],
+    }
+
+
+def _config(token: str, references: dict[str, list[int]]) -> schemathesis.Config:
+    locations = {
+        "partner_id": ["query", "body"], "contact_id": ["path", "body"],
+        "service_id": ["body"], "ticket_id": ["path", "body"],
+        "assignee_id": ["query", "body"],
+    }
+    return schemathesis.Config.from_dict(
+        {
+            "seed": 20261205,
+            # Texts up to 100,000 characters are slow to draw on a busy 2-core box; the run
+            # is bounded by max-examples, not by Hypothesis' patience.
+            "suppress-health-check": ["too_slow"],
+            "headers": {"Authorization": f"Bearer {token}"},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "no-shrink": True,
+                "database": "none",
+                "mode": "all",
+            },
+            "dictionaries": {name: {"values": ids} for name, ids in references.items()},
+            "parameters": {
+                f"{location}.{name}": {"dictionary": name, "probability": 1.0}
+                for name, places in locations.items()
+                for location in places
+            },
+        }
+    )
+
+
+def _with_existing_references(references: dict[str, list[int]]):
+    """A `map_case` hook: a valid request refers to rows that exist.
+
+    Dictionaries steer the fuzzing phase; the coverage phase draws boundary ids (1,
+    2^63-1) of its own, which are schema-valid and name nothing: in a valid request they
+    are replaced by seeded ids. Invalid requests are left as drawn.
+    """
+
+    def hook(context, case):
+        if case.meta is None or not case.meta.generation.mode.is_positive:
+            return case
+        if isinstance(case.body, dict):
+            for name, ids in references.items():
+                value = case.body.get(name)
+                if isinstance(value, int) and value not in ids:
+                    case.body[name] = ids[value % len(ids)]
+        return case
+
+    return hook
+
+
+def _schema_valid_when_called_positive(context, case):
+    """A `filter_case` hook: drop a "positive" case with a component drawn negative.
+
+    schemathesis 4.32's coverage phase can label a case positive (a boundary path id)
+    while its body was drawn invalid (`0` for an object). Such a request is not schema
+    valid, so "valid data is accepted" cannot be asked of it; the invalid body is still
+    sent, as a negative case, elsewhere in the run.
+    """
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return True
+    return all(info.mode.is_positive for info in meta.components.values())
+
+
+@pytest.fixture
+def api_schema(cast):
+    _token, plaintext = issue_token(cast.operator, "fuzz")
+    references = _references(cast)
+    # Django closes the connection after each request; here it is the test's transaction
+    # (Django's test client unhooks the same signals).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi(
+            "/api/openapi.json", get_wsgi_application(), config=_config(plaintext, references)
+        )
+        schema.hook("filter_case")(_schema_valid_when_called_positive)
+        schema.hook("map_case")(_with_existing_references(references))
+        yield schema
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_schemathesis(request):
+    # schemathesis 4.32 renames the test node through the private `_nodeid`, which pytest 9
+    # no longer has; giving it one keeps its reporting working and changes nothing else.
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+def test_the_api_keeps_its_openapi_contract(case):
+    case.call_and_validate()
