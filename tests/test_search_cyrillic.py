@@ -124,3 +124,15 @@ def test_the_fold_is_done_by_the_database_not_after_fetching(cast, russian):
     function = "firstline_fold" if connection.vendor == "sqlite" else "translate(lower("
     assert function in sql
     assert Ticket.objects.filter(subject__ucontains="ПОЧТА").count() == 1
+
+
+@pytest.mark.parametrize("q", ["иВаНоВнА", "ЁЛКИНА", "елкина", "ооо ромашка", "РОМАШКА"])
+def test_the_caller_search_finds_a_contact_or_organisation_in_any_case(cast, q):
+    """The new-ticket form's caller search (firstline/contacts/queries.py)."""
+    from firstline.contacts.models import Organisation
+    from firstline.contacts.queries import search_contacts
+
+    organisation = Organisation.objects.create(partner=cast.a.partner, name="ООО Ромашка")
+    found, _user = make_contact(cast.a.partner, organisation, "Мария Ивановна Ёлкина",
+                                "elkina@alpha.example")
+    assert [contact.pk for contact in search_contacts(Contact.objects.all(), q)] == [found.pk]

@@ -14,12 +14,6 @@ from firstline.contacts.models import Contact, ContactEmail, ContactPhone, Organ
 MIN_PHONE_DIGITS = 4
 
 
-def _word_forms(text: str) -> set[str]:
-    # SQLite folds case for ASCII only: «иван» must still find «Иван». PostgreSQL folds
-    # Cyrillic itself; the extra forms cost it nothing.
-    return {text, text.lower(), text.capitalize(), text.title(), text.upper()}
-
-
 def _phone_pattern(text: str) -> str | None:
     """'495 123-45-67' -> a pattern matching those digits whatever the separators."""
     digits = re.sub(r"\D", "", text)
@@ -33,13 +27,13 @@ def search_contacts(contacts: QuerySet[Contact], text: str, *, limit: int = 10) 
     text = " ".join(text.split())
     if len(text) < 2:
         return []
-    condition = Q()
-    for form in _word_forms(text):
-        condition |= Q(name__icontains=form) | Q(organisation__name__icontains=form)
-    organisations = Organisation.objects.filter(contract_number__icontains=text)
+    # `ucontains` folds case (Cyrillic too, on SQLite as well) and reads ё as е, so «иван»,
+    # «ИВАН» and «иВан» all find «Иван» (firstline/core/textsearch.py).
+    condition = Q(name__ucontains=text) | Q(organisation__name__ucontains=text)
+    organisations = Organisation.objects.filter(contract_number__ucontains=text)
     condition |= Q(organisation__in=organisations.values("pk"))
     # Subqueries, not joins, so a contact with several addresses or phones is one row.
-    emails = ContactEmail.objects.filter(address__icontains=text.lower())
+    emails = ContactEmail.objects.filter(address__ucontains=text)
     condition |= Q(pk__in=emails.values("contact_id"))
     if pattern := _phone_pattern(text):
         phones = ContactPhone.objects.filter(number__regex=pattern)
