@@ -271,3 +271,24 @@ def test_with_the_default_policy_even_a_checked_tag_only_makes_a_note(cast, mail
     assert inbound.ticket_message.kind == Message.Kind.NOTE
     assert ticket.status == Status.RESOLVED
     assert not MailParticipant.objects.filter(ticket=ticket).exists()
+
+
+def test_add_participant_trusts_our_message_ids_but_not_the_customers_own(
+    cast, mailbox
+) -> None:
+    """The customer's Message-ID is theirs to choose (often predictable, and known to
+    whomever they copied); only the ids of letters we sent prove a forwarded thread."""
+    mailbox.unknown_sender_policy = Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
+    mailbox.save()
+    ticket = pipe(eml(message_id="<1001@alpha.example>")).ticket
+    deliver_due()
+    (ack,) = mail.outbox
+    theirs = pipe(eml(sender=OUTSIDER, subject="Re: FTP", message_id="<g1@evil.example>",
+                      headers="In-Reply-To: <1001@alpha.example>\n", body="Я тоже.\n"))
+    assert theirs.ticket == ticket and theirs.ticket_message.kind == Message.Kind.NOTE
+    assert not MailParticipant.objects.filter(ticket=ticket).exists()
+    ours = pipe(eml(sender=OUTSIDER, subject="Re: FTP", message_id="<g2@evil.example>",
+                    headers=f"In-Reply-To: {ack.extra_headers['Message-ID']}\n",
+                    body="Мне переслали ваше письмо.\n"))
+    assert ours.ticket == ticket and ours.ticket_message.kind == Message.Kind.INBOUND
+    assert MailParticipant.objects.filter(ticket=ticket, address=OUTSIDER).exists()

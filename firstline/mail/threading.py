@@ -10,9 +10,9 @@ Finding the ticket is not permission to write on it as the customer (`may_join`)
 ticket number is easy to guess, and a thread can be forwarded. Only the ticket's contact
 and its participants join; a colleague from the contact's organisation joins when the
 mailbox allows it. Anybody else's letter is kept for the operator as an internal note
-(`handling`), unless it proves it holds the ticket's mail (one of the thread's Message-IDs,
-or the subject tag with its check) and the mailbox's unknown-sender policy says to add such
-senders.
+(`handling`), unless it proves it holds the ticket's mail (it answers a letter we sent
+about the ticket, or keeps the subject tag with its check) and the mailbox's unknown-sender
+policy says to add such senders.
 """
 
 import re
@@ -93,10 +93,12 @@ def check_is_valid(ticket: Ticket, check: str) -> bool:
 
 @dataclass(frozen=True)
 class Known:
-    """What the Message-IDs of a letter tell: it is ours come back, or it answers a ticket."""
+    """What the Message-IDs of a letter tell: it is ours come back, or it answers a ticket
+    (`answers_ours`: one of the ids is a letter we sent about it, unguessable)."""
 
     ours: bool
     ticket_id: int | None
+    answers_ours: bool = False
 
 
 def look_up(partner: Partner, parsed: ParsedMail) -> Known:
@@ -112,20 +114,25 @@ def look_up(partner: Partner, parsed: ParsedMail) -> Known:
     )
     ours = False
     tickets: dict[str, int] = {}
+    # Tickets one of whose letters from us is answered: our Message-IDs are random, while a
+    # customer's own id (also remembered) may be predictable or known to people they copied.
+    sent: set[int] = set()
     for message_id, ticket_id, partner_id, direction in rows:
         if message_id == own and direction == MailReference.Direction.OUT:
             ours = True
         if partner_id == partner.pk:
             tickets.setdefault(message_id, ticket_id)
+            if direction == MailReference.Direction.OUT:
+                sent.add(ticket_id)
     ticket_id = next((tickets[value] for value in answered if value in tickets), None)
-    return Known(ours, ticket_id)
+    return Known(ours, ticket_id, ticket_id in sent)
 
 
 @dataclass(frozen=True)
 class Found:
     """The ticket a letter belongs to, and whether the letter proves it holds the ticket's
-    mail: it answers one of the thread's Message-IDs, or its subject carries the ticket's
-    tag with a valid check. A bare number proves nothing: numbers are guessed."""
+    mail: it answers one of the letters we sent about it, or its subject carries the
+    ticket's tag with a valid check. A bare number proves nothing: numbers are guessed."""
 
     ticket: Ticket
     proven: bool
@@ -136,16 +143,16 @@ def find_ticket(
 ) -> Found | None:
     """The partner's ticket this letter answers, or None for a new request."""
     known = known or look_up(partner, parsed)
-    ticket_id, check = known.ticket_id, ""
-    if ticket_id is None:
-        ticket_id, check = tag_in_subject(parsed.subject) or (None, "")
+    tag = tag_in_subject(parsed.subject)
+    ticket_id = known.ticket_id if known.ticket_id is not None else (tag[0] if tag else None)
     if ticket_id is None:
         return None
     ticket = Ticket.objects.filter(partner=partner, pk=ticket_id).first()
     if ticket is None:
         return None
     ticket.partner = partner  # the row the filter names: not read again
-    return Found(ticket, known.ticket_id is not None or check_is_valid(ticket, check))
+    check = tag[1] if tag is not None and tag[0] == ticket.pk else ""
+    return Found(ticket, known.answers_ours or check_is_valid(ticket, check))
 
 
 def may_join(
