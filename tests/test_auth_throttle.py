@@ -348,3 +348,17 @@ def test_the_lockout_message_is_russian_with_the_right_plural():
         )
         assert "через 1 минуту" in lockout_message(START + timedelta(seconds=20))
         assert "через 2 минуты" in lockout_message(START + timedelta(minutes=2))
+
+
+def test_an_administrator_lifts_a_lockout_by_deleting_its_row_in_the_admin(staff_admin):
+    client = Client()
+    for _ in range(5):
+        desk(client, "operator", WRONG, "192.0.2.20")
+    row = SignInThrottle.objects.get(scope="account", label="operator")
+    root = Client()
+    root.force_login(staff_admin)
+    listing = root.get(reverse("admin:accounts_signinthrottle_changelist")).content.decode()
+    assert "operator" in listing
+    url = reverse("admin:accounts_signinthrottle_delete", args=[row.pk])
+    assert root.post(url, {"post": "yes"}).status_code == 302
+    assert desk(client, "operator", PASSWORD, "192.0.2.21").status_code == 302
