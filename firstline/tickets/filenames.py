@@ -15,15 +15,19 @@ MAX_STORAGE_NAME = 100
 FALLBACK = "attachment"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Bidirectional overrides and invisible characters: "счёт\u202efdp.exe" shows as "счётexe.pdf".
+# A name that is a path: absolute, relative to "." / ".." / "~", or with a drive letter.
+_PATH = re.compile(r"^(/|\.{1,2}/|~/|[A-Za-z]:)")
 _NOT_IN_STORAGE_NAME = re.compile(r"[^-\w.]")
+# Bidirectional overrides and invisible characters: "счёт\u202efdp.exe" shows as "счётexe.pdf".
 _DISGUISE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def display_name(name: str | None, fallback: str = FALLBACK) -> str:
     """The real name, made safe to show and to send: never empty, never a path."""
     text = unicodedata.normalize("NFC", name or "")
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]  # "C:\\docs\\a.pdf", "../../a.pdf"
+    if _PATH.match(text) or "\\" in text:
+        text = text.replace("\\", "/").rsplit("/", 1)[-1]  # "C:\\docs\\a.pdf", "../../a.pdf"
+    text = text.replace("/", "_")  # "Отчёт 01/02.pdf": a date, not a directory
     text = _CONTROL.sub("", text)
     text = _DISGUISE.sub("_", text)
     text = " ".join(text.split()).strip(" .")
