@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "firstline.outbox",
     "firstline.quality",
     "firstline.mail",
+    "firstline.calls",
     "firstline.web",
     "firstline.portal",
     "firstline.api",
@@ -263,6 +264,13 @@ FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE = env_str("FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE
 # JSON payload templates with {phone}, {text}, {subject}, {partner}, {ticket}; empty = built-in.
 FIRSTLINE_SMS_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_SMS_WEBHOOK_TEMPLATE", "")
 FIRSTLINE_VOICE_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_VOICE_WEBHOOK_TEMPLATE", "")
+
+# The phone channel (firstline/calls). The JSON webhook accepts an HMAC-SHA256 signature
+# of its body with this secret (empty: tokens only); Zadarma's notifications are signed with
+# the account's API secret and carry times in the account's time zone.
+FIRSTLINE_CALLS_WEBHOOK_SECRET = env_str("FIRSTLINE_CALLS_WEBHOOK_SECRET", "")
+FIRSTLINE_ZADARMA_SECRET = env_str("FIRSTLINE_ZADARMA_SECRET", "")
+FIRSTLINE_ZADARMA_TIME_ZONE = env_time_zone("FIRSTLINE_ZADARMA_TIME_ZONE", TIME_ZONE)
 
 # Inbound mail: the CA bundle for IMAP servers with a private CA, and the largest message
 # the LMTP listener accepts.

@@ -40,6 +40,16 @@ class Tariff(models.Model):
     )
     accounts_included = models.PositiveIntegerField(_("ServiceDesk accounts included"), default=3)
 
+    class MinuteRounding(models.TextChoices):
+        # As Russian operators bill: every call rounded up to a whole minute.
+        PER_STARTED_MINUTE = "per_call_minute", _("Each call rounded up to a started minute")
+        PER_SECOND = "per_second", _("Seconds summed, the month's total rounded up")
+
+    minute_rounding = models.CharField(
+        _("talk minute rounding"), max_length=20, choices=MinuteRounding.choices,
+        default=MinuteRounding.PER_STARTED_MINUTE,
+    )
+
     class Meta:
         verbose_name = _("tariff")
         verbose_name_plural = _("tariffs")

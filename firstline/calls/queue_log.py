@@ -1,0 +1,97 @@
+"""Asterisk's queue_log: one line per queue event, `time|callid|queue|agent|event|data...`.
+
+    1733389200|1733389200.42|support-alpha|NONE|ENTERQUEUE||79123456789|1
+    1733389212|1733389200.42|support-alpha|PJSIP/101|CONNECT|12|1733389205.43|3
+    1733389390|1733389200.42|support-alpha|PJSIP/101|COMPLETECALLER|12|178|1
+
+`time` is Unix seconds, `callid` the channel's uniqueid, `queue` is mapped to a partner by
+PartnerPhoneNumber.queue_name, `agent` to an operator by OperatorLine. The data fields, as
+Asterisk's documentation lists them:
+
+- ENTERQUEUE      url, callerid, position
+- CONNECT         holdtime, bridged channel uniqueid, ringtime
+- COMPLETEAGENT / COMPLETECALLER   holdtime, calltime, origposition
+- ABANDON         position, origposition, waittime
+- EXITWITHTIMEOUT position, origposition, waittime
+- EXITEMPTY / EXITWITHKEY          position, ... (the caller left the queue unanswered)
+- RINGNOANSWER    ringtime (an agent's phone rang out; the call goes on waiting)
+- TRANSFER        extension, context, holdtime, calltime, origposition
+
+Other events (agent log-ins, pauses, QUEUESTART...) say nothing about a call and are
+skipped. A line that cannot be read is kept aside with the reason.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from firstline.calls.events import BadEvent, CallEvent, Kind
+from firstline.calls.models import Outcome
+
+CALL_EVENTS = {
+    "ENTERQUEUE", "CONNECT", "COMPLETEAGENT", "COMPLETECALLER", "ABANDON", "EXITWITHTIMEOUT",
+    "EXITEMPTY", "EXITWITHKEY", "RINGNOANSWER", "TRANSFER",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+
+    @property
+    def fields(self) -> list[str]:
+        return self.text.rstrip("\r\n").split("|")
+
+    @property
+    def is_call_event(self) -> bool:
+        fields = self.fields
+        # Too short to say: read it, so that a truncated line is kept with its reason.
+        return len(fields) < 5 or fields[4] in CALL_EVENTS
+
+    def dedupe_key(self) -> str:
+        return hashlib.sha256(self.text.rstrip("\r\n").encode()).hexdigest()
+
+
+def _seconds(fields: list[str], index: int, name: str) -> int:
+    if len(fields) <= index or not fields[index].strip().isdigit():
+        raise BadEvent(name, f"missing or not a number of seconds in field {index + 1}")
+    return int(fields[index])
+
+
+def _agent(value: str) -> str:
+    return "" if value in ("", "NONE") else value
+
+
+def to_event(line: Line) -> CallEvent:
+    fields = line.fields
+    if len(fields) < 5:
+        raise BadEvent("line", f"truncated: {len(fields)} of at least 5 fields")
+    stamp, call_id, queue, agent, name = fields[:5]
+    if not stamp.isdigit():
+        raise BadEvent("time", f"{stamp!r} is not Unix seconds")
+    at = datetime.fromtimestamp(int(stamp), tz=UTC)
+    common = {"external_id": call_id, "at": at, "queue": queue, "operator": _agent(agent)}
+    if name == "ENTERQUEUE":
+        if len(fields) < 7:
+            raise BadEvent("line", "truncated: ENTERQUEUE without the caller id")
+        return CallEvent(kind=Kind.START, caller=fields[6], **common)
+    if name == "CONNECT":
+        _seconds(fields, 5, "holdtime")
+        return CallEvent(kind=Kind.ANSWER, **common)
+    if name in ("COMPLETEAGENT", "COMPLETECALLER"):
+        _seconds(fields, 5, "holdtime")
+        talk = _seconds(fields, 6, "calltime")
+        return CallEvent(kind=Kind.END, outcome=Outcome.ANSWERED, talk_seconds=talk, **common)
+    if name == "TRANSFER":
+        talk = _seconds(fields, 8, "calltime")
+        return CallEvent(kind=Kind.END, outcome=Outcome.ANSWERED, talk_seconds=talk, **common)
+    if name == "ABANDON":
+        _seconds(fields, 7, "waittime")
+        return CallEvent(kind=Kind.END, outcome=Outcome.ABANDONED, talk_seconds=0, **common)
+    if name in ("EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY"):
+        _seconds(fields, 5, "position")
+        return CallEvent(kind=Kind.END, outcome=Outcome.MISSED, talk_seconds=0, **common)
+    if name == "RINGNOANSWER":
+        # The phone rang out: nothing changes for the call (it waits on).
+        return CallEvent(kind=Kind.OFFER, **{**common, "operator": ""})
+    raise BadEvent("event", f"{name!r} is not a queue call event")

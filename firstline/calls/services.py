@@ -1,0 +1,416 @@
+"""The rules of the phone channel: one way an event changes a call, and what a call does.
+
+`record_event` is what the JSON webhook, Zadarma and the queue_log import all call. It
+stores the raw event first (a replay of the same event is recognised by its key and
+changes nothing), then reads it, then merges it into the call. The merge keeps the
+earliest start and answer and the latest end, and derives wait, talk and outcome from what
+is stored, so events in any order end in the same record. A bad event is kept, refused,
+with its reason; an event for a call not seen yet waits and is applied when the call
+appears. Nothing here raises for bad input.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from firstline.calls.events import MAX_CALL_SECONDS, BadEvent, CallEvent, Kind
+from firstline.calls.models import (
+    LIVE_OUTCOMES,
+    Call,
+    Direction,
+    OperatorLine,
+    Outcome,
+    PartnerPhoneNumber,
+    RawCallEvent,
+)
+from firstline.calls.phones import NotANumber, to_e164
+from firstline.contacts.models import Contact, ContactPhone
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import Partner, User
+from firstline.sla import deadlines, escalation
+from firstline.tenancy import tickets_for
+from firstline.tickets import services as ticket_services
+from firstline.tickets.models import Channel, IdentifiedBy, Status, Ticket
+
+REPORTED_OUTCOMES = {o.value for o in Outcome} - {o.value for o in LIVE_OUTCOMES}
+
+
+@dataclass
+class Recorded:
+    """What became of one event: its stored row, and whether it was a replay."""
+
+    raw: RawCallEvent
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.raw.state != RawCallEvent.State.FAILED
+
+
+def record_event(
+    *,
+    source: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    parse: Callable[[], CallEvent],
+    partner: Partner | None = None,
+) -> Recorded:
+    """Store one event, then apply it to its call; never raises for a bad event.
+
+    `parse` reads the payload (raising `BadEvent`); `partner`, when the sender is known to
+    act for one partner (its token), is the only partner the event may touch.
+    """
+    event: CallEvent | None = None
+    reason = ""
+    try:
+        event = parse()
+    except BadEvent as exc:
+        reason = str(exc)
+    except (KeyError, TypeError, ValueError) as exc:
+        reason = _("unreadable event: %(error)s") % {"error": exc}
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                raw = RawCallEvent.objects.create(
+                    source=source, dedupe_key=dedupe_key[:64], payload=payload,
+                    event=event.to_json() if event else None,
+                    external_id=event.external_id if event else "",
+                    state=RawCallEvent.State.FAILED if event is None else
+                    RawCallEvent.State.PROCESSED,
+                    reason=reason, partner=partner,
+                )
+        except IntegrityError:
+            return Recorded(RawCallEvent.objects.get(source=source, dedupe_key=dedupe_key[:64]),
+                            duplicate=True)
+        if event is not None:
+            _apply_raw(raw, event, partner)
+    return Recorded(raw)
+
+
+def _refuse(raw: RawCallEvent, reason: str, state: str = RawCallEvent.State.FAILED) -> None:
+    raw.state = state
+    raw.reason = reason
+    raw.save(update_fields=["state", "reason", "partner"])
+
+
+def _apply_raw(raw: RawCallEvent, event: CallEvent, forced: Partner | None) -> None:
+    try:
+        partner, existing = _partner_for(raw.source, event, forced)
+    except BadEvent as exc:
+        _refuse(raw, str(exc))
+        return
+    if partner is None:
+        _refuse(raw, _("call_id: no call %(id)s yet; the event is applied when the call "
+                       "starts") % {"id": event.external_id}, RawCallEvent.State.WAITING)
+        return
+    raw.partner = partner
+    try:
+        call, created = _apply(raw.source, partner, event, existing)
+    except BadEvent as exc:
+        _refuse(raw, str(exc))
+        return
+    RawCallEvent.objects.filter(pk=raw.pk).update(call=call, partner=partner)
+    raw.call = call
+    if created:
+        _apply_waiting(raw.source, call)
+    _after_end(call)
+
+
+def _partner_for(
+    source: str, event: CallEvent, forced: Partner | None
+) -> tuple[Partner | None, Call | None]:
+    number = None
+    if event.dialled:
+        try:
+            dialled = to_e164(event.dialled)
+        except NotANumber as exc:
+            raise BadEvent("dialled", _("%(value)r is not a phone number (%(error)s)")
+                           % {"value": event.dialled, "error": exc}) from exc
+        number = PartnerPhoneNumber.objects.select_related("partner").filter(
+            number=dialled).first()
+        if number is None or (forced is not None and number.partner_id != forced.pk):
+            raise BadEvent("dialled", _("%(number)s is not a support number of any partner")
+                           % {"number": dialled})
+    elif event.queue:
+        number = PartnerPhoneNumber.objects.select_related("partner").filter(
+            queue_name=event.queue).first()
+        if number is None or (forced is not None and number.partner_id != forced.pk):
+            raise BadEvent("queue", _("queue %(queue)s is not a partner's queue")
+                           % {"queue": event.queue})
+    if number is not None:
+        return number.partner, None
+    calls = Call.objects.select_related("partner").filter(
+        source=source, external_id=event.external_id)
+    if forced is not None:
+        calls = calls.filter(partner=forced)
+    existing = calls.first()
+    if existing is not None:
+        return existing.partner, existing
+    if forced is not None and event.kind == Kind.START:
+        return forced, None
+    return None, None
+
+
+def _operator(extension: str) -> User | None:
+    if not extension:
+        return None
+    line = OperatorLine.objects.select_related("user").filter(extension=extension).first()
+    if line is not None:
+        return line.user
+    return User.objects.filter(username=extension, role__in=list(User.STAFF_ROLES)).first()
+
+
+def _apply(
+    source: str, partner: Partner, event: CallEvent, known: Call | None
+) -> tuple[Call, bool]:
+    caller = ""
+    if event.caller:
+        try:
+            caller = to_e164(event.caller)
+        except NotANumber as exc:
+            raise BadEvent("caller", _("%(value)r is not a phone number (%(error)s)")
+                           % {"value": event.caller, "error": exc}) from exc
+    dialled = to_e164(event.dialled) if event.dialled else ""
+    calls = Call.objects.select_for_update()
+    call = calls.filter(source=source, partner=partner, external_id=event.external_id).first()
+    created = False
+    if call is None:
+        call = Call(source=source, partner=partner, external_id=event.external_id,
+                    direction=event.direction, started_at=event.at)
+        try:
+            with transaction.atomic():
+                _merge(call, event, caller, dialled)
+                call.save()
+            created = True
+        except IntegrityError:
+            # Another worker created it a moment ago: merge into theirs.
+            call = calls.get(source=source, partner=partner, external_id=event.external_id)
+    if not created:
+        if abs((event.at - call.started_at).total_seconds()) > MAX_CALL_SECONDS:
+            raise BadEvent("at", _("%(at)s is more than 12 hours from the call's start")
+                           % {"at": event.at.isoformat()})
+        _merge(call, event, caller, dialled)
+        call.updated_at = now()
+        call.save()
+    return call, created
+
+
+def _earliest(current: datetime | None, moment: datetime) -> datetime:
+    return moment if current is None or moment < current else current
+
+
+def _merge(call: Call, event: CallEvent, caller: str, dialled: str) -> None:
+    """Fold one event in; every rule is order-free (min, max, first non-empty)."""
+    call.started_at = _earliest(call.started_at, event.at)
+    call.caller = call.caller or caller
+    call.dialled = call.dialled or dialled
+    if event.direction == Direction.OUTBOUND:
+        call.direction = Direction.OUTBOUND
+    operator = _operator(event.operator)
+    if event.kind == Kind.START:
+        call.entered_at = _earliest(call.entered_at, event.at)
+    elif event.kind == Kind.OFFER:
+        if call.answered_at is None and operator is not None:
+            call.operator = operator
+    elif event.kind == Kind.ANSWER:
+        call.answered_at = _earliest(call.answered_at, event.at)
+        if operator is not None:
+            call.operator = operator
+    elif event.kind == Kind.END:
+        call.ended_at = event.at if call.ended_at is None else max(call.ended_at, event.at)
+        if event.talk_seconds is not None:
+            call.reported_talk_seconds = event.talk_seconds
+        if event.outcome:
+            if event.outcome not in REPORTED_OUTCOMES:
+                raise BadEvent("outcome", _("unknown outcome %(value)r") % {
+                    "value": event.outcome})
+            call.reported_outcome = event.outcome
+        if operator is not None and call.operator_id is None:
+            call.operator = operator
+    if event.recording_url:
+        call.recording_url = event.recording_url
+    derive(call)
+
+
+def answer_moment(call: Call) -> datetime | None:
+    """When the call was answered: the answer event, else its end less the talk time."""
+    if call.answered_at is not None:
+        return call.answered_at
+    if call.outcome == Outcome.ANSWERED and call.ended_at is not None:
+        return call.ended_at - timedelta(seconds=call.talk_seconds)
+    return None
+
+
+def derive(call: Call) -> None:
+    """Outcome, talk and wait from the stored moments and what the PBX reported."""
+    if call.reported_talk_seconds is not None:
+        call.talk_seconds = call.reported_talk_seconds
+    elif call.answered_at is not None and call.ended_at is not None:
+        call.talk_seconds = min(
+            max(int((call.ended_at - call.answered_at).total_seconds()), 0), MAX_CALL_SECONDS)
+    else:
+        call.talk_seconds = 0
+    reported = call.reported_outcome
+    if call.ended_at is None:
+        call.outcome = Outcome.TALKING if call.answered_at is not None else Outcome.RINGING
+    elif reported in (Outcome.VOICEMAIL, Outcome.CALLBACK):
+        call.outcome = reported
+    elif call.answered_at is not None or call.talk_seconds > 0 or reported == Outcome.ANSWERED:
+        call.outcome = Outcome.ANSWERED
+    elif reported in (Outcome.ABANDONED, Outcome.MISSED):
+        call.outcome = reported
+    else:
+        call.outcome = Outcome.MISSED
+    call.wait_seconds = None
+    if call.direction == Direction.INBOUND:
+        start = call.entered_at or call.started_at
+        stop = answer_moment(call) or call.ended_at
+        if stop is not None:
+            call.wait_seconds = min(max(int((stop - start).total_seconds()), 0), MAX_CALL_SECONDS)
+
+
+def _apply_waiting(source: str, call: Call) -> None:
+    """Events that came before their call's start, applied now that the call exists."""
+    waiting = RawCallEvent.objects.filter(
+        source=source, external_id=call.external_id, state=RawCallEvent.State.WAITING
+    ).order_by("id")
+    for raw in waiting:
+        event = CallEvent.from_json(raw.event or {})
+        raw.partner = call.partner
+        try:
+            _merge(call, event, _safe_e164(event.caller), "")
+        except BadEvent as exc:
+            _refuse(raw, str(exc))
+            continue
+        raw.state = RawCallEvent.State.PROCESSED
+        raw.reason = ""
+        raw.call = call
+        raw.save(update_fields=["state", "reason", "partner", "call"])
+    call.save()
+
+
+def _safe_e164(raw: str) -> str:
+    try:
+        return to_e164(raw) if raw else ""
+    except NotANumber:
+        return ""
+
+
+# --- Who is calling ------------------------------------------------------------------------
+
+
+def contact_for_number(partner: Partner | int, e164: str) -> Contact | None:
+    """The partner's contact with this phone number, if any.
+
+    Contact phones are kept as people typed them (+7 912 345-67-89); the last two digits
+    narrow the rows in SQL, `phonenumbers` compares the rest.
+    """
+    if not e164:
+        return None
+    partner_id = partner if isinstance(partner, int) else partner.pk
+    candidates = ContactPhone.objects.filter(
+        partner_id=partner_id, number__endswith=e164[-2:]
+    ).select_related("contact__organisation").order_by("id")
+    for phone in candidates:
+        if _safe_e164(phone.number) == e164:
+            return phone.contact
+    return None
+
+
+# --- Calls and tickets ---------------------------------------------------------------------
+
+
+def _after_end(call: Call) -> None:
+    """A missed or abandoned call from a known customer becomes a call-back task."""
+    if (call.direction != Direction.INBOUND or call.outcome in LIVE_OUTCOMES
+            or call.outcome == Outcome.ANSWERED or call.callback_ticket_id is not None):
+        return
+    contact = contact_for_number(call.partner, call.caller)
+    if contact is None:
+        return
+    with translation.override(call.partner.language or "ru"):
+        subject = _("Call back: %(name)s, %(number)s (%(outcome)s)") % {
+            "name": contact.name, "number": call.caller, "outcome": call.get_outcome_display()}
+        text = _("%(name)s called %(partner)s on %(when)s and was not answered (%(outcome)s). "
+                 "Call them back on %(number)s.") % {
+            "name": contact.name, "partner": call.partner.name,
+            "when": call.started_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "outcome": call.get_outcome_display(), "number": call.caller}
+    ticket = ticket_services.create_ticket(
+        partner=call.partner, actor=None, channel=Channel.PHONE, subject=subject, text=text,
+        contact=contact, identified_by=IdentifiedBy.NONE,
+    )
+    call.callback_ticket = ticket
+    call.ticket = call.ticket or ticket
+    call.save(update_fields=["callback_ticket", "ticket"])
+
+
+def _meet_reaction(ticket: Ticket, call: Call) -> None:
+    """An answered call is the first response, as a human reply is."""
+    answered = answer_moment(call)
+    if answered is None:
+        return
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.first_response_at is not None:
+        return
+    moment = max(answered, ticket.created_at)
+    ticket.first_response_at = moment
+    deadlines.first_response(ticket, moment)
+    fields = ["first_response_at", *deadlines.DEADLINE_FIELDS]
+    if ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
+        fields.append("status")
+    ticket.save(update_fields=list(dict.fromkeys(fields)))
+    escalation.reschedule(ticket)
+
+
+def _check_actor(actor: User, call: Call) -> None:
+    if not (actor.is_provider_staff or actor.is_partner_user):
+        raise PermissionDenied(_("Only support staff and partner accounts can do this."))
+    if not actor.is_provider_staff and actor.partner_id != call.partner_id:
+        raise PermissionDenied(_("This call is not available to you."))
+
+
+@transaction.atomic
+def attach_call(*, call: Call, ticket: Ticket, actor: User) -> Call:
+    """Put the call on a ticket of the same partner; an answered call meets reaction."""
+    _check_actor(actor, call)
+    if ticket.partner_id != call.partner_id or not tickets_for(actor).filter(
+            pk=ticket.pk).exists():
+        raise ValidationError({"ticket": _("No such ticket of this call's partner.")})
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    before = {"ticket": call.ticket_id}
+    call.ticket = ticket
+    call.save(update_fields=["ticket"])
+    _meet_reaction(ticket, call)
+    audit.record(actor=actor, partner=call.partner, action="call.attached", target=call,
+                 before=before, after={"ticket": ticket.pk})
+    return call
+
+
+@transaction.atomic
+def create_ticket_from_call(
+    *, call: Call, actor: User, subject: str, text: str, priority: str | None = None
+) -> Ticket:
+    """A ticket on the phone channel with the call on it, the caller as its contact."""
+    _check_actor(actor, call)
+    contact = contact_for_number(call.partner_id, call.caller)
+    ticket = ticket_services.create_ticket(
+        partner=call.partner, actor=actor, channel=Channel.PHONE, subject=subject, text=text,
+        contact=contact, priority=priority,
+    )
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    call.ticket = ticket
+    call.save(update_fields=["ticket"])
+    _meet_reaction(ticket, call)
+    audit.record(actor=actor, partner=call.partner, action="call.ticket_created", target=call,
+                 after={"ticket": ticket.pk})
+    ticket.refresh_from_db()
+    return ticket
