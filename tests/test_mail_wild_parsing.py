@@ -721,6 +721,12 @@ def test_an_invalid_address_is_unusable_never_a_fragment(header: str):
     ("Ivan <Ivan@Example.RU.>", ("Ivan", "ivan@example.ru")),
     ("ivan@example.ru (Иван)", ("Иван", "ivan@example.ru")),
     ("Broken <ivan@example.ru", ("Broken", "ivan@example.ru")),
+    ('"Ivan Petrov <ivan@example.ru>"', ("Ivan Petrov", "ivan@example.ru")),
+    ("Ivan <mailto:ivan@example.ru>", ("Ivan", "ivan@example.ru")),
+    ('"O\'Brien, Pat" <pat.o\'brien@example.ie>', ("O'Brien, Pat", "pat.o'brien@example.ie")),
+    ("Иван <Иван@Пример.РФ>", ("Иван", "иван@пример.рф")),
+    ("Ivan < ivan@example.ru >", ("Ivan", "ivan@example.ru")),
+    ('"Ivan" <ivan.petrov+tag@sub.example.co.uk>', ("Ivan", "ivan.petrov+tag@sub.example.co.uk")),
 ])
 def test_whole_addresses_in_odd_shapes_are_read(header: str, expected):
     mail = parse(f"From: {header}\r\n\r\nbody".encode())

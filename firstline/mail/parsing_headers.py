@@ -231,6 +231,10 @@ _ENCODED_RUN = re.compile(
 )
 
 
+_NAME_AND_ADDRESS = re.compile(r"([^<>]*)<([^<>]+)>?\s*")
+_MAILTO = re.compile(r"<\s*mailto:", re.IGNORECASE)
+
+
 def valid_addr_spec(address: str) -> bool:
     return bool(_VALID_ADDR_SPEC.fullmatch(address))
 
@@ -304,6 +308,11 @@ def _address_of(
     if "@" not in address:
         # "From: MAILER-DAEMON", "From: undisclosed": a name, no address.
         return name or address, ""
+    bracketed = _NAME_AND_ADDRESS.fullmatch(address)
+    if bracketed and valid_addr_spec(bracketed.group(2).strip()):
+        # '"Ivan Petrov <ivan@example.ru>"': a whole address quoted by a broken client.
+        inner_name = bracketed.group(1).strip("\"' ")
+        return name or inner_name, normalise_addr_spec(bracketed.group(2).strip())
     if "<" not in raw:
         # "Ivan Petrov ivan@example.ru": a name and a whole address token, no brackets.
         words = address.split()
@@ -333,6 +342,7 @@ def parse_addresses(
         value = decoded.text
         if decoded.problem:
             problems.append(f"address: {decoded.problem}")
+    value = _MAILTO.sub("<", value)  # "Ivan <mailto:ivan@example.ru>"
     protected, words = _protect_encoded_words(value)
     try:
         pairs = [pair for pair in getaddresses([protected]) if pair != ("", "")]
