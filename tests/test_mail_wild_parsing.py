@@ -747,3 +747,10 @@ def test_a_from_without_any_address_still_falls_back_to_sender():
 def test_with_two_from_headers_name_and_address_come_from_the_first_valid(headers, expected):
     mail = parse(f"{headers}\r\n\r\nbody".encode())
     assert (mail.sender.name, mail.sender.email) == expected
+
+
+def test_raw_iso_2022_jp_headers_without_encoded_words_are_decoded():
+    raw = (b"From: \x1b$BED\x43\x66\x1b(B <tanaka@kaisha.example>\r\n"
+           b"Subject: \x1b$B-!HV$N7o\x1b(B\r\n\r\nbody")
+    mail = parse(raw)
+    assert (mail.sender.name, mail.subject) == ("田中", "①番の件")

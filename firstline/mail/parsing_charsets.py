@@ -396,7 +396,9 @@ def from_surrogates(value: str) -> bytes:
 
 
 def has_8bit(value: str) -> bool:
-    return not value.isascii()
+    """Raw bytes to decode: 8-bit ones, or 7-bit ISO-2022-JP escapes written without an
+    encoded word (old Japanese mailers)."""
+    return not value.isascii() or "\x1b" in value
 
 
 # --- RFC 2047 encoded words -----------------------------------------------------------------
