@@ -6,8 +6,8 @@ Usage (against a server you started, loopback only):
 
 Each client opens a new connection per request (as 50 separate browsers would); all start at
 once. Stops after --requests per client or --seconds, whichever comes first. Prints
-requests/s, answers by status, failures by kind (connection reset, refused, timeout...) and
-the latency percentiles.
+requests/s, answers by status, failures by kind (connection reset, refused, timeout...),
+connects that took a SYN retry (the listen backlog was full) and the latency percentiles.
 """
 
 import argparse
@@ -20,6 +20,8 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# A connect this slow had its SYN dropped (a full listen backlog) and retried after ~1 s.
+SYN_RETRY_SECONDS = 0.9
 
 
 def run_load(url: str, clients: int, requests: int, seconds: float,
@@ -35,6 +37,7 @@ def run_load(url: str, clients: int, requests: int, seconds: float,
     statuses: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     latencies: list[float] = []
+    slow_connects: list[float] = []
     lock = threading.Lock()
     start_together = threading.Barrier(clients + 1)
     deadline_box: list[float] = []
@@ -48,6 +51,8 @@ def run_load(url: str, clients: int, requests: int, seconds: float,
             began = time.monotonic()
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
             try:
+                connection.connect()
+                connected = time.monotonic() - began
                 connection.request("GET", target, headers={"Connection": "close"})
                 response = connection.getresponse()
                 response.read()
@@ -61,6 +66,8 @@ def run_load(url: str, clients: int, requests: int, seconds: float,
             with lock:
                 (failures if is_failure else statuses)[outcome] += 1
                 latencies.append(time.monotonic() - began)
+                if not is_failure and connected >= SYN_RETRY_SECONDS:
+                    slow_connects.append(connected)
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
     for thread in threads:
@@ -79,6 +86,7 @@ def run_load(url: str, clients: int, requests: int, seconds: float,
         "requests_per_second": round(done / elapsed, 1) if elapsed else 0.0,
         "statuses": dict(statuses),
         "failures": dict(failures),
+        "connects_retried": len(slow_connects),
         "latency_p50_ms": round(statistics.median(ordered) * 1000),
         "latency_p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000),
         "latency_max_ms": round(ordered[-1] * 1000),
