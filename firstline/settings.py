@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "firstline.quality",
     "firstline.mail",
     "firstline.calls",
+    "firstline.incidents",
     "firstline.web",
     "firstline.portal",
     "firstline.api",

@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("portal/", include("firstline.portal.urls")),
     path("mail/", include("firstline.mail.urls")),
+    path("", include("firstline.incidents.urls")),
     path("", include("firstline.web.urls")),
 ]

@@ -1,0 +1,288 @@
+"""Monitoring alerts in (F1): Prometheus Alertmanager, Zabbix and a generic JSON webhook.
+
+Each payload is read into the same `Incoming` alerts, then `receive` applies them:
+- deduplicated by the source's fingerprint (a repeat updates the row, counts it, and opens
+  nothing new);
+- mapped to a partner and a service by the source's label rules (first match in order,
+  every label of the rule equal); no match parks the alert with the reason;
+- a firing alert opens an incident on the service (or joins the open one), or a ticket,
+  per rule; when the last firing alert of an incident resolves, the incident is resolved.
+
+Formats:
+- Alertmanager webhook, version "4": {"version", "groupKey", "status", "receiver",
+  "groupLabels", "commonLabels", "commonAnnotations", "externalURL", "alerts": [{"status",
+  "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}]}.
+- Zabbix webhook media type: the media type's script posts its parameters as JSON (see
+  README): {"event_id": "{EVENT.ID}", "event_value": "{EVENT.VALUE}" (1 problem, 0 resolved),
+  "event_date": "{EVENT.DATE}", "event_time": "{EVENT.TIME}", "recovery_date":
+  "{EVENT.RECOVERY.DATE}", "recovery_time": "{EVENT.RECOVERY.TIME}", "timezone": "Europe/Moscow",
+  "host": "{HOST.NAME}", "trigger": "{EVENT.NAME}", "severity": "{EVENT.SEVERITY}",
+  "tags": "{EVENT.TAGSJSON}"}.
+- Generic: {"alerts": [{"fingerprint", "status": "firing"|"resolved", "labels",
+  "annotations", "starts_at", "ends_at"}]} or one such alert alone.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from firstline.core.clock import now
+from firstline.incidents import services
+from firstline.incidents.models import (
+    Alert,
+    AlertAction,
+    AlertRule,
+    AlertSource,
+    AlertSourceKind,
+    AlertState,
+    Incident,
+    IncidentStatus,
+)
+from firstline.tickets import services as ticket_services
+from firstline.tickets.models import Channel, Message, Priority
+
+
+@dataclass
+class Incoming:
+    fingerprint: str
+    firing: bool
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _strings(value: Any, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError({name: _("Expected an object of strings.")})
+    return {str(key): str(item) for key, item in value.items()}
+
+
+def _time(value: Any, name: str, *, optional: bool = False) -> datetime | None:
+    if value in (None, "") and optional:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError({name: _("Expected a time in RFC 3339 with its offset.")})
+    # Alertmanager sends the zero time for an alert that has not ended.
+    if optional and moment.year <= 1:
+        return None
+    return moment
+
+
+def _fingerprint(labels: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def parse_alertmanager(payload: Any) -> list[Incoming]:
+    if not isinstance(payload, dict):
+        raise ValidationError({"body": _("Expected a JSON object.")})
+    if str(payload.get("version", "")) != "4":
+        raise ValidationError({"version": _("Only version 4 of the Alertmanager webhook is "
+                                            "understood.")})
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise ValidationError({"alerts": _("Expected a list of alerts.")})
+    found = []
+    for number, item in enumerate(alerts):
+        prefix = f"alerts[{number}]"
+        if not isinstance(item, dict):
+            raise ValidationError({prefix: _("Expected an object.")})
+        status = item.get("status")
+        if status not in ("firing", "resolved"):
+            raise ValidationError({f"{prefix}.status": _("Expected “firing” or “resolved”.")})
+        labels = _strings(item.get("labels"), f"{prefix}.labels")
+        found.append(Incoming(
+            fingerprint=str(item.get("fingerprint") or _fingerprint(labels)),
+            firing=status == "firing",
+            starts_at=_time(item.get("startsAt"), f"{prefix}.startsAt") or now(),
+            ends_at=_time(item.get("endsAt"), f"{prefix}.endsAt", optional=True),
+            labels=labels,
+            annotations=_strings(item.get("annotations"), f"{prefix}.annotations"),
+        ))
+    return found
+
+
+def _zabbix_time(date_text: Any, time_text: Any, zone: ZoneInfo, name: str) -> datetime:
+    try:
+        local = datetime.strptime(f"{date_text} {time_text}", "%Y.%m.%d %H:%M:%S")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({name: _("Expected Zabbix's date YYYY.MM.DD and time "
+                                       "HH:MM:SS.")}) from exc
+    return local.replace(tzinfo=zone)
+
+
+def parse_zabbix(payload: Any) -> list[Incoming]:
+    if not isinstance(payload, dict):
+        raise ValidationError({"body": _("Expected a JSON object.")})
+    event_id = str(payload.get("event_id") or "").strip()
+    if not event_id or event_id.startswith("{"):
+        raise ValidationError({"event_id": _("The event id is required ({EVENT.ID}).")})
+    value = str(payload.get("event_value", ""))
+    if value not in ("0", "1"):
+        raise ValidationError({"event_value": _("Expected 1 (problem) or 0 (resolved).")})
+    try:
+        zone = ZoneInfo(str(payload.get("timezone") or "UTC"))
+    except (KeyError, ValueError) as exc:
+        raise ValidationError({"timezone": _("Unknown time zone.")}) from exc
+    tags = payload.get("tags") or []
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags) if tags.strip() and not tags.startswith("{EVENT") else []
+        except ValueError as exc:
+            raise ValidationError({"tags": _("Expected {EVENT.TAGSJSON}.")}) from exc
+    if not isinstance(tags, list):
+        raise ValidationError({"tags": _("Expected {EVENT.TAGSJSON}.")})
+    labels = {str(tag.get("tag")): str(tag.get("value", "")) for tag in tags
+              if isinstance(tag, dict) and tag.get("tag")}
+    if payload.get("host"):
+        labels.setdefault("host", str(payload["host"]))
+    firing = value == "1"
+    ends_at = None if firing else _zabbix_time(
+        payload.get("recovery_date"), payload.get("recovery_time"), zone, "recovery_date")
+    return [Incoming(
+        fingerprint=f"zabbix:{event_id}", firing=firing,
+        starts_at=_zabbix_time(payload.get("event_date"), payload.get("event_time"), zone,
+                               "event_date"),
+        ends_at=ends_at, labels=labels,
+        annotations={"summary": str(payload.get("trigger") or ""),
+                     "severity": str(payload.get("severity") or "")},
+    )]
+
+
+def parse_generic(payload: Any) -> list[Incoming]:
+    if isinstance(payload, dict) and "alerts" not in payload:
+        payload = {"alerts": [payload]}
+    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        raise ValidationError({"alerts": _("Expected a list of alerts.")})
+    found = []
+    for number, item in enumerate(payload["alerts"]):
+        prefix = f"alerts[{number}]"
+        if not isinstance(item, dict):
+            raise ValidationError({prefix: _("Expected an object.")})
+        if not str(item.get("fingerprint") or "").strip():
+            raise ValidationError({f"{prefix}.fingerprint": _("A fingerprint is required.")})
+        if item.get("status") not in ("firing", "resolved"):
+            raise ValidationError({f"{prefix}.status": _("Expected “firing” or “resolved”.")})
+        found.append(Incoming(
+            fingerprint=str(item["fingerprint"]), firing=item["status"] == "firing",
+            starts_at=_time(item.get("starts_at"), f"{prefix}.starts_at") or now(),
+            ends_at=_time(item.get("ends_at"), f"{prefix}.ends_at", optional=True),
+            labels=_strings(item.get("labels"), f"{prefix}.labels"),
+            annotations=_strings(item.get("annotations"), f"{prefix}.annotations"),
+        ))
+    return found
+
+
+PARSERS = {
+    AlertSourceKind.ALERTMANAGER: parse_alertmanager,
+    AlertSourceKind.ZABBIX: parse_zabbix,
+    AlertSourceKind.GENERIC: parse_generic,
+}
+
+
+def rule_for(source: AlertSource, labels: dict[str, str]) -> AlertRule | None:
+    for rule in source.rules.select_related("partner", "service").order_by("position", "id"):
+        if rule.match and all(labels.get(key) == str(value) for key, value in rule.match.items()):
+            return rule
+    return None
+
+
+def _title(item: Incoming) -> str:
+    return (item.annotations.get("summary") or item.labels.get("alertname")
+            or item.annotations.get("description") or item.fingerprint)[:300]
+
+
+def receive(source: AlertSource, payload: Any) -> list[Alert]:
+    """Parse the payload of the source's kind and apply each alert; the rows touched."""
+    incoming = PARSERS[AlertSourceKind(source.kind)](payload)
+    return [apply(source, item) for item in incoming]
+
+
+@transaction.atomic
+def apply(source: AlertSource, item: Incoming) -> Alert:
+    alert = (Alert.objects.select_for_update()
+             .filter(source=source, fingerprint=item.fingerprint[:200]).first())
+    moment = now()
+    if alert is None:
+        alert = Alert(source=source, fingerprint=item.fingerprint[:200], received=0,
+                      state=AlertState.PARKED, starts_at=item.starts_at)
+    repeat = alert.pk is not None and alert.state == AlertState.FIRING and item.firing
+    reopened = (alert.pk is not None and item.firing and alert.state != AlertState.FIRING)
+    alert.received += 1
+    alert.labels, alert.annotations, alert.updated_at = item.labels, item.annotations, moment
+    if repeat:
+        alert.save()
+        return alert
+    if not item.firing:
+        alert.ends_at = item.ends_at or moment
+        if alert.state == AlertState.FIRING:
+            alert.state = AlertState.RESOLVED
+            alert.save()
+            _resolved(alert)
+        else:
+            if alert.pk is None:
+                alert.parked_reason = _("A resolved alert that never fired here.")
+            alert.save()
+        return alert
+    if reopened:
+        alert.incident, alert.ticket, alert.ends_at = None, None, None
+    alert.starts_at = item.starts_at
+    rule = rule_for(source, item.labels)
+    if rule is None:
+        labels = ", ".join(f"{key}={value}" for key, value in sorted(item.labels.items()))
+        alert.state, alert.rule, alert.partner = AlertState.PARKED, None, None
+        alert.parked_reason = _("No rule matches the labels: %(labels)s.") % {
+            "labels": labels or "—"}
+        alert.save()
+        return alert
+    alert.rule, alert.partner, alert.parked_reason = rule, rule.partner, ""
+    alert.state = AlertState.FIRING
+    if rule.action == AlertAction.TICKET:
+        alert.ticket = ticket_services.create_ticket(
+            partner=rule.partner, actor=None, channel=Channel.MONITORING,
+            subject=_title(item), text=_alert_text(item), service=rule.service,
+            priority=Priority.HIGH)
+    else:
+        alert.incident = (
+            Incident.objects.filter(partner=rule.partner, status=IncidentStatus.OPEN,
+                                    services=rule.service).order_by("started_at").first()
+            or services.open_incident(
+                partner=rule.partner, actor=None, title=_title(item), services=[rule.service],
+                impact=rule.impact, started_at=min(item.starts_at, moment),
+                time_zone=rule.partner.time_zone, detected_at=moment)
+        )
+    alert.save()
+    return alert
+
+
+def _alert_text(item: Incoming) -> str:
+    lines = [f"{key}: {value}" for key, value in sorted(item.annotations.items()) if value]
+    lines += [f"{key}={value}" for key, value in sorted(item.labels.items())]
+    return "\n".join(lines) or item.fingerprint
+
+
+def _resolved(alert: Alert) -> None:
+    if alert.ticket_id is not None:
+        ticket_services.add_message(
+            ticket=alert.ticket, actor=None, kind=Message.Kind.NOTE,
+            text=_("Monitoring: the alert resolved at %(moment)s.") % {
+                "moment": (alert.ends_at or now()).isoformat()})
+        return
+    incident = alert.incident
+    if incident is None or not incident.is_open:
+        return
+    if Alert.objects.filter(incident=incident, state=AlertState.FIRING).exists():
+        return  # another alert of the incident still fires
+    ended = max(alert.ends_at or now(), incident.started_at)
+    services.resolve_incident(incident=incident, actor=None, ended_at=ended)
