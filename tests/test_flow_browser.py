@@ -205,7 +205,10 @@ def test_a_refusal_shows_in_place_focuses_the_error_and_keeps_the_address(
     page.wait_for_function("(document.activeElement.name || '').startsWith('classify-field_')")
 
     page.fill("#reply-form textarea[name=text]", "Черновик ответа")
+    page.locator("#reply-check .check-summary").wait_for()
     page.wait_for_timeout(1200)  # the draft is saved after a pause in typing
+    # The live reply check swapped its panel in: the cursor stayed in the editor.
+    assert page.evaluate("document.activeElement.name") == "text"
     page.click("#step-finish form[data-step=handover] button[type=submit]")
     page.locator("#ticket-notice.notice-error").wait_for()
     assert "Не заполнена классификация" in page.text_content("#step-finish")

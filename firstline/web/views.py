@@ -124,13 +124,15 @@ def _get_ticket(request: HttpRequest, pk: int) -> Ticket:
     )
 
 
-def answer(request: HttpRequest, pk: int, *, done: str = "", **bound: Any) -> HttpResponse:
+def answer(request: HttpRequest, pk: int, *, done: str = "", reason: str = "",
+           **bound: Any) -> HttpResponse:
     """The answer to a change made on the ticket page.
 
     HTMX: the ticket page rendered again (200, or 422 with the refusal in place); the page
     swaps the parts it asked for, so nothing reloads. Otherwise post/redirect/get on success,
     and on a refusal the page with the errors (ticket.js puts the ticket's address back, so
-    a reload shows the ticket, never a 405).
+    a reload shows the ticket, never a 405). `reason` says in the notice why, where no
+    field can show it.
     """
     refused = not done
     if not is_htmx(request):
@@ -141,7 +143,7 @@ def answer(request: HttpRequest, pk: int, *, done: str = "", **bound: Any) -> Ht
         return render(request, "web/ticket.html", _ticket_context(request, ticket, **bound),
                       status=400)
     ticket = _get_ticket(request, pk)  # read again: the change is in it
-    notice = done or _("Not done: see what is marked.")
+    notice = done or reason or _("Not done: see what is marked.")
     context = _ticket_context(request, ticket, notice=notice, refused=refused, **bound)
     return render(request, "web/ticket.html", context, status=422 if refused else 200)
 
@@ -249,7 +251,8 @@ def resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
             for text in error.messages:
                 messages.error(request, text)
             return redirect("ticket", pk=ticket.pk)
-        return answer(request, pk, resolve_errors=error.messages)
+        return answer(request, pk, reason=" ".join(error.messages),
+                      resolve_errors=error.messages)
     return answer(request, pk, done=_("Ticket resolved."))
 
 

@@ -154,11 +154,12 @@
   let pending = null;
 
   document.addEventListener("htmx:beforeRequest", function (event) {
-    const elt = event.detail.elt;
-    if (!elt || !elt.closest) return;
-    if (elt.id === "reply-form" && draftTimer) { clearTimeout(draftTimer); draftTimer = null; }
-    const form = elt.closest("form");
-    if (!form || !page() || !page().contains(form)) return;
+    const form = event.detail.elt;
+    // Only a form's own post moves the focus: the live reply check, posted by the editor
+    // while the operator types, must leave the cursor where it is.
+    if (!form || form.tagName !== "FORM") return;
+    if (form.id === "reply-form" && draftTimer) { clearTimeout(draftTimer); draftTimer = null; }
+    if (!page() || !page().contains(form)) return;
     pending = { step: form.dataset.step || "", reply: form.id === "reply-form" };
   });
 
