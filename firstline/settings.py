@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "firstline.mail",
     "firstline.calls",
     "firstline.incidents",
+    "firstline.surveys",
     "firstline.web",
     "firstline.portal",
     "firstline.api",

@@ -142,6 +142,11 @@ def create_ticket(
     if priority is None:
         matched = urgency.priority_for(partner, subject_text, body, service, contact)
         priority, matched_rule = matched if matched else (Priority.NORMAL, None)
+        if contact is not None:
+            # A customer won back is more sensitive: one step higher, per partner setting.
+            from firstline.surveys.winback import priority_for_new_ticket
+
+            priority = priority_for_new_ticket(partner.pk, contact.organisation_id, priority)
     ticket = Ticket(
         partner=partner,
         contact=contact,
@@ -328,6 +333,11 @@ def _apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None =
     ticket.status = status
     if status == Status.RESOLVED:
         ticket.resolved_at = moment
+        # Imported here: surveys build on tickets. The rating request is written in this
+        # transaction, so it exists exactly when the resolution does.
+        from firstline.surveys.services import ticket_resolved
+
+        ticket_resolved(ticket, moment)
     elif status == Status.CLOSED:
         ticket.closed_at = moment
     elif status in ACTIVE_STATUSES:
