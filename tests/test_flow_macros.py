@@ -251,3 +251,22 @@ def test_a_macro_defined_in_admin_is_refused_with_a_foreign_value_and_saved_when
     data["classification"] = f'{{"{cfg.type_field.pk}": "Запрос"}}'
     assert client.post("/admin/quality/macro/add/", data).status_code == 302
     assert Macro.objects.get().classification == {str(cfg.type_field.pk): "Запрос"}
+
+
+def test_an_administrator_links_values_to_services_and_a_foreign_service_is_refused(cast):
+    from firstline.core.models import User
+
+    cfg = configure(cast.a)
+    admin = User.objects.create_superuser("values-admin", "admin@provider.example", "pw-123456")
+    client = client_for(admin)
+    url = f"/admin/quality/classificationfield/{cfg.service_field.pk}/change/"
+
+    refused = client.post(url, {"value_services": f'{{"Облако": [{cast.b.service.pk}]}}'})
+    assert refused.status_code == 200
+    assert "Name services of this partner" in refused.content.decode()
+
+    saved = client.post(url, {"value_services": f'{{"Облако": [{cast.a.service.pk}]}}'})
+    assert saved.status_code == 302
+    cfg.service_field.refresh_from_db()
+    assert cfg.service_field.value_services == {"Облако": [cast.a.service.pk]}
+    assert cfg.service_field.values == ["Облако → ВМ", "Облако → Диск", "Почта"]  # untouched
