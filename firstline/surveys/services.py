@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
@@ -126,7 +127,10 @@ def plan_nps(*, partner: Partner | None = None, limit: int = 500) -> int:
         if not rules.nps_enabled:
             continue
         since = moment - timedelta(days=rules.nps_interval_days)
-        recent = Survey.objects.filter(partner=each, kind=Kind.NPS, created_at__gte=since)
+        # Asked within the interval, or a survey still waiting to go (postponed by the
+        # throttle): not planned again.
+        recent = Survey.objects.filter(partner=each, kind=Kind.NPS).filter(
+            Q(created_at__gte=since) | Q(status=SurveyStatus.SCHEDULED))
         contacts = (
             Contact.objects.filter(partner=each, emails__isnull=False)
             .exclude(pk__in=recent.exclude(contact=None).values("contact_id"))
