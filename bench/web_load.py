@@ -2,7 +2,7 @@
 
 Usage (against a server you started, loopback only):
     .venv/bin/python bench/web_load.py http://127.0.0.1:8000/login/ [--clients 50]
-        [--requests 20] [--seconds 30]
+        [--requests 20] [--seconds 30] [--server-pid PID]
 
 Each client opens a new connection per request (as 50 separate browsers would); all start at
 once. Stops after --requests per client or --seconds, whichever comes first. Prints
@@ -12,11 +12,13 @@ connects that took a SYN retry (the listen backlog was full) and the latency per
 
 import argparse
 import http.client
+import os
 import statistics
 import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -93,16 +95,38 @@ def run_load(url: str, clients: int, requests: int, seconds: float,
     }
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20, help="per client, at most")
     parser.add_argument("--seconds", type=float, default=30.0, help="at most")
+    parser.add_argument("--server-pid", type=int,
+                        help="also report the server's CPU time per request (its process tree)")
     args = parser.parse_args()
     if not 1 <= args.clients <= 200 or not 1 <= args.requests <= 1000:
         sys.exit("--clients: 1..200, --requests: 1..1000")
+    cpu_before = process_tree_cpu_seconds(args.server_pid) if args.server_pid else 0.0
     result = run_load(args.url, args.clients, args.requests, args.seconds)
+    if args.server_pid:
+        cpu = process_tree_cpu_seconds(args.server_pid) - cpu_before
+        result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(1, result["requests"]), 2)
     for key, value in result.items():
         print(f"{key}: {value}")
 
