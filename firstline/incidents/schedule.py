@@ -160,7 +160,8 @@ def plan_works(
         services.validate_announcement(AnnouncementKind.PLANNED, values)
     except ValidationError as exc:
         for key, messages in exc.message_dict.items():
-            errors.setdefault(key, messages)
+            if key != "period_end":  # said on ends_at already
+                errors.setdefault(key, messages)
     if any(service.partner_id != partner.pk for service in services_affected):
         errors["services"] = _("A service belongs to another partner.")
     if errors:
