@@ -136,6 +136,8 @@ def _run(bind: str) -> int:
         Child("outbox loop", [*manage, "deliver_outbox", "--loop", "--interval", "5"]),
         # The SLA clock: escalation steps as they fall due.
         Child("SLA clock", [*manage, "sla_clock", "--loop", "--interval", "10"]),
+        # Surveys: rating requests after their delay, NPS waves, win-back reminders.
+        Child("survey clock", [*manage, "surveys_tick", "--loop", "--interval", "60"]),
         # Planned-works reminders (issue 9), each claimed once like the escalation steps.
         Child("incidents clock", [*manage, "incidents_clock", "--loop", "--interval", "30"]),
     ], env)

@@ -622,6 +622,10 @@ def build_demo(*, moment: datetime | None = None, seed: int = SEED) -> Summary:
         for spec in PARTNERS
     ]
     tickets = _create_tickets(rng, moment, staff, kits)
+    # Imported here: the surveys app builds on the demo's tickets and contacts.
+    from firstline.surveys.demo_surveys import create_surveys
+
+    create_surveys(moment)
     summary.counts = {
         "partners": len(kits),
         "users": User.objects.count(),
