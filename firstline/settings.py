@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "firstline.calls",
     "firstline.incidents",
     "firstline.surveys",
+    "firstline.metrics",
     "firstline.web",
     "firstline.portal",
     "firstline.api",
