@@ -3,10 +3,11 @@
 `firstline run [HOST:PORT]` is the single-box run: it migrates, collects static files, loads
 demo data into an empty database, then serves the site with gunicorn (several worker
 processes, a real listen backlog) beside the background task worker, the outbox's retry loop
-and the SLA clock, all kept up by `firstline.core.supervisor`: a child that dies is restarted
-with back-off while the others go on; Ctrl-C or SIGTERM stops them all. DEBUG stays off
-unless the environment sets it; the signing key is generated on the first start and kept in
-the data directory; SITE_URL (the base of mailed links) follows the bind unless set.
+and the clocks (SLA, surveys, incidents), all kept up by `firstline.core.supervisor`: a
+child that dies is restarted with back-off while the others go on; Ctrl-C or SIGTERM stops
+them all. DEBUG stays off unless the environment sets it; the signing key is generated on
+the first start and kept in the data directory; SITE_URL (the base of mailed links) follows
+the bind unless set.
 
 Any other arguments go to Django's management commands: `firstline migrate`,
 `firstline createsuperuser`...

@@ -28,8 +28,10 @@ from bench.web_load import run_load
 # The children are found through /proc, and 127.0.0.2 answers on Linux's loopback only.
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /proc")
 
+# Every child of `firstline run`, by a word of its command line.
 CHILDREN = {"gunicorn": "web server", "db_worker": "task worker",
-            "deliver_outbox": "outbox loop", "sla_clock": "SLA clock"}
+            "deliver_outbox": "outbox loop", "sla_clock": "SLA clock",
+            "surveys_tick": "survey clock", "incidents_clock": "incidents clock"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
