@@ -22,6 +22,14 @@ from firstline.api.services import issue_token
 pytestmark = pytest.mark.django_db
 
 MAX_EXAMPLES = 12
+# Every check schemathesis 4.32 has; all are on unless a config turns them off.
+ALL_CHECKS = (
+    "not_a_server_error", "status_code_conformance", "content_type_conformance",
+    "response_schema_conformance", "response_headers_conformance",
+    "positive_data_acceptance", "negative_data_rejection", "use_after_free",
+    "ensure_resource_availability", "missing_required_header", "ignored_auth",
+    "object_level_authorization", "unsupported_method", "allow_header_conformance",
+)
 
 
 def _references(cast) -> dict[str, list[int]]:
@@ -113,6 +121,7 @@ def api_schema(cast):
         schema = schemathesis.openapi.from_wsgi(
             "/api/openapi.json", get_wsgi_application(), config=_config(plaintext, references)
         )
+        assert all(getattr(schema.config.checks, name).enabled for name in ALL_CHECKS)
         schema.hook("filter_case")(_schema_valid_when_called_positive)
         schema.hook("map_case")(_with_existing_references(references))
         yield schema

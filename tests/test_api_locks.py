@@ -28,7 +28,7 @@ SHORT_TIMEOUT_MS = 300
 
 
 @pytest.fixture
-def sqlite_file_db(django_db_setup, django_db_blocker, tmp_path):
+def sqlite_file_db(transactional_db, django_db_blocker, tmp_path):
     """The default connection pointed at a file copy of the test database, autocommit."""
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's file locking")
