@@ -170,10 +170,13 @@ def _scores(organisations: list[Organisation], at: datetime, window_days: int
     # Falling volume: the last 30 days under half the monthly average of the 60 before,
     # after a period with breaches, low ratings or detractors.
     recent_start = at - timedelta(days=TREND_DAYS)
+    per_org: dict[int, list[datetime]] = defaultdict(list)
+    for row in tickets:
+        per_org[row["contact__organisation_id"]].append(row["created_at"])
     for risk in risks.values():
-        ids = [row for row in tickets if row["contact__organisation_id"] == risk.organisation.pk]
-        recent = sum(1 for row in ids if row["created_at"] >= recent_start)
-        before = len(ids) - recent
+        created = per_org[risk.organisation.pk]
+        recent = sum(1 for moment in created if moment >= recent_start)
+        before = len(created) - recent
         monthly_before = before / max(1, (window_days - TREND_DAYS) / TREND_DAYS)
         bad_before = any(s.count for code, s in risk.signals.items()
                          if code in ("breach", "low_csat", "detractor"))
