@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from firstline.core.clock import now
 from firstline.surveys import services
-from firstline.surveys.models import Kind, Survey
+from firstline.surveys.models import Kind, Survey, WinBackCase
 from firstline.tickets import services as ticket_services
 from firstline.tickets.models import Status, Ticket
 
@@ -55,10 +55,14 @@ def test_survey_pages_work_under_the_policy(django_db_setup, live_server, cast, 
     assert "Долго ждали ответа" in desk.page.goto(
         live_server.url + reverse("surveys:feedback")).text()
     desk.visit(reverse("surveys:winback-new", args=[cast.a.organisation.pk]))
-    desk.page.select_option("select[name=assignee]", str(cast.operator.pk))
+    # The operator who handled the breached ticket is named and cannot be chosen.
+    assert cast.a.ticket.number in desk.page.text_content("main")
+    assert desk.page.is_disabled(f"select[name=assignee] option[value='{cast.operator.pk}']")
+    desk.page.screenshot(path=str(ARTIFACTS / "surveys-winback-new.png"), full_page=True)
+    desk.page.select_option("select[name=assignee]", str(cast.a.manager.pk))
     desk.page.click("main button[type=submit]")
     desk.page.wait_for_load_state("load")
-    assert cast.a.ticket.number in desk.page.text_content(".errorlist")
-    desk.page.screenshot(path=str(ARTIFACTS / "surveys-winback-refused.png"), full_page=True)
+    assert WinBackCase.objects.get().assignee == cast.a.manager
+    desk.page.screenshot(path=str(ARTIFACTS / "surveys-winback-case.png"), full_page=True)
     desk.assert_clean()
     connections.close_all()
