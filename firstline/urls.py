@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("portal/", include("firstline.portal.urls")),
     path("mail/", include("firstline.mail.urls")),
+    path("calls/", include("firstline.calls.urls")),
     path("surveys/", include("firstline.surveys.urls")),
     path("", include("firstline.incidents.urls")),
     path("", include("firstline.web.urls")),

@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 
 from firstline.api import directory, errors, tickets
 from firstline.api.auth import api_auth
+from firstline.calls.api import router as calls_router
 
 _View = Callable[..., HttpResponseBase]
 
@@ -66,3 +67,4 @@ api = FirstlineAPI(
 errors.install(api)
 api.add_router("", tickets.router)
 api.add_router("", directory.router)
+api.add_router("", calls_router)

@@ -1,0 +1,165 @@
+"""The phone channel's pages: Zadarma's notification URL, the call card, the line overview.
+
+Thin: each view parses, calls `services` or `queries`, renders.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from firstline.calls import queries, services, zadarma
+from firstline.calls.models import Call, Outcome, RawCallEvent, Source
+from firstline.calls.phones import display
+from firstline.core.clock import now
+from firstline.core.models import User
+from firstline.quality.script import METHODS, method_label, script_for
+from firstline.quality.script_models import IdentificationRule
+from firstline.tenancy import partners_for, tickets_for
+from firstline.tickets.models import ACTIVE_STATUSES
+from firstline.web.access import desk_required, staff_required
+
+# An ended call stays on the card this long, for the ticket to be written after it.
+CARD_KEEPS_ENDED = timedelta(minutes=15)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def zadarma_notify(request: HttpRequest) -> HttpResponse:
+    """Zadarma's notification URL: the zd_echo check (GET) and the call notifications."""
+    if request.method == "GET":
+        echo = request.GET.get("zd_echo", "")
+        if not echo:
+            return JsonResponse({"detail": _("zd_echo is missing.")}, status=400)
+        return HttpResponse(echo, content_type="text/plain; charset=utf-8")
+    fields = {key: value for key, value in request.POST.items()}
+    if fields.get("event") not in zadarma.SIGNED_FIELDS:
+        # NOTIFY_RECORD, NOTIFY_IVR...: nothing firstline reads; acknowledged, not stored.
+        return JsonResponse({"ignored": fields.get("event", "")})
+    if not zadarma.signature_ok(fields, request.headers.get("Signature", ""),
+                                settings.FIRSTLINE_ZADARMA_SECRET):
+        return JsonResponse({"detail": _("Bad signature.")}, status=401)
+    recorded = services.record_event(
+        source=Source.ZADARMA, payload=fields, dedupe_key=zadarma.dedupe_key(fields),
+        parse=lambda: zadarma.to_event(fields),
+    )
+    raw = recorded.raw
+    body = {"state": raw.state, "duplicate": recorded.duplicate, "reason": raw.reason}
+    return JsonResponse(body, status=422 if raw.state == RawCallEvent.State.FAILED else 200)
+
+
+def _card_calls(user: User) -> list[Call]:
+    recent = now() - CARD_KEEPS_ENDED
+    return list(
+        queries.calls_for(user)
+        .filter(operator=user)
+        .filter(Q(outcome__in=[Outcome.RINGING, Outcome.TALKING])
+                | Q(ended_at__gte=recent, ticket__isnull=True))
+        .select_related("partner").order_by("-started_at")[:3]
+    )
+
+
+def _identification(call: Call) -> list[dict[str, str]]:
+    rules = script_for(call.partner).identification
+    return [
+        {"method": method_label(method), "rule": str(IdentificationRule(rules[method]).label)}
+        for method in METHODS if rules[method] != IdentificationRule.NOT_ASKED
+    ]
+
+
+def _card(user: User, call: Call) -> dict[str, Any]:
+    contact = services.contact_for_number(call.partner_id, call.caller)
+    open_tickets = []
+    if contact is not None:
+        open_tickets = list(tickets_for(user).filter(
+            contact=contact, status__in=ACTIVE_STATUSES).order_by("-created_at")[:5])
+    return {
+        "call": call,
+        "caller": display(call.caller) if call.caller else _("unknown number"),
+        "greeting": call.partner.greeting_script(user.first_name or user.display_name),
+        "identification": _identification(call),
+        "contact": contact,
+        "open_tickets": open_tickets,
+    }
+
+
+@require_GET
+@staff_required
+def card(request: HttpRequest) -> HttpResponse:
+    """The screen pop: the operator's ringing and answered calls (polled every 2 s).
+
+    Answers 204 (HTMX leaves the page alone) while the same calls are shown, so a ticket
+    being typed on the card is not wiped by the poll."""
+    calls = _card_calls(request.user)
+    shown = ",".join(str(call.pk) for call in calls)
+    if "shown" in request.GET and request.GET["shown"] == shown:
+        return HttpResponse(status=204)
+    cards = [_card(request.user, call) for call in calls]
+    return render(request, "calls/card.html", {"cards": cards, "shown": shown})
+
+
+@require_GET
+@staff_required
+def call_status(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_object_or_404(queries.calls_for(request.user), pk=pk)
+    return render(request, "calls/status.html", {"call": call})
+
+
+@require_POST
+@staff_required
+def ticket_from_call(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_object_or_404(queries.calls_for(request.user).select_related("partner"), pk=pk)
+    try:
+        ticket = services.create_ticket_from_call(
+            call=call, actor=request.user, subject=request.POST.get("subject", ""),
+            text=request.POST.get("text", ""),
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect(request.POST.get("next") or "queue")
+    return redirect("ticket", pk=ticket.pk)
+
+
+@require_POST
+@staff_required
+def attach_to_ticket(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_object_or_404(queries.calls_for(request.user), pk=pk)
+    ticket_id = request.POST.get("ticket", "")
+    ticket = get_object_or_404(tickets_for(request.user),
+                               pk=int(ticket_id) if ticket_id.isdigit() else 0)
+    try:
+        services.attach_call(call=call, ticket=ticket, actor=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect(request.POST.get("next") or "queue")
+    return redirect("ticket", pk=ticket.pk)
+
+
+@require_GET
+@desk_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """Talk minutes this month and the line this week, per partner; the latest calls."""
+    user = request.user
+    partners = list(partners_for(user).select_related("tariff"))
+    today = now().date()
+    minutes = queries.talk_minutes_for(partners, today)
+    weeks = queries.line_weeks_for(partners, today)
+    rows = [
+        {"partner": partner, "used": minutes[partner.pk],
+         "included": partner.tariff.minutes_included, "week": weeks[partner.pk]}
+        for partner in partners
+    ]
+    calls = list(queries.calls_for(user).select_related("partner", "operator", "ticket")[:50])
+    refused = (RawCallEvent.objects.filter(state=RawCallEvent.State.FAILED).count()
+               if user.is_provider_staff else None)
+    return render(request, "calls/overview.html", {
+        "rows": rows, "calls": calls, "refused": refused,
+    })

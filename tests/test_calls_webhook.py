@@ -1,0 +1,177 @@
+"""The generic JSON webhook and the calls API: auth, idempotency, order, bad input, tenancy."""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from firstline.calls.models import Call, Outcome, RawCallEvent
+from tests import calls_support
+from tests.calls_support import ALPHA_NUMBER, BETA_NUMBER, KNOWN_CALLER
+from tests.test_api_support import ApiClient, error_fields, token_client
+
+pytestmark = pytest.mark.django_db
+lines = calls_support.lines
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SECRET = "pbx-webhook-secret"
+
+
+def _event(kind: str, at: datetime, call_id: str = "c-1", **extra) -> dict:
+    return {"call_id": call_id, "event": kind, "at": at.isoformat(), **extra}
+
+
+def _answered_call(call_id: str = "c-1", caller: str = "8 (900) 111-22-33") -> list[dict]:
+    return [
+        _event("start", T0, call_id, caller=caller, dialled=ALPHA_NUMBER),
+        _event("offer", T0 + timedelta(seconds=5), call_id, operator="101"),
+        _event("answer", T0 + timedelta(seconds=25), call_id, operator="101"),
+        _event("end", T0 + timedelta(seconds=25 + 61), call_id),
+    ]
+
+
+def _post(client: ApiClient, event: dict):
+    return client.post_json("/api/calls/events", event)
+
+
+def test_an_integration_posts_a_call_and_gets_its_record(lines):
+    client = token_client(lines.a.integration)
+    answers = [_post(client, event) for event in _answered_call()]
+    assert [a.status_code for a in answers] == [200] * 4
+    call = Call.objects.get()
+    assert (call.partner, call.caller, call.outcome) == (
+        lines.a.partner, "+79001112233", Outcome.ANSWERED)
+    assert (call.wait_seconds, call.talk_seconds, call.operator) == (25, 61, lines.operator)
+    body = client.get(f"/api/calls/{call.pk}").json()
+    assert body["outcome"] == "answered" and body["operator"]["id"] == lines.operator.pk
+
+
+def test_the_same_event_twice_changes_nothing(lines):
+    client = token_client(lines.a.integration)
+    for event in _answered_call():
+        _post(client, event)
+    before = Call.objects.values().get()
+    again = _post(client, _answered_call()[3])
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert Call.objects.values().get() == before
+    assert RawCallEvent.objects.count() == 4
+
+
+def test_events_out_of_order_end_in_the_same_record(lines):
+    """An answer before its start waits (202) and is applied when the call starts."""
+    client = token_client(lines.a.integration)
+    events = _answered_call()
+    early = _post(client, events[2])
+    assert early.status_code == 202 and early.json()["state"] == "waiting"
+    assert [_post(client, event).status_code for event in (events[3], events[1])] == [202, 202]
+    assert _post(client, events[0]).status_code == 200
+    call = Call.objects.get()
+    assert (call.outcome, call.wait_seconds, call.talk_seconds) == (Outcome.ANSWERED, 25, 61)
+    assert not RawCallEvent.objects.exclude(state=RawCallEvent.State.PROCESSED).exists()
+
+
+def test_a_signed_pbx_posts_without_a_token_and_a_bad_signature_is_refused(lines, settings):
+    settings.FIRSTLINE_CALLS_WEBHOOK_SECRET = SECRET
+    body = json.dumps(_answered_call()[0]).encode()
+    good = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    client = ApiClient()
+    answer = client.post("/api/calls/events", body, content_type="application/json",
+                         headers={"X-Firstline-Signature": good})
+    assert answer.status_code == 200
+    bad = client.post("/api/calls/events", body, content_type="application/json",
+                      headers={"X-Firstline-Signature": good[:-2] + "00"})
+    assert bad.status_code == 401 and "signature" in bad.json()["detail"].lower()
+    unsigned = client.post("/api/calls/events", body, content_type="application/json")
+    assert unsigned.status_code == 401
+    assert RawCallEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"dialled": "+74950000000"}, "dialled"),
+    ({"dialled": BETA_NUMBER}, "dialled"),  # another partner's number, with alpha's token
+    ({"caller": "anonymous"}, "caller"),
+])
+def test_bad_events_are_kept_aside_with_the_field_and_the_reason(lines, change, field):
+    """Stored and refused, 202 so that a PBX does not retry it; the next event goes in."""
+    client = token_client(lines.a.integration)
+    answer = _post(client, {**_answered_call()[0], **change})
+    assert answer.status_code == 202
+    assert (answer.json()["state"], answer.json()["field"]) == ("failed", field)
+    kept = RawCallEvent.objects.get()
+    assert kept.state == RawCallEvent.State.FAILED and field in kept.reason
+    assert not Call.objects.exists()
+    # The next event of another call goes in as usual.
+    assert _post(client, _answered_call("c-2")[0]).status_code == 200
+
+
+@pytest.mark.parametrize(("event", "field"), [
+    ({"talk_seconds": -5}, "talk_seconds"),
+    ({"talk_seconds": 10**7}, "talk_seconds"),
+    ({"at": "2026-12-01T09:00:00"}, "at"),
+    ({"event": "exploded"}, "event"),
+])
+def test_absurd_values_are_refused_naming_the_field(lines, event, field):
+    client = token_client(lines.a.integration)
+    answer = _post(client, {**_answered_call()[3], **event})
+    assert answer.status_code == 422 and field in error_fields(answer)
+
+
+def test_an_event_half_a_day_away_from_its_call_is_refused(lines):
+    client = token_client(lines.a.integration)
+    _post(client, _answered_call()[0])
+    late = _post(client, _event("end", T0 + timedelta(hours=13)))
+    assert late.status_code == 202 and late.json()["field"] == "at"
+    assert Call.objects.get().outcome == Outcome.RINGING
+
+
+def test_an_end_for_an_unknown_call_id_is_kept_waiting(lines):
+    answer = _post(token_client(lines.a.integration), _event("end", T0, "nobody-knows"))
+    assert answer.status_code == 202
+    assert "nobody-knows" in RawCallEvent.objects.get().reason
+
+
+def test_a_partner_engineer_may_not_post_events(lines):
+    answer = _post(token_client(lines.a.engineer), _answered_call()[0])
+    assert answer.status_code == 403
+    assert not RawCallEvent.objects.exists()
+
+
+def test_calls_are_scoped_by_partner(lines):
+    _post(token_client(lines.a.integration), _answered_call()[0])
+    call = Call.objects.get()
+    beta = token_client(lines.b.engineer)
+    assert beta.get(f"/api/calls/{call.pk}").status_code == 404
+    assert beta.get("/api/calls").json()["items"] == []
+    assert token_client(lines.a.engineer).get("/api/calls").json()["items"][0]["id"] == call.pk
+    # Staff see it; another partner cannot attach it to their ticket.
+    assert token_client(lines.operator).get(f"/api/calls/{call.pk}").status_code == 200
+    attach = beta.post_json(f"/api/calls/{call.pk}/ticket", {"ticket_id": lines.b.ticket.pk})
+    assert attach.status_code == 404
+
+
+def test_attaching_an_answered_call_meets_the_reaction_target(lines):
+    client = token_client(lines.a.integration)
+    for event in _answered_call(caller=KNOWN_CALLER):
+        _post(client, event)
+    call = Call.objects.get()
+    ticket = lines.a.ticket
+    assert ticket.first_response_at is None
+    answer = token_client(lines.a.engineer).post_json(
+        f"/api/calls/{call.pk}/ticket", {"ticket_id": ticket.pk})
+    assert answer.status_code == 200 and answer.json()["ticket_id"] == ticket.pk
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is not None and ticket.reaction_in_time is True
+    refused = token_client(lines.operator).post_json(
+        f"/api/calls/{call.pk}/ticket", {"ticket_id": lines.b.ticket.pk})
+    assert refused.status_code == 422 and "ticket" in error_fields(refused)
+
+
+def test_talk_minutes_are_listed_against_the_tariff(lines):
+    client = token_client(lines.a.integration)
+    for event in _answered_call():
+        _post(client, event)
+    rows = token_client(lines.a.manager).get("/api/calls/minutes?year=2026&month=12").json()
+    assert rows == [{"partner_id": lines.a.partner.pk, "month": "2026-12", "minutes_used": 2,
+                     "minutes_included": 50}]
