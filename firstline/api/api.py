@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from firstline.api import directory, errors, tickets
 from firstline.api.auth import api_auth
 from firstline.calls.api import router as calls_router
+from firstline.incidents import api as incidents_api
 
 _View = Callable[..., HttpResponseBase]
 
@@ -67,4 +68,5 @@ api = FirstlineAPI(
 errors.install(api)
 api.add_router("", tickets.router)
 api.add_router("", directory.router)
+api.add_router("", incidents_api.router)
 api.add_router("", calls_router)
