@@ -60,6 +60,12 @@ def ensure_can_manage(actor: User | None, partner: Partner) -> None:
         raise PermissionDenied(_("This partner is not available to you."))
 
 
+def available_zones() -> set[str]:
+    from zoneinfo import available_timezones
+
+    return available_timezones()
+
+
 def _check_zone(errors: dict[str, Any], time_zone: str) -> None:
     try:
         validate_time_zone(time_zone)
