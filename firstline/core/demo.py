@@ -626,6 +626,10 @@ def build_demo(*, moment: datetime | None = None, seed: int = SEED) -> Summary:
     from firstline.surveys.demo_surveys import create_surveys
 
     create_surveys(moment)
+    # Incidents: one past incident with its announcements, planned works ahead.
+    from firstline.incidents.demo_incidents import create_incidents
+
+    create_incidents(moment, staff.operators[0] if staff.operators else None)
     summary.counts = {
         "partners": len(kits),
         "users": User.objects.count(),
