@@ -23,6 +23,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Q
 
+from firstline.calls.models import Call
 from firstline.contacts.models import Contact, ContactEmail, ContactPhone, Organisation
 from firstline.core import demo_macros, demo_mail, demo_script, demo_sla
 from firstline.core.clock import now
@@ -626,6 +627,10 @@ def build_demo(*, moment: datetime | None = None, seed: int = SEED) -> Summary:
     from firstline.surveys.demo_surveys import create_surveys
 
     create_surveys(moment)
+    # The calls app, likewise: its demo calls go with the demo's phone tickets.
+    from firstline.calls.demo_calls import create_calls
+
+    create_calls(moment, staff.operators)
     # Incidents: one past incident with its announcements, planned works ahead.
     from firstline.incidents.demo_incidents import create_incidents
 
@@ -638,6 +643,7 @@ def build_demo(*, moment: datetime | None = None, seed: int = SEED) -> Summary:
         "tickets": len(tickets),
         "messages": Message.objects.count(),
         "audit events": AuditEvent.objects.count(),
+        "calls": Call.objects.count(),
     }
     return summary
 
