@@ -71,3 +71,17 @@ def test_another_partner_and_customers_cannot_see_the_incident(cast):
         "impact": "partial", "started_at": "2026-12-05T10:00", "time_zone": "Europe/Moscow"})
     assert response.status_code == 302
     assert Incident.objects.filter(title="Почта", partner=cast.a.partner).exists()
+
+
+def test_alert_sources_and_maintenance_are_set_in_the_admin(cast, admin_client):
+    from firstline.incidents.models import AlertSource
+
+    source = AlertSource.objects.create(name="Prometheus", kind="alertmanager")
+    for path in ("/admin/incidents/alertsource/",
+                 f"/admin/incidents/alertsource/{source.pk}/change/",
+                 "/admin/incidents/alert/", "/admin/incidents/maintenancepolicy/add/",
+                 "/admin/incidents/contactservice/"):
+        response = admin_client.get(path)
+        assert response.status_code == 200, path
+    assert source.token in admin_client.get(
+        f"/admin/incidents/alertsource/{source.pk}/change/").content.decode()
