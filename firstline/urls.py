@@ -11,6 +11,7 @@ urlpatterns = [
     path("mail/", include("firstline.mail.urls")),
     path("calls/", include("firstline.calls.urls")),
     path("surveys/", include("firstline.surveys.urls")),
+    path("metrics/", include("firstline.metrics.urls")),
     path("", include("firstline.incidents.urls")),
     path("", include("firstline.web.urls")),
 ]

@@ -9,7 +9,7 @@ from math import floor
 
 from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce, Greatest
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from firstline.calls.models import LIVE_OUTCOMES, Call, Direction, Outcome
@@ -32,11 +32,11 @@ ANSWERED = 0.98  # «Доля принятых звонков (рекоменд�
 
 
 def _no_data() -> str:
-    return _g("No data yet")
+    return gettext("No data yet")
 
 
 def _not_for_filters() -> str:
-    return _g("Does not apply to the chosen filters")
+    return gettext("Does not apply to the chosen filters")
 
 
 # --- Time metrics: the share done in time plus percentiles --------------------------------
@@ -244,7 +244,7 @@ def availability(scope: Scope) -> Result:
     from firstline.incidents.services import unavailability_minutes
 
     if scope.month is None:
-        return Result(None, available=False, note=_g("Counted for a calendar month"))
+        return Result(None, available=False, note=gettext("Counted for a calendar month"))
     if scope.priority or scope.channel:
         return Result(None, available=False, note=_not_for_filters())
     down = 0
@@ -279,7 +279,7 @@ def kpi_revision(scope: Scope) -> Result:
         rows = rows.filter(Q(partner_id__in=scope.partner_ids) | Q(partner__isnull=True))
     last = rows.aggregate(last=Max("revised_at"), n=Count("pk"))
     if last["last"] is None:
-        return Result(None, available=False, note=_g("No KPI targets set"))
+        return Result(None, available=False, note=gettext("No KPI targets set"))
     days = (now().date() - last["last"]).days
     return Result(value=days, n=last["n"], breakdown={"last_revised": last["last"].isoformat()})
 

@@ -1,0 +1,255 @@
+"""Metrics for a signed-in user or the worker: the scope from a request's parameters (with
+clear errors for bad ones), figures with the supervisor's revised targets, the trend against
+the previous period, and the maturity assessment.
+
+Tenancy: the partner comes from `firstline.tenancy.partners_for(user)`; another partner's id
+is "not found", as everywhere.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from firstline.core.clock import now
+from firstline.core.models import Partner, Service, User
+from firstline.metrics import registry
+from firstline.metrics.facts import Scope, month_period, previous_month
+from firstline.metrics.models import Evidence, MetricTarget
+from firstline.metrics.registry import LEVEL_ORDER, Figure, Level
+from firstline.quality.script_models import ClassificationField
+from firstline.sla.policy_models import SlaPolicy
+from firstline.tenancy import partners_for
+from firstline.tickets.models import Channel, Priority
+
+STALE_AFTER = timedelta(days=365)
+
+
+class NotFound(Exception):
+    """A partner or service the user may not see: shown as 404."""
+
+
+@dataclass
+class Request:
+    partner: Partner | None
+    month: date | None
+    scope: Scope
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise ValidationError({"month": _("Give the month as YYYY-MM.")}) from None
+
+
+def _day(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError({name: _("Give the date as YYYY-MM-DD.")}) from None
+
+
+def current_month() -> date:
+    return now().date().replace(day=1)
+
+
+def build_request(user: User, params: dict[str, str]) -> Request:
+    """Partner, period and filters from query parameters, checked; raises ValidationError
+    naming the field, or NotFound for a partner or service the user cannot see."""
+    partners = partners_for(user)
+    partner: Partner | None = None
+    raw_partner = params.get("partner", "")
+    if user.is_partner_user:
+        partner = partners.first()
+    elif raw_partner:
+        if not raw_partner.isdigit():
+            raise ValidationError({"partner": _("Choose a partner from the list.")})
+        partner = partners.filter(pk=int(raw_partner)).first()
+        if partner is None:
+            raise NotFound
+    zone = partner.time_zone if partner else settings.TIME_ZONE
+    month: date | None = None
+    if params.get("start") or params.get("end"):
+        first = _day("start", params.get("start", ""))
+        last = _day("end", params.get("end", ""))
+        if last < first:
+            raise ValidationError({"end": _("The end of the period is before its start.")})
+        start, _unused = month_period(first, zone)
+        start = start.replace(day=first.day)
+        end = start + timedelta(days=(last - first).days + 1)
+    else:
+        month = _month(params["month"]) if params.get("month") else current_month()
+        start, end = month_period(month, zone)
+    filters: dict[str, Any] = {}
+    if params.get("service"):
+        services = Service.objects.filter(partner__in=partners)
+        if partner is not None:
+            services = services.filter(partner=partner)
+        if not params["service"].isdigit() or not services.filter(pk=params["service"]).exists():
+            raise ValidationError({"service": _("Choose a service of the partner.")})
+        filters["service_id"] = int(params["service"])
+    if params.get("priority"):
+        if params["priority"] not in Priority.values:
+            raise ValidationError({"priority": _("Choose a priority from the list.")})
+        filters["priority"] = params["priority"]
+    if params.get("channel"):
+        if params["channel"] not in Channel.values:
+            raise ValidationError({"channel": _("Choose a channel from the list.")})
+        filters["channel"] = params["channel"]
+    ids = (partner.pk,) if partner else (None if user.is_provider_staff else ())
+    scope = Scope(ids, start, end, month=month, **filters)
+    return Request(partner, month, scope, {k: str(v) for k, v in filters.items()})
+
+
+def targets_for(partner: Partner | None) -> dict[str, float]:
+    """The supervisor's revised targets: the partner's own win over the provider-wide ones."""
+    rows = MetricTarget.objects.filter(partner__isnull=True)
+    if partner is not None:
+        rows = MetricTarget.objects.filter(Q(partner=partner) | Q(partner__isnull=True))
+    found: dict[str, float] = {}
+    for row in rows.order_by("partner_id"):  # NULLs first on SQLite; sorted below anyway
+        if row.partner_id is None and row.metric in found:
+            continue
+        found[row.metric] = row.target
+    return found
+
+
+def figures(scope: Scope, partner: Partner | None) -> list[Figure]:
+    return registry.compute_all(scope, targets_for(partner))
+
+
+def previous_scope(scope: Scope, partner: Partner | None) -> Scope:
+    """The month before (for a month), else the period of the same length just before."""
+    if scope.month is not None:
+        month = previous_month(scope.month)
+        start, end = month_period(month, partner.time_zone if partner else settings.TIME_ZONE)
+        return Scope(scope.partner_ids, start, end, scope.service_id, scope.priority,
+                     scope.channel, month)
+    length = scope.end - scope.start
+    return Scope(scope.partner_ids, scope.start - length, scope.start, scope.service_id,
+                 scope.priority, scope.channel)
+
+
+# --- The maturity assessment -------------------------------------------------------------
+
+
+@dataclass
+class Criterion:
+    level: str
+    text: str
+    met: bool
+    evidence: str
+
+
+@dataclass
+class Assessment:
+    level: str
+    criteria: list[Criterion]
+    next_steps: list[str]
+
+    @property
+    def level_label(self) -> str:
+        return str(Level(self.level).label)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level, "level_label": self.level_label,
+            "criteria": [vars(item) for item in self.criteria], "next_steps": self.next_steps,
+        }
+
+
+def _measured(items: dict[str, Figure], *keys: str) -> tuple[bool, str]:
+    """Measured (there are facts) and, where a target exists, met."""
+    parts = []
+    ok = True
+    for key in keys:
+        item = items[key]
+        if item.result.value is None or not item.result.available:
+            ok = False
+            parts.append(_("%(metric)s: not measured") % {"metric": item.metric.name})
+        elif item.met is False:
+            ok = False
+            parts.append(_("%(metric)s: target missed") % {"metric": item.metric.name})
+        else:
+            parts.append(_("%(metric)s: measured") % {"metric": item.metric.name})
+    return ok, "; ".join(parts)
+
+
+def _register(partner: Partner, kind: str, within: timedelta | None = None) -> tuple[bool, str]:
+    rows = Evidence.objects.filter(Q(partner=partner) | Q(partner__isnull=True), kind=kind)
+    if within is not None:
+        rows = rows.filter(held_on__gte=now().date() - within)
+    last = rows.first()
+    if last is None:
+        return False, _("No record")
+    return True, _("%(title)s, %(person)s, %(date)s") % {
+        "title": last.title, "person": last.person, "date": last.held_on.isoformat()}
+
+
+def assess(partner: Partner, items: list[Figure]) -> Assessment:
+    """Which level the partner's process reaches: each level's criteria (configured and
+    measured, targets met) must hold, and those of every level below it."""
+    by_key = {item.metric.key: item for item in items}
+    criteria: list[Criterion] = []
+
+    def add(level: str, text: str, result: tuple[bool, str]) -> None:
+        criteria.append(Criterion(level, text, result[0], result[1]))
+
+    policies = SlaPolicy.objects.filter(partner=partner).count()
+    add(Level.REPEATABLE, _("Deadlines (SLA) agreed"),
+        (policies > 0, _("%(n)d SLA policies") % {"n": policies}))
+    add(Level.REPEATABLE, _("Reaction and resolution time in time at least 95%"),
+        _measured(by_key, "reaction_time", "resolution_time"))
+    add(Level.REPEATABLE, _("Share of typical requests and share solved on the first line "
+                            "measured"), _measured(by_key, "typical_share", "first_line_share"))
+    fields = ClassificationField.objects.filter(partner=partner).count()
+    ident = by_key["identification_parameters"]
+    add(Level.STANDARDISED, _("Identification and prioritisation scripts written"),
+        (fields > 0 and ident.met is True,
+         _("%(fields)d classification fields, %(params)s identification and diagnostic "
+           "parameters") % {"fields": fields, "params": ident.result.value or 0}))
+    add(Level.STANDARDISED, _("Criteria for deciding a request's urgency"),
+        (bool(by_key["urgency_criteria"].met),
+         _("%(n)s criteria") % {"n": by_key["urgency_criteria"].result.value}))
+    add(Level.STANDARDISED, _("Share of requests solved within the first contact measured"),
+        _measured(by_key, "first_contact_share"))
+    add(Level.STANDARDISED, _("Staff competence requirements written"),
+        _register(partner, Evidence.Kind.COMPETENCE))
+    add(Level.STANDARDISED, _("Regular staff training and certification"),
+        _register(partner, Evidence.Kind.TRAINING, STALE_AFTER))
+    add(Level.MEASURED, _("Regular reporting"), (True, _("The monthly report is issued")))
+    add(Level.MEASURED, _("Service availability measured"), _measured(by_key, "availability"))
+    kpi = by_key["kpi_revision"]
+    add(Level.MEASURED, _("KPIs for the process and staff, revised at least once a year"),
+        (kpi.met is True, kpi.result.note or _("last revised %(date)s") % {
+            "date": kpi.result.breakdown.get("last_revised", "")}))
+    add(Level.MEASURED, _("Records of systematic control"),
+        _register(partner, Evidence.Kind.CONTROL, timedelta(days=92)))
+    add(Level.MEASURED, _("A manager responsible for the process"),
+        _register(partner, Evidence.Kind.PROCESS_OWNER))
+    add(Level.IMPROVING, _("Regular customer satisfaction surveys"),
+        _measured(by_key, "surveys_held"))
+    add(Level.IMPROVING, _("Information security risks agreed with the customer"),
+        _register(partner, Evidence.Kind.SECURITY_RISKS, STALE_AFTER))
+    add(Level.IMPROVING, _("Resources spent assessed against results"),
+        _register(partner, Evidence.Kind.RESOURCES, STALE_AFTER))
+    add(Level.IMPROVING, _("A service management plan written and carried out"),
+        _register(partner, Evidence.Kind.SERVICE_PLAN, STALE_AFTER))
+    reached = Level.INITIAL
+    for level in LEVEL_ORDER[1:]:
+        if all(item.met for item in criteria if item.level == level):
+            reached = level
+        else:
+            break
+    following = LEVEL_ORDER.index(Level(reached)) + 1
+    steps = []
+    if following < len(LEVEL_ORDER):
+        steps = [item.text for item in criteria
+                 if item.level == LEVEL_ORDER[following] and not item.met]
+    return Assessment(reached, criteria, steps)

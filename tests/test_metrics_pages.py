@@ -1,0 +1,90 @@
+"""The metrics pages and JSON: tenancy (a partner's manager sees only their partner; another
+partner's id is a 404), bad parameters answered with the field named, the same numbers as
+the registry."""
+
+import pytest
+from django.urls import reverse
+
+from firstline.metrics.models import MonthlyReport
+from tests.conftest import client_for
+from tests.test_metrics_registry import MONTH, facts  # noqa: F401  (the fixture)
+
+MONTH_PARAM = MONTH.strftime("%Y-%m")
+
+
+def test_supervisor_sees_every_metric_with_targets(cast, facts):  # noqa: F811
+    client = client_for(cast.supervisor)
+    page = client.get(reverse("metrics:dashboard"),
+                      {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Reaction time" in text and "≥ 95 %" in text
+    assert "Share of tickets created in the period whose first human reply" in text
+    assert "met" in text or "missed" in text
+
+
+def test_json_gives_the_registry_numbers(cast, facts):  # noqa: F811
+    client = client_for(cast.supervisor)
+    answer = client.get(reverse("metrics:data"),
+                        {"partner": cast.a.partner.pk, "month": MONTH_PARAM}).json()
+    by_key = {row["key"]: row for row in answer["metrics"]}
+    expected = sum(spec["reaction_in_time"] for spec in facts) / len(facts)
+    assert by_key["reaction_time"]["value"] == pytest.approx(expected)
+    assert by_key["reaction_time"]["target"] == 0.95
+
+
+def test_partner_manager_sees_only_their_partner(cast, facts):  # noqa: F811
+    manager = client_for(cast.b.manager)
+    # Asking for partner A is ignored: a manager's scope is their own partner.
+    answer = manager.get(reverse("metrics:data"),
+                         {"partner": cast.a.partner.pk, "month": MONTH_PARAM}).json()
+    assert answer["partner"] == cast.b.partner.pk
+    by_key = {row["key"]: row for row in answer["metrics"]}
+    assert by_key["reaction_time"]["n"] == 1  # partner B's one March ticket, not A's 40
+    report = MonthlyReport.objects.create(partner=cast.a.partner, month=MONTH)
+    url = reverse("metrics:report-file", args=[report.pk, "pdf"])
+    assert manager.get(url).status_code == 404
+
+
+def test_engineers_and_customers_do_not_reach_the_metrics(cast):
+    assert client_for(cast.a.engineer).get(reverse("metrics:dashboard")).status_code == 403
+    assert client_for(cast.a.customer).get(reverse("metrics:dashboard")).status_code == 403
+
+
+def test_another_partner_for_staff_that_does_not_exist_is_404(cast):
+    client = client_for(cast.supervisor)
+    assert client.get(reverse("metrics:data"), {"partner": 999999}).status_code == 404
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"start": "2026-03-10", "end": "2026-03-01"}, "end"),
+    ({"month": "March"}, "month"),
+    ({"start": "2026-03-01", "end": "not a date"}, "end"),
+    ({"priority": "urgent!"}, "priority"),
+    ({"channel": "pigeon"}, "channel"),
+    ({"service": "abc"}, "service"),
+])
+def test_bad_parameters_name_the_field(cast, params, field):
+    client = client_for(cast.supervisor)
+    answer = client.get(reverse("metrics:data"), params)
+    assert answer.status_code == 422
+    assert field in answer.json()["detail"]
+    page = client.get(reverse("metrics:dashboard"), params)
+    assert page.status_code == 400
+
+
+def test_another_partners_service_is_refused(cast):
+    manager = client_for(cast.a.manager)
+    answer = manager.get(reverse("metrics:data"), {"service": cast.b.service.pk})
+    assert answer.status_code == 422
+    assert "service" in answer.json()["detail"]
+
+
+def test_assessment_page_shows_the_level_and_next_steps(cast):
+    client = client_for(cast.supervisor)
+    page = client.get(reverse("metrics:assessment"),
+                      {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Level reached" in text and "Initial" in text
+    assert "Deadlines (SLA) agreed" in text
