@@ -52,6 +52,8 @@ def test_survey_pages_work_under_the_policy(django_db_setup, live_server, cast, 
     for name in ("feedback", "tasks", "risk", "winback"):
         desk.visit(reverse(f"surveys:{name}"))
         desk.page.screenshot(path=str(ARTIFACTS / f"surveys-{name}.png"), full_page=True)
+    desk.visit(reverse("surveys:settings", args=[cast.a.partner.pk]))
+    desk.page.screenshot(path=str(ARTIFACTS / "surveys-settings.png"), full_page=True)
     assert "Долго ждали ответа" in desk.page.goto(
         live_server.url + reverse("surveys:feedback")).text()
     desk.visit(reverse("surveys:winback-new", args=[cast.a.organisation.pk]))

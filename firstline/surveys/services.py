@@ -469,3 +469,55 @@ def close_follow_up(*, task: FollowUpTask, actor: User, note: str) -> FollowUpTa
     audit.record(actor=actor, partner=task.partner, action="survey.follow_up_done",
                  target=task, after={"note": text})
     return task
+
+
+_SETTING_FIELDS = ("csat_enabled", "csat_scale_max", "csat_delay_minutes", "csat_channels",
+                   "csat_min_days_between", "nps_enabled", "nps_interval_days",
+                   "min_days_between_surveys", "change_window_hours", "link_valid_days",
+                   "raise_priority_when_sensitive", "winback_reminder_days")
+
+
+def _snapshot(rules: SurveySettings) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(rules, name) for name in _SETTING_FIELDS}
+    data["csat_services"] = sorted(rules.csat_services.values_list("name", flat=True)) \
+        if rules.pk else []
+    return data
+
+
+@transaction.atomic
+def save_settings(*, partner: Partner, actor: User, form: Any) -> SurveySettings:
+    """Save a validated SurveySettingsForm for the partner, with the audit row."""
+    existing = SurveySettings.objects.filter(partner=partner).first()
+    before = _snapshot(existing) if existing else {}
+    rules = form.save(commit=False)
+    rules.partner = partner
+    if existing is not None:
+        rules.pk = existing.pk
+    rules.save()
+    form.save_m2m()
+    after = _snapshot(rules)
+    audit.record(actor=actor, partner=partner, action="survey.settings_changed", target=rules,
+                 before={k: v for k, v in before.items() if after.get(k) != v},
+                 after={k: v for k, v in after.items() if before.get(k) != v})
+    return rules
+
+
+@transaction.atomic
+def add_csi_question(*, partner: Partner, actor: User, form: Any) -> CsiQuestion:
+    question = form.save(commit=False)
+    question.partner = partner
+    question.save()
+    audit.record(actor=actor, partner=partner, action="survey.csi_question_added",
+                 target=question, after={"text": question.text, "weight": question.weight})
+    return question
+
+
+@transaction.atomic
+def set_csi_question_active(*, question: CsiQuestion, actor: User, active: bool) -> CsiQuestion:
+    """Questions are switched off, not deleted: their answers stay in the history."""
+    if question.is_active != active:
+        question.is_active = active
+        question.save(update_fields=["is_active"])
+        audit.record(actor=actor, partner=question.partner, action="survey.csi_question_active",
+                     target=question, before={"active": not active}, after={"active": active})
+    return question

@@ -14,4 +14,6 @@ urlpatterns = [
     path("winback/", views.winback_list_view, name="winback"),
     path("winback/new/<int:organisation_pk>/", views.winback_new_view, name="winback-new"),
     path("winback/<int:pk>/", views.winback_case_view, name="winback-case"),
+    path("settings/", views.settings_list_view, name="settings-list"),
+    path("settings/<int:partner_pk>/", views.settings_view, name="settings"),
 ]

@@ -16,7 +16,15 @@ from django.views.decorators.http import require_POST
 
 from firstline.core.models import User
 from firstline.surveys import risk, services, winback
-from firstline.surveys.models import FollowUpTask, Survey, SurveyStatus, WinBackCase
+from firstline.surveys.forms import CsiQuestionForm, SurveySettingsForm
+from firstline.surveys.models import (
+    CsiQuestion,
+    FollowUpTask,
+    Survey,
+    SurveySettings,
+    SurveyStatus,
+    WinBackCase,
+)
 from firstline.surveys.stats import survey_facts
 from firstline.tenancy import assignable_users, organisations_for, partners_for, tickets_for
 from firstline.web.access import customer_required, desk_required
@@ -228,3 +236,44 @@ def winback_case_view(request: HttpRequest, pk: int) -> HttpResponse:
         "case": case, "errors": errors, "standing": winback.standing_of(case.organisation),
         "risk": risk.risk_of(case.organisation),
     }, status=400 if errors else 200)
+
+
+# --- settings: the supervisor for every partner, the partner's manager for their own --------
+
+@manager_required
+def settings_list_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "surveys/settings_list.html",
+                  {"partners": partners_for(request.user).order_by("name")})
+
+
+@manager_required
+def settings_view(request: HttpRequest, partner_pk: int) -> HttpResponse:
+    partner = get_object_or_404(partners_for(request.user), pk=partner_pk)
+    existing = SurveySettings.objects.filter(partner=partner).first()
+    form = SurveySettingsForm(instance=existing, partner_id=partner.pk)
+    question_form = CsiQuestionForm(prefix="q")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "settings":
+            form = SurveySettingsForm(request.POST, instance=existing, partner_id=partner.pk)
+            if form.is_valid():
+                services.save_settings(partner=partner, actor=request.user, form=form)
+                messages.success(request, _("Survey settings saved."))
+                return redirect("surveys:settings", partner_pk=partner.pk)
+        elif action == "question":
+            question_form = CsiQuestionForm(request.POST, prefix="q")
+            if question_form.is_valid():
+                services.add_csi_question(partner=partner, actor=request.user,
+                                          form=question_form)
+                return redirect("surveys:settings", partner_pk=partner.pk)
+        elif action in ("enable", "disable"):
+            question = get_object_or_404(CsiQuestion, partner=partner,
+                                         pk=request.POST.get("question") or 0)
+            services.set_csi_question_active(question=question, actor=request.user,
+                                             active=action == "enable")
+            return redirect("surveys:settings", partner_pk=partner.pk)
+    invalid = bool(form.errors or question_form.errors)
+    return render(request, "surveys/settings.html", {
+        "partner": partner, "form": form, "question_form": question_form,
+        "questions": CsiQuestion.objects.filter(partner=partner),
+    }, status=400 if invalid else 200)
