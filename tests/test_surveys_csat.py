@@ -2,11 +2,13 @@
 the outbox with signed one-click links; GET never votes, the first POST records, a later one
 changes the answer; forged, expired and out-of-scale answers are refused."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import signing
+from django.test import Client
 from django.urls import reverse
 
 from firstline.core.clock import now
@@ -207,3 +209,16 @@ def test_feedback_shows_answers_verbatim_to_the_partner_and_not_to_others(cast, 
     tasks = client_for(cast.supervisor).get(reverse("surveys:tasks")).content.decode()
     assert "Никто не перезвонил!" in tasks
     assert client_for(cast.a.manager).get(reverse("surveys:tasks")).status_code == 403
+
+
+def test_portal_rating_form_carries_its_csrf_token(cast):
+    sent_survey(cast)
+    customer = Client(enforce_csrf_checks=True)
+    customer.force_login(cast.a.customer)
+    action = reverse("surveys:portal-rate", args=[cast.a.ticket.pk])
+    page = customer.get(reverse("portal:ticket", args=[cast.a.ticket.pk])).content.decode()
+    form = page[page.index(f'action="{action}"'):]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    response = customer.post(action, {"score": "4", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert Survey.objects.get(ticket=cast.a.ticket).score == 4
