@@ -356,7 +356,7 @@ register(Metric(
     "line_max_wait", _("Maximum wait on the phone line"), R, C, Unit.SECONDS,
     _("The longest wait of an inbound call in the queue in the period, with the wait "
       "percentiles in seconds."),
-    line_max_wait, source="calls"))
+    line_max_wait, source="calls", higher_is_better=False))
 register(Metric(
     "resolution_time", _("Resolution time"), R, C, Unit.SHARE,
     _("Share of tickets resolved in the period within the SLA resolution target; "
@@ -384,7 +384,7 @@ register(Metric(
     Unit.CLOCK_MINUTES,
     _("Minutes from the ticket's creation to its classification and diagnostics being "
       "complete (median, with p90 and p95)."),
-    classification_time))
+    classification_time, higher_is_better=False))
 register(Metric(
     "routing", _("Time and correctness of routing"), R, N, Unit.SHARE,
     _("Share of tickets handed over in the period that needed no re-routing; percentiles "
@@ -394,16 +394,16 @@ register(Metric(
     "first_line_time", _("Time on the first line"), R, N, Unit.CLOCK_MINUTES,
     _("Minutes the first line held a ticket resolved in the period: from intake to the "
       "hand-over or the resolution (median, with p90 and p95)."),
-    first_line_time))
+    first_line_time, higher_is_better=False))
 register(Metric(
     "partner_time", _("Time at the partner"), R, N, Unit.CLOCK_MINUTES,
     _("Minutes the partner held a handed-over ticket resolved in the period: from the "
       "hand-over to the resolution (median, with p90 and p95)."),
-    partner_time))
+    partner_time, higher_is_better=False))
 register(Metric(
     "requests_count", _("Number of requests in the period"), R, N, Unit.COUNT,
     _("Tickets created in the period, by channel."),
-    requests_count))
+    requests_count, neutral_trend=True))
 register(Metric(
     "first_contact_share", _("Share of requests solved within the first contact"), S, C,
     Unit.SHARE,

@@ -63,7 +63,8 @@ def trend(figure: Figure, before: Result | None) -> dict[str, Any]:
                                          "n": _number(abs(delta) * 100)}
     else:
         text = ("+" if delta >= 0 else "−") + _number(abs(delta))
-    better = None if abs(delta) < 1e-9 else (delta > 0) == figure.metric.higher_is_better
+    better = None if abs(delta) < 1e-9 or figure.metric.neutral_trend else (
+        (delta > 0) == figure.metric.higher_is_better)
     return {"previous": old, "delta": delta, "text": text, "better": better}
 
 

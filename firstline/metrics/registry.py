@@ -62,6 +62,8 @@ class Metric:
     source: str = "tickets"
     # A rule of its own instead of comparing the value (answered calls: every week).
     judge: Callable[[Result, float], bool | None] | None = None
+    # A count whose rise or fall is neither better nor worse (the number of requests).
+    neutral_trend: bool = False
 
     def meets(self, result: Result, target: float | None = None) -> bool | None:
         """Met, missed, or None when there is no target or no figure."""

@@ -189,7 +189,8 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
         maturity = book.create_sheet(_("Maturity")[:31])
         maturity.append([_("Level"), _("Criterion"), _("Met"), _("Evidence")])
         for item in data["assessment"]["criteria"]:
-            maturity.append([item["level"], item["text"], bool(item["met"]), item["evidence"]])
+            maturity.append([item["level_label"], item["text"], bool(item["met"]),
+                             item["evidence"]])
         for each in book.worksheets:
             for cell in each[1]:
                 cell.font = bold

@@ -146,6 +146,10 @@ class Criterion:
     met: bool
     evidence: str
 
+    @property
+    def level_label(self) -> str:
+        return str(Level(self.level).label)
+
 
 @dataclass
 class Assessment:
@@ -160,7 +164,9 @@ class Assessment:
     def as_dict(self) -> dict[str, Any]:
         return {
             "level": self.level, "level_label": self.level_label,
-            "criteria": [vars(item) for item in self.criteria], "next_steps": self.next_steps,
+            "criteria": [{**vars(item), "level_label": str(Level(item.level).label)}
+                         for item in self.criteria],
+            "next_steps": self.next_steps,
         }
 
 
