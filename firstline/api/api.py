@@ -16,6 +16,7 @@ from firstline.api import directory, errors, tickets
 from firstline.api.auth import api_auth
 from firstline.calls.api import router as calls_router
 from firstline.incidents import api as incidents_api
+from firstline.metrics.api import router as metrics_router
 
 _View = Callable[..., HttpResponseBase]
 
@@ -69,4 +70,5 @@ errors.install(api)
 api.add_router("", tickets.router)
 api.add_router("", directory.router)
 api.add_router("", incidents_api.router)
+api.add_router("", metrics_router)
 api.add_router("", calls_router)

@@ -73,6 +73,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/dashboard.html", context, status=400 if errors else 200)
 
 
+def payload(parsed: services.Request) -> dict[str, Any]:
+    """The figures as JSON values: the same numbers as the page and the report."""
+    return {
+        "partner": parsed.partner.pk if parsed.partner else None,
+        "start": parsed.scope.start.isoformat(), "end": parsed.scope.end.isoformat(),
+        "filters": parsed.filters,
+        "metrics": json.loads(json.dumps(_rows(parsed), default=str)),
+    }
+
+
 @require_GET
 @metrics_required
 def data(request: HttpRequest) -> HttpResponse:
@@ -80,12 +90,7 @@ def data(request: HttpRequest) -> HttpResponse:
     parsed, errors = _request(request)
     if parsed is None:
         return JsonResponse({"detail": errors}, status=422)
-    return JsonResponse({
-        "partner": parsed.partner.pk if parsed.partner else None,
-        "start": parsed.scope.start.isoformat(), "end": parsed.scope.end.isoformat(),
-        "filters": parsed.filters, "metrics": json.loads(json.dumps(_rows(parsed),
-                                                                    default=str)),
-    })
+    return JsonResponse(payload(parsed))
 
 
 @require_GET
