@@ -31,7 +31,7 @@ from firstline.calls.models import (
 )
 from firstline.calls.phones import NotANumber, to_e164
 from firstline.contacts.models import Contact, ContactPhone
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.sla import deadlines, escalation
@@ -133,14 +133,12 @@ def _partner_for(
         except NotANumber as exc:
             raise BadEvent("dialled", _("%(value)r is not a phone number (%(error)s)")
                            % {"value": event.dialled, "error": exc}) from exc
-        number = PartnerPhoneNumber.objects.select_related("partner").filter(
-            number=dialled).first()
+        number = _number_row(number=dialled)
         if number is None or (forced is not None and number.partner_id != forced.pk):
             raise BadEvent("dialled", _("%(number)s is not a support number of any partner")
                            % {"number": dialled})
     elif event.queue:
-        number = PartnerPhoneNumber.objects.select_related("partner").filter(
-            queue_name=event.queue).first()
+        number = _number_row(queue_name=event.queue)
         if number is None or (forced is not None and number.partner_id != forced.pk):
             raise BadEvent("queue", _("queue %(queue)s is not a partner's queue")
                            % {"queue": event.queue})
@@ -150,7 +148,7 @@ def _partner_for(
         source=source, external_id=event.external_id)
     if forced is not None:
         calls = calls.filter(partner=forced)
-    existing = calls.first()
+    existing = next(iter(calls[:1]), None)
     if existing is not None:
         return existing.partner, existing
     if forced is not None and event.kind == Kind.START:
@@ -158,13 +156,29 @@ def _partner_for(
     return None, None
 
 
+def _number_row(**lookup: str) -> PartnerPhoneNumber | None:
+    # Read for every event and changed rarely: cached briefly per process (core.config_cache
+    # drops it when this process saves a number; another process's change shows in 5 s).
+    def load() -> PartnerPhoneNumber | None:
+        rows = PartnerPhoneNumber.objects.select_related("partner").filter(**lookup)[:1]
+        return next(iter(rows), None)
+
+    return config_cache.get(("calls.number", *lookup.items()), load)
+
+
 def _operator(extension: str) -> User | None:
     if not extension:
         return None
-    line = OperatorLine.objects.select_related("user").filter(extension=extension).first()
-    if line is not None:
-        return line.user
-    return User.objects.filter(username=extension, role__in=list(User.STAFF_ROLES)).first()
+
+    def load() -> User | None:
+        line = next(iter(OperatorLine.objects.select_related("user").filter(
+            extension=extension)[:1]), None)
+        if line is not None:
+            return line.user
+        return next(iter(User.objects.filter(
+            username=extension, role__in=list(User.STAFF_ROLES))[:1]), None)
+
+    return config_cache.get(("calls.operator", extension), load)
 
 
 def _apply(
@@ -179,7 +193,8 @@ def _apply(
                            % {"value": event.caller, "error": exc}) from exc
     dialled = to_e164(event.dialled) if event.dialled else ""
     calls = Call.objects.select_for_update()
-    call = calls.filter(source=source, partner=partner, external_id=event.external_id).first()
+    call = next(iter(calls.filter(
+        source=source, partner=partner, external_id=event.external_id)[:1]), None)
     created = False
     if call is None:
         call = Call(source=source, partner=partner, external_id=event.external_id,

@@ -1,0 +1,257 @@
+"""The phone channel on PostgreSQL: webhook events/s, queue_log import, monthly minutes.
+
+Usage (a throwaway database is created and dropped):
+    .venv/bin/python bench/calls.py [--events 4000] [--lines 100000] [--calls 1000000]
+
+- webhook: `POST /api/calls/events` over real HTTP to gunicorn with 2 workers (HMAC-signed,
+  keep-alive clients in 8 threads), 4 events per call (start, offer, answer, end) across
+  100 partners. Baseline in the same run: the same server answering Zadarma's zd_echo (the
+  HTTP stack and Django without the database), and `record_event` called in-process.
+- queue_log: `calls_import queue_log FILE` over a generated file (4 lines per call and
+  partners' queues), lines per second.
+- minutes: `talk_minutes_for` of 100 partners for one month over `--calls` calls (bulk
+  inserted), one query; baseline: COUNT(*) of the same month's rows.
+The load average is printed: figures from a busy machine are not comparable.
+"""
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+DB = "firstline_bench_calls"
+PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
+SECRET = "bench-webhook-secret"  # noqa: S105 - a throwaway database
+PARTNERS = 100
+PORT = 8765
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--skip", default="", help="comma-separated: webhook,queue_log,minutes")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
+    subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
+    # Over the Unix socket: on these machines TCP to 127.0.0.1 costs ~4x per round trip.
+    os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ["FIRSTLINE_CALLS_WEBHOOK_SECRET"] = SECRET
+    os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    print(f"load average: {os.getloadavg()}")
+    try:
+        partners = setup()
+        if "webhook" not in skip:
+            bench_webhook(args.events)
+        if "queue_log" not in skip:
+            bench_queue_log(args.lines)
+        if "minutes" not in skip:
+            bench_minutes(partners, args.calls)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
+
+
+def setup():  # type: ignore[no-untyped-def]
+    from firstline.calls.models import PartnerPhoneNumber
+    from firstline.core.models import Partner, Tariff
+
+    tariff = Tariff.objects.create(code="t", name="T", requests_included=1,
+                                   minutes_included=300, monthly_fee=1, first_month_fee=1,
+                                   overage_request_fee=1, overage_minute_fee=1)
+    partners = Partner.objects.bulk_create(
+        Partner(name=f"P{i}", slug=f"p{i}", support_email=f"s@p{i}.example", tariff=tariff)
+        for i in range(PARTNERS))
+    PartnerPhoneNumber.objects.bulk_create(
+        PartnerPhoneNumber(partner=p, number=f"+7495{1000000 + i}", queue_name=f"q{i}")
+        for i, p in enumerate(partners))
+    return list(Partner.objects.select_related("tariff"))
+
+
+def _events(count: int, prefix: str) -> list[dict]:
+    rng = random.Random(7)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    events = []
+    for n in range(count // 4):
+        at = start + timedelta(seconds=n)
+        base = {"call_id": f"{prefix}{n}", "caller": f"+79{rng.randint(10**8, 10**9 - 1)}",
+                "dialled": f"+7495{1000000 + n % PARTNERS}"}
+        for kind, offset in (("start", 0), ("offer", 5), ("answer", 20), ("end", 200)):
+            events.append({**base, "event": kind,
+                           "at": (at + timedelta(seconds=offset)).isoformat()})
+    return events
+
+
+def _serve() -> subprocess.Popen:
+    env = {**os.environ}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "firstline.wsgi:application", "-w", "2",
+         "-b", f"127.0.0.1:{PORT}", "--backlog", "2048", "--log-level", "warning"],
+        env=env, cwd=Path(__file__).resolve().parent.parent)
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
+            return server
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start")
+
+
+def _blast(requests: list[tuple[str, str, bytes, dict]], threads: int = 8) -> float:
+    chunks = [requests[i::threads] for i in range(threads)]
+    failures: list[str] = []
+
+    def worker(chunk) -> None:  # type: ignore[no-untyped-def]
+        connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        for method, path, body, headers in chunk:
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status >= 300:
+                failures.append(f"{response.status} {path}")
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        print(f"  {len(failures)} failures, e.g. {failures[:3]}")
+    return len(requests) / elapsed
+
+
+def bench_webhook(count: int) -> None:
+    from firstline.calls.models import Source
+    from firstline.calls.services import record_event
+
+    events = _events(count, "http-")
+    requests = []
+    for event in events:
+        body = json.dumps(event).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        requests.append(("POST", "/api/calls/events", body,
+                         {"Content-Type": "application/json", "X-Firstline-Signature": signature}))
+    echo = [("GET", "/calls/zadarma/?zd_echo=x", b"", {})] * len(requests)
+    server = _serve()
+    try:
+        _blast(echo[:200])  # warm-up: imports, connections
+        echo_rate = _blast(echo)
+        rate = _blast(requests)
+    finally:
+        server.terminate()
+        server.wait(10)
+    # In-process, one worker, no HTTP: the service alone.
+    from firstline.calls.events import CallEvent, Kind
+
+    local = _events(min(count, 2000), "local-")
+    started = time.perf_counter()
+    for n, event in enumerate(local):
+        parsed = CallEvent(kind=Kind(event["event"]), external_id=event["call_id"],
+                           at=datetime.fromisoformat(event["at"]), caller=event["caller"],
+                           dialled=event["dialled"])
+        record_event(source=Source.WEBHOOK, payload=event, dedupe_key=f"local-{n}",
+                     parse=lambda parsed=parsed: parsed)
+    local_rate = len(local) / (time.perf_counter() - started)
+    print(f"webhook: {rate:,.0f} events/s over HTTP, gunicorn 2 workers, 8 clients "
+          f"({len(requests)} events)")
+    print(f"  baseline zd_echo (no database): {echo_rate:,.0f} req/s; "
+          f"ratio {rate / echo_rate:.2f}")
+    print(f"  baseline record_event in-process, 1 worker: {local_rate:,.0f} events/s; "
+          f"ratio {rate / local_rate:.2f}")
+
+
+def bench_queue_log(lines: int) -> None:
+    from firstline.calls.importer import import_file
+
+    start = int(time.time()) - 86400
+    with tempfile.NamedTemporaryFile("w", suffix=".queue_log", delete=False) as handle:
+        for n in range(lines // 4):
+            t = start + n
+            call, queue = f"{t}.{n}", f"q{n % PARTNERS}"
+            handle.write(f"{t}|{call}|{queue}|NONE|ENTERQUEUE||7900{n % 10**7:07d}|1\n"
+                         f"{t + 3}|{call}|{queue}|PJSIP/102|RINGNOANSWER|15000\n"
+                         f"{t + 20}|{call}|{queue}|PJSIP/101|CONNECT|20|{t}.9|4\n"
+                         f"{t + 200}|{call}|{queue}|PJSIP/101|COMPLETECALLER|20|180|1\n")
+        path = handle.name
+    try:
+        started = time.perf_counter()
+        counts = import_file(path)
+        elapsed = time.perf_counter() - started
+    finally:
+        os.unlink(path)
+    print(f"queue_log: {counts.read / elapsed:,.0f} lines/s ({counts.read} lines, "
+          f"{counts.applied} applied, {elapsed:.1f} s)")
+
+
+def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from firstline.calls.queries import month_bounds, talk_minutes_for
+
+    # Rows straight in with one INSERT ... SELECT: twelve months, 100 partners.
+    ids = [p.pk for p in partners]
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO calls_call (partner_id, source, external_id, direction, caller,
+                dialled, started_at, ended_at, wait_seconds, talk_seconds, outcome,
+                recording_url, reported_outcome, updated_at)
+            SELECT (%s::bigint[])[1 + n %% %s], 'demo', 'm' || n, 'inbound', '', '',
+                now() - (n %% 31536000) * interval '1 second', now(), n %% 120,
+                n %% 900, CASE WHEN n %% 50 = 0 THEN 'abandoned' ELSE 'answered' END,
+                '', '', now()
+            FROM generate_series(1, %s) AS n
+            """,
+            [ids, len(ids), calls],
+        )
+        cursor.execute("ANALYZE calls_call")
+    print(f"minutes: {calls:,} calls inserted in {time.perf_counter() - started:.1f} s")
+    month = datetime.now(UTC).date().replace(day=1)
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        minutes = talk_minutes_for(partners, month)
+        runs.append(time.perf_counter() - started)
+    start, end = month_bounds(month, partners[0].time_zone)
+    base_runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM calls_call WHERE started_at >= %s AND "
+                           "started_at < %s", [start, end])
+            cursor.fetchone()
+        base_runs.append(time.perf_counter() - started)
+    best, base = min(runs), min(base_runs)
+    print(f"  talk_minutes_for 100 partners, one month: {best * 1000:.0f} ms (best of 5; "
+          f"sum {sum(minutes.values()):,} minutes)")
+    print(f"  baseline COUNT(*) of the month: {base * 1000:.0f} ms; ratio {best / base:.1f}")
+
+
+if __name__ == "__main__":
+    main()
