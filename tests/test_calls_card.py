@@ -39,7 +39,8 @@ def test_a_ringing_call_pops_up_with_greeting_script_caller_and_open_tickets(lin
     _ringing()
     page = client_for(lines.operator).get("/calls/card/").content.decode()
     assert "Partner alpha" in page
-    assert "my name is Olga" in page  # the personalised greeting with the operator's name
+    # The personalised greeting with the operator's name, in the partner's language.
+    assert "меня зовут Olga" in page
     assert "Contract number" in page and "required" in page
     assert "Ivan alpha" in page and "alpha customer LLC" in page
     assert lines.a.ticket.number in page

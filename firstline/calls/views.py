@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -75,6 +76,11 @@ def _identification(call: Call) -> list[dict[str, str]]:
     ]
 
 
+def _greeting(call: Call, user: User) -> str:
+    with translation.override(call.partner.language or "ru"):
+        return call.partner.greeting_script(user.first_name or user.display_name)
+
+
 def _card(user: User, call: Call) -> dict[str, Any]:
     contact = services.contact_for_number(call.partner_id, call.caller)
     open_tickets = []
@@ -84,7 +90,8 @@ def _card(user: User, call: Call) -> dict[str, Any]:
     return {
         "call": call,
         "caller": display(call.caller) if call.caller else _("unknown number"),
-        "greeting": call.partner.greeting_script(user.first_name or user.display_name),
+        # Said to the caller: in the partner's language, whatever the desk's language is.
+        "greeting": _greeting(call, user),
         "identification": _identification(call),
         "contact": contact,
         "open_tickets": open_tickets,
