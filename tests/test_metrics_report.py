@@ -135,3 +135,15 @@ def test_reports_page_issues_and_downloads(cast, facts):  # noqa: F811
                       {"partner": cast.a.partner.pk, "month": "03/2026"})
     assert bad.status_code == 302
     assert MonthlyReport.objects.count() == 1
+
+
+def test_the_worker_command_issues_due_reports_once(cast, facts, time_machine):  # noqa: F811
+    from django.core.management import call_command
+
+    time_machine.move_to(datetime(2026, 4, 1, 9, tzinfo=UTC))
+    out = io.StringIO()
+    call_command("metrics_reports", stdout=out)
+    assert out.getvalue().count("issued") == 2
+    again = io.StringIO()
+    call_command("metrics_reports", stdout=again)
+    assert again.getvalue() == ""
