@@ -131,10 +131,18 @@ def test_reports_page_issues_and_downloads(cast, facts):  # noqa: F811
     # request_finished signal would close the test's database connection).
     book = load_workbook(io.BytesIO(content))
     assert "Metrics" in book.sheetnames or "Метрики" in book.sheetnames
+    noted = client.post(reverse("metrics:reports"), {
+        "partner": cast.a.partner.pk, "month": "2026-03", "language": "ru",
+        "notes": "Переезд ЦОД 14 марта"})
+    assert noted.status_code == 302
+    latest = MonthlyReport.objects.get(partner=cast.a.partner, version=2)
+    assert latest.snapshot["notes"] == "Переезд ЦОД 14 марта"
+    with latest.pdf.open("rb") as handle:
+        assert "Переезд ЦОД 14 марта" in pdf_text(handle.read())
     bad = client.post(reverse("metrics:reports"),
                       {"partner": cast.a.partner.pk, "month": "03/2026"})
     assert bad.status_code == 302
-    assert MonthlyReport.objects.count() == 1
+    assert MonthlyReport.objects.count() == 2
 
 
 def test_the_worker_command_issues_due_reports_once(cast, facts, time_machine):  # noqa: F811

@@ -33,6 +33,7 @@ from firstline.sla.policy_models import SlaPolicy
 
 STYLESHEET = Path(__file__).resolve().parent / "data" / "report.css"
 MAX_BREACHES = 30
+MAX_NOTES = 5000
 LANGUAGES = ("ru", "en")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -77,7 +78,7 @@ def volume_by_service(scope: Scope) -> list[dict[str, Any]]:
             for row in rows]
 
 
-def snapshot(partner: Partner, month: date, language: str) -> dict[str, Any]:
+def snapshot(partner: Partner, month: date, language: str, notes: str = "") -> dict[str, Any]:
     """Everything the report shows, as plain JSON values, in the language given."""
     with translation.override(language):
         start, end = month_period(month, partner.time_zone)
@@ -112,6 +113,7 @@ def snapshot(partner: Partner, month: date, language: str) -> dict[str, Any]:
                                           if r["key"] == "requests_count"),
                        "by_service": volume_by_service(scope)},
             "assessment": assessment.as_dict(),
+            "notes": notes.strip(),
         }
 
 
@@ -142,6 +144,8 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
         cover.append([_("Targets met"), data["summary"]["met"]])
         cover.append([_("Targets missed"), data["summary"]["missed"]])
         cover.append([_("Maturity level"), data["assessment"]["level_label"]])
+        if data.get("notes"):
+            cover.append([_("Notes from the supervisor"), data["notes"]])
         for row in cover.iter_rows(max_col=1):
             row[0].font = bold
         for cell in cover["B"][1:2] + cover["C"][1:2]:
@@ -211,12 +215,14 @@ def _files(report: MonthlyReport, data: dict[str, Any]) -> None:
 
 
 def issue(partner: Partner, month: date, language: str = "ru",
-          actor: User | None = None) -> MonthlyReport:
-    """Issue a new version of the month's report (on demand)."""
+          actor: User | None = None, notes: str = "") -> MonthlyReport:
+    """Issue a new version of the month's report (on demand), with the supervisor's notes."""
     if language not in LANGUAGES:
         raise ValueError(language)
+    if len(notes) > MAX_NOTES:
+        raise ValueError("notes")
     month = month.replace(day=1)
-    data = snapshot(partner, month, language)
+    data = snapshot(partner, month, language, notes)
     for _attempt in range(3):
         last = (MonthlyReport.objects.filter(partner=partner, month=month, language=language)
                 .aggregate(v=Max("version"))["v"] or 0)

@@ -126,7 +126,12 @@ def reports(request: HttpRequest) -> HttpResponse:
         if language not in report.LANGUAGES:
             messages.error(request, _("Choose the report's language."))
             return redirect("metrics:reports")
-        issued = report.issue(partner, month, language, actor=request.user)
+        notes = request.POST.get("notes", "")
+        if len(notes) > report.MAX_NOTES or "\x00" in notes:
+            messages.error(request, _("Notes: at most %(n)d characters.") % {
+                "n": report.MAX_NOTES})
+            return redirect("metrics:reports")
+        issued = report.issue(partner, month, language, actor=request.user, notes=notes)
         messages.success(request, _("Report issued: version %(version)d.") % {
             "version": issued.version})
         return redirect(f"{reverse('metrics:reports')}?partner={partner.pk}")
