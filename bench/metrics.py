@@ -87,7 +87,8 @@ def populate(count: int, partners: int) -> list[int]:
             FROM (
                 SELECT g, timestamptz '2026-04-01 00:00+03'
                           - (g::float / {count}) * interval '365 days' AS c,
-                       ((g::bigint * 7919) % 130)::int AS r, ((g::bigint * 104729) % 2000 + 5)::int AS s
+                       ((g::bigint * 7919) % 130)::int AS r,
+                       ((g::bigint * 104729) % 2000 + 5)::int AS s
                 FROM generate_series(1, {count}) AS g
             ) AS t
         """)
