@@ -303,10 +303,10 @@ def _surveys(scope: Scope) -> dict | None:  # type: ignore[type-arg]
     if scope.priority or scope.channel:
         return None
     partner = None
-    if scope.partner_ids is not None:
-        if len(scope.partner_ids) != 1:
-            return None
+    if scope.partner_ids is not None and len(scope.partner_ids) == 1:
         partner = Partner.objects.get(pk=scope.partner_ids[0])
+    elif scope.partner_ids is not None and len(scope.partner_ids) != Partner.objects.count():
+        return None  # survey_facts answers for one partner or all
     service = Service.objects.get(pk=scope.service_id) if scope.service_id else None
     return survey_facts(partner=partner, period=(scope.start, scope.end), service=service)
 

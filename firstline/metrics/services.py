@@ -102,7 +102,8 @@ def build_request(user: User, params: dict[str, str]) -> Request:
         if params["channel"] not in Channel.values:
             raise ValidationError({"channel": _("Choose a channel from the list.")})
         filters["channel"] = params["channel"]
-    ids = (partner.pk,) if partner else (None if user.is_provider_staff else ())
+    # All partners as an explicit list: the partner-leading indexes then serve the period.
+    ids = (partner.pk,) if partner else tuple(partners.order_by("pk").values_list("pk", flat=True))
     scope = Scope(ids, start, end, month=month, **filters)
     return Request(partner, month, scope, {k: str(v) for k, v in filters.items()})
 
