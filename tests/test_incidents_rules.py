@@ -229,3 +229,26 @@ def test_unavailability_minutes_per_service_and_month(cast, frozen):
     assert minutes == {vps.pk: {"full": 120, "partial": 60}}
     assert services.unavailability_minutes(cast.b.partner, date(2027, 3, 1)) == {}
     assert Incident.objects.count() == 3
+
+
+def test_subscription_by_double_opt_in(cast, client):
+    from firstline.incidents.models import Subscription
+
+    assert client.post("/status/alpha/subscribe/", {"email": "not-mail"}).status_code == 422
+    response = client.post("/status/alpha/subscribe/", {"email": "Petr@Example.ru"})
+    assert response.status_code == 200
+    letter = OutboxMessage.objects.get(recipient="petr@example.ru")
+    sub = Subscription.objects.get(address="petr@example.ru")
+    assert sub.confirmed_at is None
+    link = next(word for word in letter.body.split() if "/status/subscribe/" in word)
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    assert client.get(path).status_code == 200  # a scanner's GET confirms nothing
+    sub.refresh_from_db()
+    assert sub.confirmed_at is None
+    assert client.post(path).status_code == 200
+    sub.refresh_from_db()
+    assert sub.confirmed_at is not None
+    assert client.post("/status/subscribe/forged/").status_code == 400
+    # Asking again the same day sends no second letter.
+    client.post("/status/alpha/subscribe/", {"email": "petr@example.ru"})
+    assert OutboxMessage.objects.filter(recipient="petr@example.ru").count() == 1

@@ -48,6 +48,8 @@ from firstline.tickets import services as ticket_services
 from firstline.tickets.models import ACTIVE_STATUSES, Message, Status, Ticket
 
 UNSUBSCRIBE_SALT = "firstline.incidents.unsubscribe"
+CONFIRM_SALT = "firstline.incidents.subscribe"
+CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
 def ensure_can_manage(actor: User | None, partner: Partner) -> None:
@@ -444,6 +446,53 @@ def unsubscribe(token: str) -> Subscription:
         sub.save(update_fields=["unsubscribed_at"])
         audit.record(actor=None, partner=partner, action="announcement.unsubscribed",
                      target=sub, after={"address": sub.address})
+    return sub
+
+
+@transaction.atomic
+def request_subscription(*, partner: Partner, address: str) -> Subscription:
+    """Someone asks for the partner's announcements: a letter with a confirmation link goes
+    to the address (double opt-in); nothing is sent to it until the link is followed."""
+    from django.core.validators import validate_email
+
+    address = (address or "").strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError({"email": _("Enter a valid e-mail address.")}) from None
+    sub, _created = Subscription.objects.get_or_create(partner=partner, address=address)
+    token = signing.dumps({"p": partner.pk, "a": address}, salt=CONFIRM_SALT)
+    link = settings.SITE_URL + reverse("incidents:subscribe-confirm", args=[token])
+    language = partner.language if partner.language in render.WORDS else "ru"
+    body = {
+        "ru": f"Здравствуйте!\n\nЧтобы получать сообщения {partner.name} об инцидентах и "
+              f"плановых работах, подтвердите подписку: {link}\n\nЕсли вы не подписывались, "
+              "просто не обращайте внимания на это письмо.",
+        "en": f"Hello,\n\nTo receive {partner.name}'s notices of incidents and planned "
+              f"works, confirm the subscription: {link}\n\nIf you did not ask for it, "
+              "ignore this letter.",
+    }[language]
+    subject = {"ru": f"{partner.name}: подтвердите подписку",
+               "en": f"{partner.name}: confirm the subscription"}[language]
+    # One confirmation letter per address and day: a form cannot be used to flood a mailbox.
+    outbox.enqueue(partner=partner, channel=Channel.EMAIL, recipient=address, subject=subject,
+                   body=body, headers={"Auto-Submitted": "auto-generated"},
+                   dedupe_key=f"subscribe:{partner.pk}:{address}:{now():%Y-%m-%d}"[:255])
+    return sub
+
+
+@transaction.atomic
+def confirm_subscription(token: str) -> Subscription:
+    try:
+        data = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.BadSignature as exc:
+        raise ValidationError({"token": _("This confirmation link is not valid or has "
+                                          "expired.")}) from exc
+    sub, _created = Subscription.objects.get_or_create(partner_id=data["p"], address=data["a"])
+    sub.confirmed_at, sub.unsubscribed_at = now(), None
+    sub.save(update_fields=["confirmed_at", "unsubscribed_at"])
+    audit.record(actor=None, partner=sub.partner, action="announcement.subscribed",
+                 target=sub, after={"address": sub.address})
     return sub
 
 

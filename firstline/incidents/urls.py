@@ -14,4 +14,6 @@ urlpatterns = [
     path("incidents/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("status/<slug:slug>/", views.status_page, name="status"),
     path("status/<slug:slug>/feed.atom", views.status_feed, name="status-feed"),
+    path("status/<slug:slug>/subscribe/", views.subscribe, name="subscribe"),
+    path("status/subscribe/<str:token>/", views.subscribe_confirm, name="subscribe-confirm"),
 ]

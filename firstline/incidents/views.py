@@ -116,3 +116,31 @@ def status_feed(request: HttpRequest, slug: str) -> HttpResponse:
 
     return HttpResponse(status.cached(slug, language, "feed", build),
                         content_type="application/atom+xml; charset=utf-8")
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
+    """The status page's subscription form (not cached: it carries a CSRF token)."""
+    partner = _partner(slug)
+    context: dict[str, Any] = {"partner": partner}
+    if request.method == "POST":
+        try:
+            services.request_subscription(partner=partner, address=request.POST.get("email", ""))
+        except ValidationError as exc:
+            context["errors"] = exc.messages
+            return render(request, "incidents/subscribe.html", context, status=422)
+        context["sent"] = True
+    return render(request, "incidents/subscribe.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners follow links); POST confirms."""
+    if request.method == "POST":
+        try:
+            services.confirm_subscription(token)
+        except ValidationError as exc:
+            return render(request, "incidents/subscribe.html",
+                          {"errors": exc.messages}, status=400)
+        return render(request, "incidents/subscribe.html", {"confirmed": True})
+    return render(request, "incidents/subscribe.html", {"confirm": True})
