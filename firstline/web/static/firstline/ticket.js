@@ -160,8 +160,15 @@
     if (!form || form.tagName !== "FORM") return;
     if (form.id === "reply-form" && draftTimer) { clearTimeout(draftTimer); draftTimer = null; }
     if (!page() || !page().contains(form)) return;
-    pending = { step: form.dataset.step || "", reply: form.id === "reply-form" };
+    pending = { form: form, step: form.dataset.step || "", reply: form.id === "reply-form" };
   });
+
+  // Another request (the live reply check, a draft save) may settle while a step's post is
+  // still on its way: only the step's own response may take the pending focus move.
+  function ownResponse(event) {
+    const config = event.detail.requestConfig;
+    return pending !== null && (!config || config.elt === pending.form);
+  }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     const status = event.detail.xhr.status;
@@ -169,7 +176,7 @@
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
-    if (pending) {
+    if (ownResponse(event)) {
       pending.failed = status >= 400;
       const box = editor();
       // The whole page comes back for a hand-over or a resolution: the reply being written
@@ -204,8 +211,8 @@
     element.focus();
   }
 
-  document.addEventListener("htmx:afterSettle", function () {
-    if (!pending) return;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!ownResponse(event)) return;
     const done = pending;
     pending = null;
     const box = editor();
