@@ -88,3 +88,27 @@ def test_assessment_page_shows_the_level_and_next_steps(cast):
     assert page.status_code == 200
     assert "Level reached" in text and "Initial" in text
     assert "Deadlines (SLA) agreed" in text
+
+
+def test_drill_down_lists_the_tickets_behind_a_figure_late_first(cast, facts):  # noqa: F811
+    client = client_for(cast.supervisor)
+    url = reverse("metrics:drill", args=["reaction_time"])
+    page = client.get(url, {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    assert page.status_code == 200
+    rows = list(page.context["tickets"])
+    assert page.context["total"] == len(facts) == len(rows)
+    late = sum(not spec["reaction_in_time"] for spec in facts)
+    assert [t.reaction_in_time for t in rows[:late]] == [False] * late
+    assert rows[0].number in page.content.decode()
+    dashboard = client.get(reverse("metrics:dashboard"),
+                           {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    assert url in dashboard.content.decode()
+
+
+def test_drill_down_keeps_tenancy_and_refuses_unknown_metrics(cast, facts):  # noqa: F811
+    manager = client_for(cast.b.manager)
+    url = reverse("metrics:drill", args=["reaction_time"])
+    page = manager.get(url, {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    assert all(t.partner_id == cast.b.partner.pk for t in page.context["tickets"])
+    assert manager.get(reverse("metrics:drill", args=["csat"])).status_code == 404
+    assert manager.get(reverse("metrics:drill", args=["nothing"])).status_code == 404

@@ -351,7 +351,8 @@ register(Metric(
     "reaction_time", _("Reaction time"), R, C, Unit.SHARE,
     _("Share of tickets created in the period whose first human reply came within the SLA "
       "reaction target; percentiles of the reaction in business minutes."),
-    reaction_time, target=IN_TIME))
+    reaction_time, target=IN_TIME,
+    tickets=lambda scope: scope.created().filter(reaction_in_time__isnull=False)))
 register(Metric(
     "line_max_wait", _("Maximum wait on the phone line"), R, C, Unit.SECONDS,
     _("The longest wait of an inbound call in the queue in the period, with the wait "
@@ -361,11 +362,13 @@ register(Metric(
     "resolution_time", _("Resolution time"), R, C, Unit.SHARE,
     _("Share of tickets resolved in the period within the SLA resolution target; "
       "percentiles of the resolution in business minutes."),
-    resolution_time, target=IN_TIME))
+    resolution_time, target=IN_TIME,
+    tickets=lambda scope: scope.resolved().filter(resolution_in_time__isnull=False)))
 register(Metric(
     "typical_resolution_time", _("Resolution time of a typical request"), R, C, Unit.SHARE,
     _("The same for tickets resolved by a typical request, against its own norm."),
-    typical_resolution_time, target=IN_TIME))
+    typical_resolution_time, target=IN_TIME,
+    tickets=lambda scope: scope.resolved().filter(typical_request__isnull=False)))
 register(Metric(
     "answered_calls", _("Share of answered calls"), R, C, Unit.SHARE,
     _("Share of inbound calls answered; met when every week reaches 98% (with few calls, "
@@ -374,42 +377,44 @@ register(Metric(
 register(Metric(
     "typical_share", _("Share of typical requests"), R, N, Unit.SHARE,
     _("Share of tickets resolved in the period that were typical requests."),
-    typical_share))
+    typical_share, tickets=lambda scope: scope.resolved()))
 register(Metric(
     "first_line_share", _("Share solved on the first line"), R, N, Unit.SHARE,
     _("Share of tickets resolved in the period without a hand-over to the partner."),
-    first_line_share))
+    first_line_share, tickets=lambda scope: scope.resolved()))
 register(Metric(
     "classification_time", _("Time of classification and primary diagnostics"), R, N,
     Unit.CLOCK_MINUTES,
     _("Minutes from the ticket's creation to its classification and diagnostics being "
       "complete (median, with p90 and p95)."),
-    classification_time, higher_is_better=False))
+    classification_time, higher_is_better=False, tickets=lambda scope: scope.created()))
 register(Metric(
     "routing", _("Time and correctness of routing"), R, N, Unit.SHARE,
     _("Share of tickets handed over in the period that needed no re-routing; percentiles "
       "of the minutes from creation to the hand-over."),
-    routing))
+    routing, tickets=lambda scope: scope.tickets().filter(
+        handed_over_at__gte=scope.start, handed_over_at__lt=scope.end)))
 register(Metric(
     "first_line_time", _("Time on the first line"), R, N, Unit.CLOCK_MINUTES,
     _("Minutes the first line held a ticket resolved in the period: from intake to the "
       "hand-over or the resolution (median, with p90 and p95)."),
-    first_line_time, higher_is_better=False))
+    first_line_time, higher_is_better=False, tickets=lambda scope: scope.resolved()))
 register(Metric(
     "partner_time", _("Time at the partner"), R, N, Unit.CLOCK_MINUTES,
     _("Minutes the partner held a handed-over ticket resolved in the period: from the "
       "hand-over to the resolution (median, with p90 and p95)."),
-    partner_time, higher_is_better=False))
+    partner_time, higher_is_better=False,
+    tickets=lambda scope: scope.resolved().filter(handed_over_at__isnull=False)))
 register(Metric(
     "requests_count", _("Number of requests in the period"), R, N, Unit.COUNT,
     _("Tickets created in the period, by channel."),
-    requests_count, neutral_trend=True))
+    requests_count, neutral_trend=True, tickets=lambda scope: scope.created()))
 register(Metric(
     "first_contact_share", _("Share of requests solved within the first contact"), S, C,
     Unit.SHARE,
     _("Share of tickets resolved in the period with one customer message and one reply, "
       "without a hand-over."),
-    first_contact_share))
+    first_contact_share, tickets=lambda scope: scope.resolved()))
 register(Metric(
     "urgency_criteria", _("Criteria for deciding a request's urgency"), S, C, Unit.COUNT,
     _("Urgency rules and questions set in the partner's script (every partner needs one)."),

@@ -64,6 +64,8 @@ class Metric:
     judge: Callable[[Result, float], bool | None] | None = None
     # A count whose rise or fall is neither better nor worse (the number of requests).
     neutral_trend: bool = False
+    # The tickets the figure rests on, for the drill-down (ticket metrics only).
+    tickets: Callable[[Scope], Any] | None = None
 
     def meets(self, result: Result, target: float | None = None) -> bool | None:
         """Met, missed, or None when there is no target or no figure."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from firstline.core.models import Service, User
-from firstline.metrics import present, report, services
+from firstline.metrics import present, registry, report, services
 from firstline.metrics.models import MonthlyReport
 from firstline.tenancy import partners_for
 from firstline.tickets.models import Channel, Priority
@@ -65,8 +66,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"errors": errors, **_choices(request, parsed)}
     if parsed is not None:
         rows = _rows(parsed)
+        drillable = {m.key for m in registry.metrics() if m.tickets is not None}
+        for row in rows:
+            row["drill"] = row["key"] in drillable
         context.update({
-            "parsed": parsed, "levels": present.by_level(rows),
+            "parsed": parsed, "levels": present.by_level(rows), "query": request.GET.urlencode(),
             "met": sum(row["met"] is True for row in rows),
             "missed": sum(row["met"] is False for row in rows),
         })
@@ -91,6 +95,37 @@ def data(request: HttpRequest) -> HttpResponse:
     if parsed is None:
         return JsonResponse({"detail": errors}, status=422)
     return JsonResponse(payload(parsed))
+
+
+DRILL_LIMIT = 200
+
+
+def late_first(key: str) -> list[Any]:
+    """False sorts before True: the metric's own deadline first, then the other one."""
+    flags = ["reaction_in_time", "resolution_in_time"]
+    if key != "reaction_time":
+        flags.reverse()
+    return [F(flag).asc(nulls_last=True) for flag in flags]
+
+
+@require_GET
+@metrics_required
+def drill(request: HttpRequest, key: str) -> HttpResponse:
+    """The tickets behind a ticket metric's figure; those past a deadline first."""
+    metric = registry.REGISTRY.get(key) if registry.metrics() else None
+    if metric is None or metric.tickets is None:
+        raise Http404
+    parsed, errors = _request(request)
+    context: dict[str, Any] = {"errors": errors, "metric": metric, **_choices(request, parsed)}
+    if parsed is not None:
+        rows = metric.tickets(parsed.scope).select_related("partner", "service")
+        total = rows.count()
+        context.update({
+            "parsed": parsed, "total": total,
+            "tickets": rows.order_by(*late_first(key), "created_at")[:DRILL_LIMIT],
+            "query": request.GET.urlencode(),
+        })
+    return render(request, "metrics/drill.html", context, status=400 if errors else 200)
 
 
 @require_GET
