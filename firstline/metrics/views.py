@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from firstline.core.models import Service, User
 from firstline.metrics import present, registry, report, services
+from firstline.metrics.facts import previous_month
 from firstline.metrics.models import MonthlyReport
 from firstline.tenancy import partners_for
 from firstline.tickets.models import Channel, Priority
@@ -175,7 +176,8 @@ def reports(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(partner_id=int(request.GET["partner"]))
     return render(request, "metrics/reports.html", {
         "reports": rows[:200], "partners": partners.order_by("name"),
-        "month": services.current_month().strftime("%Y-%m"),
+        # The month a report is usually wanted for: the one just ended.
+        "month": previous_month(services.current_month()).strftime("%Y-%m"),
     })
 
 
