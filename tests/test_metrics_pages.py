@@ -112,3 +112,20 @@ def test_drill_down_keeps_tenancy_and_refuses_unknown_metrics(cast, facts):  # n
     assert all(t.partner_id == cast.b.partner.pk for t in page.context["tickets"])
     assert manager.get(reverse("metrics:drill", args=["csat"])).status_code == 404
     assert manager.get(reverse("metrics:drill", args=["nothing"])).status_code == 404
+
+
+def test_trend_by_month_counts_each_month_in_the_partners_zone(cast, facts):  # noqa: F811
+    from firstline.metrics import services
+
+    client = client_for(cast.supervisor)
+    page = client.get(reverse("metrics:dashboard"),
+                      {"partner": cast.a.partner.pk, "month": MONTH_PARAM})
+    charts = {chart["key"]: chart for chart in page.context["charts"]}
+    march = charts["reaction_time"]["bars"][-1]
+    expected = 100 * sum(spec["reaction_in_time"] for spec in facts) / len(facts)
+    assert march["month"] == "03.26" and march["n"] == len(facts)
+    assert float(march["text"].rstrip("%")) == pytest.approx(expected, abs=0.05)
+    february = charts["resolution_time"]["bars"][-2]
+    assert february["n"] == 1 and february["text"] == "0%"  # the one late February ticket
+    assert len(charts["reaction_time"]["bars"]) == services.TREND_MONTHS
+    assert "Trend by month" in page.content.decode()

@@ -260,3 +260,72 @@ def assess(partner: Partner, items: list[Figure]) -> Assessment:
         steps = [item.text for item in criteria
                  if item.level == LEVEL_ORDER[following] and not item.met]
     return Assessment(reached, criteria, steps)
+
+
+# --- The trend by month ------------------------------------------------------------------
+
+TREND_MONTHS = 6
+
+
+def monthly_trend(scope: Scope, partner: Partner | None) -> list[dict[str, Any]]:
+    """Share of reaction and of resolution in time for the months up to the scope's (or its
+    start's) month: one grouped query each, with the filters of the scope."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    zone = partner.time_zone if partner else settings.TIME_ZONE
+    last = (scope.month or scope.start.astimezone(ZoneInfo(zone)).date()).replace(day=1)
+    months = [last]
+    for _step in range(TREND_MONTHS - 1):
+        months.insert(0, previous_month(months[0]))
+    start, _first_end = month_period(months[0], zone)
+    _last_start, end = month_period(last, zone)
+    base = Scope(scope.partner_ids, start, end, scope.service_id, scope.priority, scope.channel)
+    tz = ZoneInfo(zone)
+    series: dict[str, dict[date, tuple[int, int]]] = {}
+    for key, rows, field_name, flag in (
+        ("reaction_time", base.created(), "created_at", "reaction_in_time"),
+        ("resolution_time", base.resolved(), "resolved_at", "resolution_in_time"),
+    ):
+        grouped = (rows.filter(**{f"{flag}__isnull": False})
+                   .annotate(month=TruncMonth(field_name, tzinfo=tz)).values("month")
+                   .annotate(n=Count("pk"), ok=Count("pk", filter=Q(**{flag: True})))
+                   .order_by("month"))
+        series[key] = {_as_date(row["month"]): (row["ok"], row["n"]) for row in grouped}
+    result = []
+    for month in months:
+        item: dict[str, Any] = {"month": month}
+        for key, found in series.items():
+            ok, n = found.get(month, (0, 0))
+            item[key] = {"n": n, "percent": round(100 * ok / n, 1) if n else None}
+        result.append(item)
+    return result
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def trend_charts(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bar geometry for the server-drawn SVG charts (viewBox 0 0 300 120: bars of 0..100 %,
+    the 95 % target as a line), labelled with their values so colour is not needed."""
+    from firstline.metrics.registry import get
+
+    charts = []
+    for key in ("reaction_time", "resolution_time"):
+        bars = []
+        for index, item in enumerate(trend):
+            figure = item[key]
+            percent = figure["percent"]
+            height = 0.0 if percent is None else percent * 0.8
+            bars.append({
+                "x": 20 + index * 46, "y": round(100 - height, 1), "height": round(height, 1),
+                "label_y": round(96 - height, 1),
+                "text": "—" if percent is None else f"{percent:g}%",
+                "month": item["month"].strftime("%m.%y"), "n": figure["n"],
+                "missed": percent is not None and percent < 95,
+            })
+        charts.append({"key": key, "name": get(key).name, "bars": bars, "target_y": 100 - 95 * 0.8})
+    return charts
