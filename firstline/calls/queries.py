@@ -21,10 +21,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
     F,
-    FloatField,
     IntegerField,
     Max,
     Q,
@@ -34,6 +32,7 @@ from django.db.models import (
 
 from firstline.calls.models import LIVE_OUTCOMES, Call, Direction, Outcome
 from firstline.core.models import Partner, Tariff, User
+from firstline.core.percentiles import PercentileCont, percentile
 
 ANSWERED_SHARE_TARGET = 0.98
 
@@ -120,29 +119,6 @@ class LineWeek:
     def meets_target(self) -> bool:
         allowed = max(1, floor(self.calls * (1 - ANSWERED_SHARE_TARGET) + 1e-9))
         return self.unanswered <= allowed
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float) -> None:
-        super().__init__(expression)
-        self.extra["fraction"] = float(fraction)
-
-
-def percentile(values: list[int], fraction: float) -> float | None:
-    """percentile_cont in Python: linear interpolation between the closest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _line_calls(partner_ids: list[int], start: datetime, end: datetime) -> QuerySet[Call]:

@@ -4,46 +4,21 @@ Every figure is an aggregate over facts stored elsewhere (the ticket's SLA and s
 calls, incidents, surveys). Time is shown as the share done in time plus percentiles (p50,
 p90, p95), never as an average alone (the seed: «среднее время — не интересно»).
 Percentiles are PostgreSQL's percentile_cont; on SQLite the same linear interpolation is
-done in Python over the one column fetched (the same interpolation as
-`firstline.calls.queries.percentile`, kept here so this module stands on committed models
-alone).
+done in Python over the one column fetched (`firstline.core.percentiles`, shared with calls).
 """
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from math import floor
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Aggregate, F, FloatField, Func, QuerySet
+from django.db.models import F, FloatField, Func, QuerySet
 
+from firstline.core.percentiles import PercentileCont, percentile
 from firstline.tickets.models import Ticket
 
 FRACTIONS = {"p50": 0.5, "p90": 0.9, "p95": 0.95}
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float) -> None:
-        super().__init__(expression)
-        self.extra["fraction"] = float(fraction)
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """percentile_cont in Python: linear interpolation between the closest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass(frozen=True)
