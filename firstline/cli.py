@@ -3,11 +3,11 @@
 `firstline run [HOST:PORT]` is the single-box run: it migrates, collects static files, loads
 demo data into an empty database, then serves the site with gunicorn (several worker
 processes, a real listen backlog) beside the background task worker, the outbox's retry loop
-and the clocks (SLA, surveys, incidents), all kept up by `firstline.core.supervisor`: a
-child that dies is restarted with back-off while the others go on; Ctrl-C or SIGTERM stops
-them all. DEBUG stays off unless the environment sets it; the signing key is generated on
-the first start and kept in the data directory; SITE_URL (the base of mailed links) follows
-the bind unless set.
+and the clocks (SLA, surveys, incidents, monthly reports), all kept up by
+`firstline.core.supervisor`: a child that dies is restarted with back-off while the others
+go on; Ctrl-C or SIGTERM stops them all. DEBUG stays off unless the environment sets it;
+the signing key is generated on the first start and kept in the data directory; SITE_URL
+(the base of mailed links) follows the bind unless set.
 
 Any other arguments go to Django's management commands: `firstline migrate`,
 `firstline createsuperuser`...
@@ -141,6 +141,8 @@ def _run(bind: str) -> int:
         Child("survey clock", [*manage, "surveys_tick", "--loop", "--interval", "60"]),
         # Planned-works reminders (issue 9), each claimed once like the escalation steps.
         Child("incidents clock", [*manage, "incidents_clock", "--loop", "--interval", "30"]),
+        # The monthly partner reports, issued once on the first working day of the month.
+        Child("report clock", [*manage, "metrics_reports", "--loop", "--interval", "900"]),
     ], env)
     print(f"firstline is running at {env['SITE_URL']}/  (listening on {env['FIRSTLINE_BIND']},"
           f" {workers} web workers; Ctrl-C stops it)", flush=True)

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /
 # Every child of `firstline run`, by a word of its command line.
 CHILDREN = {"gunicorn": "web server", "db_worker": "task worker",
             "deliver_outbox": "outbox loop", "sla_clock": "SLA clock",
-            "surveys_tick": "survey clock", "incidents_clock": "incidents clock"}
+            "surveys_tick": "survey clock", "incidents_clock": "incidents clock",
+            "metrics_reports": "report clock"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
