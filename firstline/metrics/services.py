@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User
-from firstline.metrics import registry
-from firstline.metrics.facts import Scope, month_period, previous_month
+from firstline.metrics import present, registry
+from firstline.metrics.facts import Result, Scope, month_period, previous_month, share
 from firstline.metrics.models import Evidence, MetricTarget
 from firstline.metrics.registry import LEVEL_ORDER, Figure, Level
 from firstline.quality.script_models import ClassificationField
@@ -329,3 +329,62 @@ def trend_charts(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
             })
         charts.append({"key": key, "name": get(key).name, "bars": bars, "target_y": 100 - 95 * 0.8})
     return charts
+
+
+# --- Partners side by side (the supervisor's comparison) ----------------------------------
+
+COMPARED = ("reaction_time", "resolution_time", "first_line_share", "first_contact_share",
+            "answered_calls", "csat")
+
+
+def _grouped(rows: Any, flag: str | None, condition: Q) -> dict[int, Result]:
+    """One query: per partner, the facts counted and the part meeting the condition."""
+    from django.db.models import Count
+
+    if flag is not None:
+        rows = rows.filter(**{f"{flag}__isnull": False})
+    found = (rows.values("partner_id").annotate(n=Count("pk"), ok=Count("pk", filter=condition))
+             .order_by("partner_id"))
+    return {row["partner_id"]: Result(value=share(row["ok"], row["n"]), n=row["n"],
+                                      in_time=row["ok"]) for row in found}
+
+
+def compare_partners(scope: Scope) -> dict[str, Any]:
+    """The key metrics for each partner of the scope, met or missed against each partner's
+    target. Ticket metrics: one query each grouped by partner; the phone line and CSAT are
+    judged per partner by the registry's own unit (answered calls: week by week)."""
+    ids = scope.partner_ids or ()
+    partners = list(Partner.objects.filter(pk__in=ids).order_by("name"))
+    grouped = {
+        "reaction_time": _grouped(scope.created(), "reaction_in_time", Q(reaction_in_time=True)),
+        "resolution_time": _grouped(scope.resolved(), "resolution_in_time",
+                                    Q(resolution_in_time=True)),
+        "first_line_share": _grouped(scope.resolved(), None, Q(first_line_resolved=True)),
+        "first_contact_share": _grouped(scope.resolved(), None, Q(first_contact_resolved=True)),
+    }
+    overrides: dict[int | None, dict[str, float]] = {}
+    for target in MetricTarget.objects.filter(metric__in=COMPARED):
+        overrides.setdefault(target.partner_id, {})[target.metric] = target.target
+    columns = [registry.get(key) for key in COMPARED]
+    rows = []
+    for partner in partners:
+        own = Scope((partner.pk,), scope.start, scope.end, scope.service_id, scope.priority,
+                    scope.channel, scope.month)
+        cells = []
+        for metric in columns:
+            if metric.key in grouped:
+                result = grouped[metric.key].get(partner.pk, Result(None))
+            else:
+                result = metric.compute(own)
+            target = overrides.get(partner.pk, {}).get(
+                metric.key, overrides.get(None, {}).get(metric.key, metric.target))
+            met = metric.meets(result, target)
+            cells.append({
+                "key": metric.key, "value": result.value, "n": result.n, "met": met,
+                "target": target, "available": result.available,
+                "value_text": (present.value_text(metric.unit, result.value)
+                               if result.available else result.note),
+                "status_text": present.status_text(met),
+            })
+        rows.append({"partner": partner, "cells": cells})
+    return {"columns": columns, "rows": rows}

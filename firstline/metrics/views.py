@@ -77,6 +77,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "met": sum(row["met"] is True for row in rows),
             "missed": sum(row["met"] is False for row in rows),
         })
+        # Partners side by side: provider staff looking at all partners only.
+        if request.user.is_provider_staff and parsed.partner is None:
+            context["comparison"] = services.compare_partners(parsed.scope)
     return render(request, "metrics/dashboard.html", context, status=400 if errors else 200)
 
 
