@@ -146,3 +146,25 @@ def test_a_refused_form_puts_the_caret_on_the_first_bad_field(django_db_setup, l
     assert "его словами" in page.text_content("#new-ticket .errorlist")
     assert Ticket.objects.count() == 4
     connections.close_all()
+
+
+def test_a_supervisors_header_fits_a_laptop_screen_and_groups_the_settings(
+    django_db_setup, live_server, cast, browser
+):
+    page = signed_in_page(browser, live_server, cast.supervisor)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/tickets/")
+    sign_out = page.locator("header.topbar form[action$='/logout/'] button")
+    box = sign_out.bounding_box()
+    # With every link in one row the user's name and «Выйти» were pushed off the screen.
+    assert box is not None and box["x"] + box["width"] <= 1280
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    menu = page.locator("details.nav-group")
+    calendars = menu.locator("a", has_text="Календари")
+    assert not calendars.is_visible()
+    menu.locator("summary").click()
+    page.screenshot(path=str(ARTIFACTS / "desk-header-settings.png"))
+    calendars.click()
+    page.wait_for_url("**/calendars/**")
+    connections.close_all()
