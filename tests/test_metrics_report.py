@@ -40,7 +40,8 @@ def test_pdf_in_english(cast, facts):  # noqa: F811
 def test_xlsx_numbers_are_numbers_and_dates_are_dates(cast, facts):  # noqa: F811
     data = report.snapshot(cast.a.partner, MONTH, "en")
     book = load_workbook(io.BytesIO(report.render_xlsx(data)))
-    assert book.sheetnames == ["Summary", "Metrics", "Breaches", "Volume", "Maturity"]
+    assert book.sheetnames == ["Summary", "Metrics", "Breaches", "Incidents", "Volume",
+                               "Maturity"]
     summary = book["Summary"]
     assert summary["B2"].value == datetime(2026, 3, 1)
     metrics = {row[1]: row for row in book["Metrics"].iter_rows(min_row=2, values_only=True)}

@@ -78,6 +78,40 @@ def volume_by_service(scope: Scope) -> list[dict[str, Any]]:
             for row in rows]
 
 
+def incidents(partner: Partner, month: date) -> dict[str, Any]:
+    """The month's incidents of the partner (overlapping the month) with their services,
+    impact and local start and end, and each active service's availability in the month."""
+    from firstline.incidents.models import Impact, Incident
+    from firstline.incidents.services import unavailability_minutes
+
+    start, end = month_period(month, partner.time_zone)
+    tz = ZoneInfo(partner.time_zone)
+    moment = now()
+    rows = (Incident.objects.filter(partner=partner, started_at__lt=end)
+            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+            .prefetch_related("services").order_by("started_at", "pk"))
+    listed = [{
+        "title": incident.title,
+        "services": ", ".join(sorted(service.name for service in incident.services.all())),
+        "impact": str(Impact(incident.impact).label),
+        "started_at": incident.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "ended_at": None if incident.ended_at is None
+        else incident.ended_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "minutes": _minutes(incident.started_at, incident.ended_at or moment),
+    } for incident in rows]
+    minutes = int((end - start).total_seconds() // 60)
+    down = unavailability_minutes(partner, month)
+    availability = []
+    for service in partner.services.filter(is_active=True).order_by("name"):
+        spans = down.get(service.pk, {"full": 0, "partial": 0})
+        availability.append({
+            "service": service.name, "minutes": minutes, "full_minutes": spans["full"],
+            "partial_minutes": spans["partial"],
+            "percent": round(100 * (1 - spans["full"] / minutes), 3),
+        })
+    return {"listed": listed, "availability": availability}
+
+
 def snapshot(partner: Partner, month: date, language: str, notes: str = "") -> dict[str, Any]:
     """Everything the report shows, as plain JSON values, in the language given."""
     with translation.override(language):
@@ -112,6 +146,7 @@ def snapshot(partner: Partner, month: date, language: str, notes: str = "") -> d
             "volume": {"by_channel": next(r["breakdown"] for r in rows
                                           if r["key"] == "requests_count"),
                        "by_service": volume_by_service(scope)},
+            "incidents": incidents(partner, month),
             "assessment": assessment.as_dict(),
             "notes": notes.strip(),
         }
@@ -180,6 +215,27 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
             ])
         for cell in breach_sheet["E"][1:]:
             cell.number_format = "yyyy-mm-dd hh:mm"
+
+        found = data.get("incidents", {"listed": [], "availability": []})
+        incident_sheet = book.create_sheet(_("Incidents")[:31])
+        incident_sheet.append([_("Incident"), _("Services"), _("Impact"), _("Began"),
+                               _("Ended"), _("Duration, min")])
+        for item in found["listed"]:
+            incident_sheet.append([
+                item["title"], item["services"], item["impact"],
+                datetime.strptime(item["started_at"], "%Y-%m-%d %H:%M"),
+                None if item["ended_at"] is None
+                else datetime.strptime(item["ended_at"], "%Y-%m-%d %H:%M"), item["minutes"],
+            ])
+        for column in ("D", "E"):
+            for cell in incident_sheet[column][1:]:
+                cell.number_format = "yyyy-mm-dd hh:mm"
+        incident_sheet.append([])
+        incident_sheet.append([_("Service"), _("Availability, %"), _("Fully unavailable, min"),
+                               _("Partly unavailable, min"), _("Minutes in the month")])
+        for item in found["availability"]:
+            incident_sheet.append([item["service"], item["percent"], item["full_minutes"],
+                                   item["partial_minutes"], item["minutes"]])
 
         volume = book.create_sheet(_("Volume")[:31])
         volume.append([_("Channel"), _("Tickets")])
