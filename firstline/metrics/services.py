@@ -308,13 +308,17 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def trend_charts(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def trend_charts(trend: list[dict[str, Any]],
+                 targets: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """Bar geometry for the server-drawn SVG charts (viewBox 0 0 300 120: bars of 0..100 %,
-    the 95 % target as a line), labelled with their values so colour is not needed."""
+    the metric's current target as a line: the supervisor's revision, else the seed's),
+    labelled with their values so colour is not needed."""
     from firstline.metrics.registry import get
 
     charts = []
     for key in ("reaction_time", "resolution_time"):
+        wanted = (targets or {}).get(key, get(key).target)
+        goal = round(100 * (wanted if wanted is not None else 0.95), 1)
         bars = []
         for index, item in enumerate(trend):
             figure = item[key]
@@ -325,9 +329,10 @@ def trend_charts(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "label_y": round(96 - height, 1),
                 "text": "—" if percent is None else f"{percent:g}%",
                 "month": item["month"].strftime("%m.%y"), "n": figure["n"],
-                "missed": percent is not None and percent < 95,
+                "missed": percent is not None and percent < goal - 1e-9,
             })
-        charts.append({"key": key, "name": get(key).name, "bars": bars, "target_y": 100 - 95 * 0.8})
+        charts.append({"key": key, "name": get(key).name, "bars": bars,
+                       "target_y": round(100 - goal * 0.8, 1), "target_text": f"{goal:g}%"})
     return charts
 
 

@@ -72,8 +72,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             row["drill"] = row["key"] in drillable
         context.update({
             "parsed": parsed, "levels": present.by_level(rows), "query": request.GET.urlencode(),
-            "charts": services.trend_charts(services.monthly_trend(parsed.scope,
-                                                                   parsed.partner)),
+            "charts": services.trend_charts(
+                services.monthly_trend(parsed.scope, parsed.partner),
+                services.targets_for(parsed.partner)),
             "met": sum(row["met"] is True for row in rows),
             "missed": sum(row["met"] is False for row in rows),
         })
