@@ -1,6 +1,7 @@
 """The metrics dashboard in Debian's Chromium: no policy violation, Russian first, targets
 met and missed readable without colour (✓/✗ and words), each definition on the page."""
 
+from django.db import connections
 from django.urls import reverse
 
 from .browser import ARTIFACTS, BROWSER_TEST
@@ -37,3 +38,4 @@ def test_dashboard_and_assessment_in_russian_keep_the_policy(
     assert "PDF" in desk.page.text_content("main table")
     desk.page.screenshot(path=str(ARTIFACTS / "metrics-reports.png"), full_page=True)
     desk.assert_clean()
+    connections.close_all()  # the live server's thread left one open (PostgreSQL teardown)

@@ -1,6 +1,7 @@
 """The partners' comparison in Debian's Chromium: Russian, no policy violation, verdicts in
 symbols and words."""
 
+from django.db import connections
 from django.urls import reverse
 
 from .browser import ARTIFACTS, BROWSER_TEST
@@ -22,3 +23,4 @@ def test_comparison_table_in_russian(django_db_setup, live_server, cast, browser
     assert "✓ выполнено" in table and "✗ не выполнено" in table
     desk.page.locator(".metric-compare").screenshot(path=str(ARTIFACTS / "metrics-compare.png"))
     desk.assert_clean()
+    connections.close_all()  # the live server's thread left one open (PostgreSQL teardown)
