@@ -9,6 +9,16 @@ The schema cannot say which ids exist, so the references (`partner_id`, `contact
 `service_id`, `assignee_id`, path ids, cursors) are drawn from the seeded rows: a random
 id is a legitimate 404 or a 422 naming the field, which the other tests cover. Bounded for
 CI on 2 cores: a fixed seed, derandomized, no shrinking, a few examples per operation.
+
+"Valid data is accepted" (`positive_data_acceptance`) keeps its defaults (2xx, 401, 403,
+404, 409, ...) everywhere, with one narrow exception, `DOMAIN_REFUSALS`: operations whose
+domain rules no JSON Schema can express also accept a 422, and only that code. Which parts
+an announcement (or a recovery) requires depends on its kind; an incident cannot begin
+(or end) in the future, by the server's clock; a metrics period's end must
+not be before its start, a service must be the partner's, an assessment needs a partner.
+Those 422s are declared in the document with the field-naming body (`InvalidInputOut`,
+firstline/api/errors.py), and `response_schema_conformance`, still on, checks every one of
+them has it. Every other check stays on for every operation.
 """
 
 import pytest
@@ -16,8 +26,10 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils.timezone import now
 
 from firstline.api.services import issue_token
+from firstline.incidents.services import open_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +44,16 @@ ALL_CHECKS = (
 )
 
 
+# (method, path) -> why a schema-valid request may be refused with a 422 naming the field.
+DOMAIN_REFUSALS = {
+    ("POST", "/api/incidents"): "an incident cannot begin in the future (the server's clock)",
+    ("POST", "/api/incidents/{incident_id}/announcements"): "required parts depend on kind",
+    ("POST", "/api/incidents/{incident_id}/resolve"): "a recovery's parts depend on kind",
+    ("GET", "/api/metrics"): "a period's end before its start, another partner's service",
+    ("GET", "/api/metrics/assessment"): "as /api/metrics, and a partner is required",
+}
+
+
 def _references(cast) -> dict[str, list[int]]:
     """Ids of partner A's rows, by the parameter names that refer to them."""
     side = cast.a
@@ -41,6 +63,7 @@ def _references(cast) -> dict[str, list[int]]:
         "service_id": [side.service.pk],
         "ticket_id": [side.ticket.pk, side.other_ticket.pk],
         "assignee_id": [side.engineer.pk, side.manager.pk],
+        "incident_id": [cast.incident.pk],
     }
 
 
@@ -48,8 +71,12 @@ def _config(token: str, references: dict[str, list[int]]) -> schemathesis.Config
     locations = {
         "partner_id": ["query", "body"], "contact_id": ["path", "body"],
         "service_id": ["body"], "ticket_id": ["path", "body"],
-        "assignee_id": ["query", "body"],
+        "assignee_id": ["query", "body"], "incident_id": ["path"],
     }
+    # The metrics name their filters without the "_id".
+    aliases = {"query.partner": "partner_id", "query.service": "service_id"}
+    # schemathesis 4.32's default expected statuses, plus the domain's 422.
+    accepted = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "422"]
     return schemathesis.Config.from_dict(
         {
             "seed": 20261205,
@@ -69,9 +96,38 @@ def _config(token: str, references: dict[str, list[int]]) -> schemathesis.Config
                 f"{location}.{name}": {"dictionary": name, "probability": 1.0}
                 for name, places in locations.items()
                 for location in places
+            } | {
+                place: {"dictionary": name, "probability": 1.0}
+                for place, name in aliases.items()
             },
+            "operations": [
+                {
+                    # One filter (the operation's label): two `include-*` keys are OR-ed.
+                    "include-name": f"{method} {path}",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": accepted}},
+                }
+                for method, path in DOMAIN_REFUSALS
+            ],
         }
     )
+
+
+# Lists of ids in bodies, by the reference each item is.
+LISTS = {"service_ids": "service_id", "ticket_ids": "ticket_id"}
+
+
+def _replace_ids(body: dict, references: dict[str, list[int]]) -> None:
+    for name, ids in references.items():
+        value = body.get(name)
+        if isinstance(value, int) and value not in ids:
+            body[name] = ids[value % len(ids)]
+    for name, reference in LISTS.items():
+        values, ids = body.get(name), references[reference]
+        # JSON Schema's integers include 125441.0.
+        if isinstance(values, list) and all(
+            isinstance(value, int | float) and float(value).is_integer() for value in values
+        ):
+            body[name] = [v if v in ids else ids[int(v) % len(ids)] for v in values]
 
 
 def _with_existing_references(references: dict[str, list[int]]):
@@ -86,10 +142,9 @@ def _with_existing_references(references: dict[str, list[int]]):
         if case.meta is None or not case.meta.generation.mode.is_positive:
             return case
         if isinstance(case.body, dict):
-            for name, ids in references.items():
-                value = case.body.get(name)
-                if isinstance(value, int) and value not in ids:
-                    case.body[name] = ids[value % len(ids)]
+            _replace_ids(case.body, references)
+            if isinstance(case.body.get("recovery"), dict):
+                _replace_ids(case.body["recovery"], references)
         return case
 
     return hook
@@ -109,8 +164,21 @@ def _schema_valid_when_called_positive(context, case):
     return all(info.mode.is_positive for info in meta.components.values())
 
 
+def _assert_422_accepted_only_for_domain_refusals(schema) -> None:
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        checks = schema.config.checks_config_for(operation=operation, phase="fuzzing")
+        key = (operation.method.upper(), operation.path)
+        accepts_422 = "422" in checks.positive_data_acceptance.expected_statuses
+        assert accepts_422 == (key in DOMAIN_REFUSALS), key
+        assert all(getattr(checks, name).enabled for name in ALL_CHECKS), key
+
+
 @pytest.fixture
 def api_schema(cast):
+    cast.incident = open_incident(
+        partner=cast.a.partner, actor=cast.operator, title="Fuzz", services=[cast.a.service],
+        impact="partial", started_at=now(), time_zone="Europe/Moscow")
     _token, plaintext = issue_token(cast.operator, "fuzz")
     references = _references(cast)
     # Django closes the connection after each request; here it is the test's transaction
@@ -122,6 +190,7 @@ def api_schema(cast):
             "/api/openapi.json", get_wsgi_application(), config=_config(plaintext, references)
         )
         assert all(getattr(schema.config.checks, name).enabled for name in ALL_CHECKS)
+        _assert_422_accepted_only_for_domain_refusals(schema)
         schema.hook("filter_case")(_schema_valid_when_called_positive)
         schema.hook("map_case")(_with_existing_references(references))
         yield schema

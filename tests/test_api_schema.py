@@ -20,6 +20,16 @@ EXPECTED = {
     "/api/calls/minutes": {"get"},
     "/api/calls/{call_id}": {"get"},
     "/api/calls/{call_id}/ticket": {"post"},
+    "/api/incidents": {"post"},
+    "/api/incidents/{incident_id}": {"get"},
+    "/api/incidents/{incident_id}/candidates": {"get"},
+    "/api/incidents/{incident_id}/links": {"post"},
+    "/api/incidents/{incident_id}/announcements": {"post"},
+    "/api/incidents/{incident_id}/resolve": {"post"},
+    "/api/metrics": {"get"},
+    "/api/metrics/assessment": {"get"},
+    "/api/metrics/reports": {"get"},
+    "/api/metrics/reports/{report_id}/{kind}": {"get"},
 }
 
 
