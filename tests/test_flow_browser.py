@@ -49,6 +49,9 @@ class Meter:
         self.loads += 1
 
     def act(self, what: str) -> None:
+        # As a person would, act on what is wired: HTMX attaches the triggers of swapped-in
+        # content when it settles (20 ms later), and a change fired before that goes nowhere.
+        expect(self.page.locator(".htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
         self.actions.append(what)
 
     def click(self, selector: str) -> None:
