@@ -6,3 +6,9 @@ class MailConfig(AppConfig):
     name = "firstline.mail"
     label = "mail"
     verbose_name = _("E-mail")
+
+    def ready(self) -> None:
+        from firstline.core import events
+        from firstline.mail.outbound import mail_public_reply
+
+        events.subscribe("message.public_reply", mail_public_reply)

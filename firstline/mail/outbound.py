@@ -6,6 +6,8 @@ ticket's thread, and our loop marker. Each letter's Message-ID (given by the out
 enqueued) is recorded as a MailReference, so the customer's answer finds the ticket.
 """
 
+from typing import Any
+
 from django.utils.html import escape, linebreaks
 
 from firstline.contacts.models import ContactEmail, letter_language
@@ -102,6 +104,11 @@ def send(
         recipient=recipient,
     )
     return row
+
+
+def mail_public_reply(*, message: Message, **_event: Any) -> None:
+    """The "message.public_reply" event: the reply goes to the customer by mail."""
+    mail_reply(message)
 
 
 def mail_reply(message: Message) -> list[OutboxMessage]:

@@ -8,13 +8,14 @@ treated as temporary by the worker. Which adapter serves a channel is configurat
     sms      FIRSTLINE_SMS_PROVIDER = "smsru" (SMS.ru HTTP API) or "webhook" (JSON webhook)
     voice    FIRSTLINE_VOICE_PROVIDER = "webhook" (a call-back / text-to-speech service)
     webhook  POST of the message body to the recipient URL
+    others   the adapter an app registered for the channel (`register`)
 """
 
 import json
 import re
 import smtplib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -331,8 +332,21 @@ def _by_provider(setting: str, choices: dict[str, Adapter]) -> Adapter:
     return choices[provider]
 
 
+_registered: dict[str, Callable[[], Adapter]] = {}
+
+
+def register(channel: str, factory: Callable[[], Adapter]) -> None:
+    """Let an app serve a channel (called from its AppConfig.ready): the outbox owns the
+    queue, retries and lease; the app knows the protocol (Telegram's Bot API, signed hooks)."""
+    if channel not in Channel.values:
+        raise ValueError(f"unknown outbox channel {channel!r}")
+    _registered[channel] = factory
+
+
 def adapter_for(channel: str) -> Adapter:
     """The adapter configured for a channel; NotConfigured when there is none yet."""
+    if channel in _registered:
+        return _registered[channel]()
     if channel == Channel.EMAIL:
         return EmailAdapter()
     if channel == Channel.WEBHOOK:

@@ -19,6 +19,9 @@ class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     VOICE = "voice", _("Voice call")
     WEBHOOK = "webhook", _("Webhook")
+    # Served by adapters that their apps register (outbox.adapters.register).
+    EVENT_HOOK = "event_hook", _("Event webhook (signed)")
+    TELEGRAM = "telegram", _("Telegram")
 
 
 class Status(models.TextChoices):

@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from firstline.core import audit
+from firstline.core import audit, events
 from firstline.core.models import User
 from firstline.outbox import services as outbox
 from firstline.sla import deadlines
@@ -206,3 +206,8 @@ def _notify_in_language(pending: PendingEscalation, moment: datetime, late: bool
         after={"step": str(step), "due": pending.due_at, "late": late,
                "notified": sent, "skipped": skipped},
     )
+    events.publish("escalation.fired", partner_id=ticket.partner_id, moment=moment,
+                   ticket=ticket, step=step, late=late)
+    if step.percent >= 100:
+        events.publish("sla.breached", partner_id=ticket.partner_id, moment=moment,
+                       ticket=ticket, target=step.target)

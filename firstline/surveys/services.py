@@ -27,7 +27,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import Contact, ContactEmail, letter_language
-from firstline.core import audit
+from firstline.core import audit, events
 from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.outbox import services as outbox
@@ -42,7 +42,7 @@ from firstline.surveys.models import (
     SurveySettings,
     SurveyStatus,
 )
-from firstline.tickets.models import Ticket
+from firstline.tickets.models import Status, Ticket
 
 _VOTE_SALT = "firstline.surveys.vote"
 _UNSUBSCRIBE_SALT = "firstline.surveys.unsubscribe"
@@ -75,6 +75,12 @@ def _best_address(contact: Contact) -> str:
 
 
 # --- CSAT after resolution -------------------------------------------------------------
+
+def on_status_changed(*, ticket: Ticket, new: str, moment: datetime, **_event: Any) -> None:
+    """The "ticket.status_changed" event: a resolution schedules the rating request."""
+    if new == Status.RESOLVED:
+        ticket_resolved(ticket, moment)
+
 
 def ticket_resolved(ticket: Ticket, moment: datetime) -> Survey | None:
     """Schedule the rating request of a ticket just resolved, if the partner's rules say so.
@@ -413,6 +419,8 @@ def record_answer(
     audit.record(actor=actor, partner=survey.partner, action=action, target=survey,
                  before=before, after={"score": value, "comment": text,
                                        "csi": {str(k): v for k, v in csi_scores.items()}})
+    events.publish("survey.answered", partner_id=survey.partner_id, moment=moment,
+                   survey=survey, ticket=survey.ticket, changed=action != "survey.answered")
     return survey
 
 

@@ -56,6 +56,7 @@ class Channel(models.TextChoices):
     PORTAL = "portal", _("Customer portal")
     API = "api", _("API")
     MONITORING = "monitoring", _("Monitoring alert")
+    TELEGRAM = "telegram", _("Telegram")
 
 
 class IdentifiedBy(models.TextChoices):

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import Contact
-from firstline.core import audit
+from firstline.core import audit, events
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User
 from firstline.quality import checking
@@ -196,6 +196,8 @@ def create_ticket(
             "resolution_due": ticket.resolution_due_at,
         },
     )
+    events.publish("ticket.created", partner_id=partner.pk, moment=created, ticket=ticket,
+                   actor=actor)
     return ticket
 
 
@@ -288,10 +290,9 @@ def add_message(
     if len(update_fields) > 1:
         escalation.reschedule(ticket)
     if kind == Message.Kind.REPLY and not automatic:
-        # Imported here: the mail app builds on the tickets app, not the other way round.
-        from firstline.mail.outbound import mail_reply
-
-        mail_reply(message)
+        # Delivered by the customer's channel (the mail app mails it), told as an event.
+        events.publish("message.public_reply", partner_id=ticket.partner_id, moment=moment,
+                       ticket=ticket, message=message, actor=actor)
     after: dict[str, Any] = {"message": message.pk, "status": ticket.status}
     if automatic:
         after["automatic"] = True
@@ -333,11 +334,6 @@ def _apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None =
     ticket.status = status
     if status == Status.RESOLVED:
         ticket.resolved_at = moment
-        # Imported here: surveys build on tickets. The rating request is written in this
-        # transaction, so it exists exactly when the resolution does.
-        from firstline.surveys.services import ticket_resolved
-
-        ticket_resolved(ticket, moment)
     elif status == Status.CLOSED:
         ticket.closed_at = moment
     elif status in ACTIVE_STATUSES:
@@ -345,6 +341,10 @@ def _apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None =
     deadlines.status_changed(ticket, old, moment)
     # Solved on the first line / within the first contact: decided at resolution.
     script_metrics.record_resolution(ticket, actor)
+    # In this transaction: what the subscribers write (the rating request on resolution)
+    # exists exactly when the change does.
+    events.publish("ticket.status_changed", partner_id=ticket.partner_id, moment=moment,
+                   ticket=ticket, old=old, new=status, actor=actor)
 
 
 _UNSET: Any = object()
