@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "firstline.incidents",
     "firstline.surveys",
     "firstline.metrics",
+    "firstline.agreements",
     "firstline.web",
     "firstline.portal",
     "firstline.api",
