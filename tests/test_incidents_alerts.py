@@ -131,6 +131,8 @@ def test_zabbix_problem_opens_a_ticket_by_rule_and_generic_alerts_work(
                             "recovery_time": "23:30:00"})
     assert code == 200 and body["alerts"][0]["state"] == "resolved"
     assert ticket.messages.filter(kind="note", body_text__contains="Monitoring").exists()
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved"  # by the monitoring system, which opened it
 
     generic = AlertSource.objects.create(name="Uptime", kind="generic")
     AlertRule.objects.create(source=generic, match={"site": "alpha"}, partner=cast.a.partner,
@@ -174,3 +176,58 @@ def test_the_status_page_is_public_cached_and_fresh_after_a_change(
     assert feed["Content-Type"].startswith("application/atom+xml")
     assert b"VPS \xd0\xbb\xd0\xb5\xd0\xb6\xd0\xb0\xd1\x82" in feed.content
     assert client.get("/status/nobody/").status_code == 404
+
+
+def test_a_resolved_alert_sends_the_recovery_and_resolves_linked_tickets_as_monitoring(
+        django_db_setup, live_server, cast, source):
+    from firstline.core.models import AuditEvent
+    from firstline.incidents.models import Announcement
+    from firstline.tickets.models import Message, Status
+
+    source.rules.update(recovery_cause="Отказ коммутатора",
+                        recovery_measures="Коммутатор заменён",
+                        recovery_how_to_check="Откройте сайт на VPS")
+    url = f"{live_server.url}/incidents/alerts/{source.token}/"
+    assert post(url, alertmanager("firing", "firing", "0001-01-01T00:00:00Z"))[0] == 200
+    incident = Incident.objects.get()
+    services.link_tickets(incident=incident, actor=cast.operator, tickets=[cast.a.ticket])
+    resolved = alertmanager("resolved", "resolved", "2026-12-05T20:40:00Z")
+    resolved["alerts"][0]["annotations"]["cause"] = "Сбой питания в стойке 4"
+    assert post(url, resolved)[0] == 200
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    recovery = Announcement.objects.get(incident=incident, kind="recovery")
+    assert recovery.status == "sent" and recovery.created_by is None
+    assert recovery.cause == "Сбой питания в стойке 4"  # the alert's word beats the rule's
+    assert recovery.support_contacts == "support@alpha.example"
+    ticket = cast.a.ticket
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED and ticket.resolved_at is not None
+    reply = ticket.messages.get(kind=Message.Kind.REPLY)
+    assert reply.is_automatic and reply.author is None
+    assert "Причина: Сбой питания в стойке 4" in reply.body_text
+    assert ticket.first_response_at is None  # a robot's reply is not the reaction
+    change = AuditEvent.objects.get(action="ticket.status_changed", target_id=str(ticket.pk))
+    assert change.actor is None and change.after == {"status": "resolved",
+                                                     "by": "monitoring"}
+
+
+def test_without_the_recovery_parts_the_recovery_waits_as_a_draft(
+        django_db_setup, live_server, cast, source):
+    from firstline.core.models import AuditEvent
+    from firstline.incidents.models import Announcement
+
+    url = f"{live_server.url}/incidents/alerts/{source.token}/"
+    post(url, alertmanager("firing", "firing", "0001-01-01T00:00:00Z"))
+    incident = Incident.objects.get()
+    services.link_tickets(incident=incident, actor=cast.operator, tickets=[cast.a.ticket])
+    assert post(url, alertmanager("resolved", "resolved", "2026-12-05T20:40:00Z"))[0] == 200
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert Announcement.objects.get(incident=incident, kind="recovery").status == "draft"
+    cast.a.ticket.refresh_from_db()
+    assert cast.a.ticket.status == "new"  # stays with the desk until a person tells them
+    held = AuditEvent.objects.get(action="incident.recovery_held")
+    assert held.after["missing"] == ["Cause of the incident",
+                                     "Measures taken so that it does not happen again",
+                                     "How to check the service after the recovery"]

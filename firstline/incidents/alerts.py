@@ -34,8 +34,10 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from firstline.core import audit
 from firstline.core.clock import now
-from firstline.incidents import services
+from firstline.incidents import bulk, services
+from firstline.incidents import parts as part_rules
 from firstline.incidents.models import (
     Alert,
     AlertAction,
@@ -43,6 +45,7 @@ from firstline.incidents.models import (
     AlertSource,
     AlertSourceKind,
     AlertState,
+    AnnouncementKind,
     Incident,
     IncidentStatus,
 )
@@ -273,11 +276,15 @@ def _alert_text(item: Incoming) -> str:
 
 
 def _resolved(alert: Alert) -> None:
+    """The alert resolved: the ticket it opened is resolved, or its incident (when no other
+    alert of it still fires) with the recovery announcement, all as the monitoring system."""
     if alert.ticket_id is not None:
+        ticket = alert.ticket
         ticket_services.add_message(
-            ticket=alert.ticket, actor=None, kind=Message.Kind.NOTE,
+            ticket=ticket, actor=None, kind=Message.Kind.NOTE,
             text=_("Monitoring: the alert resolved at %(moment)s.") % {
                 "moment": (alert.ends_at or now()).isoformat()})
+        bulk.resolve_as_system(partner=ticket.partner, tickets=[ticket])
         return
     incident = alert.incident
     if incident is None or not incident.is_open:
@@ -285,4 +292,42 @@ def _resolved(alert: Alert) -> None:
     if Alert.objects.filter(incident=incident, state=AlertState.FIRING).exists():
         return  # another alert of the incident still fires
     ended = max(alert.ends_at or now(), incident.started_at)
+    recovery = recovery_parts(alert, incident)
+    values = {**recovery, "period_start": incident.started_at, "period_end": ended,
+              "time_zone": incident.time_zone,
+              "services": services.incident_services(incident)}
+    missing = part_rules.missing_parts(AnnouncementKind.RECOVERY, values)
+    if not missing:
+        # Sent to everyone; the reply that resolves each linked ticket.
+        services.resolve_incident(incident=incident, actor=None, ended_at=ended,
+                                  recovery=recovery)
+        return
+    # The rule does not say what the cause was, or what was done: the recovery waits as a
+    # draft for a person to complete and send; the linked tickets stay with the desk.
     services.resolve_incident(incident=incident, actor=None, ended_at=ended)
+    services.create_announcement(partner=incident.partner, actor=None,
+                                 kind=AnnouncementKind.RECOVERY, values=values,
+                                 incident=incident, send=False)
+    audit.record(actor=None, partner=incident.partner, action="incident.recovery_held",
+                 target=incident, after={"by": bulk.SYSTEM,
+                                         "missing": [str(part.label) for part in missing]})
+
+
+def recovery_parts(alert: Alert, incident: Incident) -> dict[str, str]:
+    """The recovery announcement's parts the monitoring system can give: the symptoms from
+    the alert, the cause, measures and how to check from its annotations or else its
+    rule, the partner's support contacts."""
+    notes, rule, partner = alert.annotations or {}, alert.rule, incident.partner
+
+    def part(name: str) -> str:
+        given = str(notes.get(name) or "").strip()
+        return given or (getattr(rule, f"recovery_{name}", "") if rule else "")
+
+    return {
+        "symptoms": (notes.get("description") or notes.get("summary") or incident.title),
+        "cause": part("cause"),
+        "measures": part("measures"),
+        "how_to_check": part("how_to_check"),
+        "support_contacts": ", ".join(
+            value for value in (partner.support_phone, partner.support_email) if value),
+    }

@@ -1,16 +1,18 @@
-"""New tickets about a service with an open incident get the incident's acknowledgement.
+"""Intake: a new ticket about a service with an open incident joins it and gets its answer.
 
-The ticket domain does not know about incidents: we listen for the opening message of a
-ticket (saved in the transaction that creates the ticket) and, when the ticket's service is
-down, link the ticket to the incident and answer it with what is known, in the same
-transaction — an automatic reply, so the ticket's reaction clock still waits for a person.
+An explicit intake step on the "ticket.created" domain event (firstline.core.events): the
+tickets app does not know about incidents. Inside the transaction that creates the ticket,
+when its service is down, the ticket is linked to the incident and answered with the
+incident's announcement, an automatic reply (the ticket's reaction clock still waits for a
+person). The mail channel sends no acknowledgement of its own to a ticket that got this one
+(see firstline.mail.handling), so the customer gets one automatic answer, the one that says
+what is going on.
 """
 
 from typing import Any
 
-from django.db.models.signals import post_save
-
 from firstline.contacts.models import letter_language
+from firstline.core import audit, events
 from firstline.incidents.models import (
     Announcement,
     AnnouncementKind,
@@ -24,16 +26,12 @@ from firstline.tickets.models import Message, Ticket
 
 
 def connect() -> None:
-    post_save.connect(_on_message, sender=Message, dispatch_uid="incidents.intake")
+    events.subscribe("ticket.created", on_ticket_created)
 
 
-def _on_message(sender: Any, instance: Message, created: bool, **kwargs: Any) -> None:
-    if not created or kwargs.get("raw") or instance.kind != Message.Kind.INBOUND:
-        return
-    ticket = instance.ticket
-    if ticket.service_id is None or instance.created_at != ticket.created_at:
-        return  # not the opening message of a ticket about a service
-    acknowledge(ticket)
+def on_ticket_created(*, ticket: Ticket, **_event: Any) -> None:
+    if ticket.service_id is not None:
+        acknowledge(ticket)
 
 
 def open_incident_for(ticket: Ticket) -> Incident | None:
@@ -47,8 +45,11 @@ def acknowledge(ticket: Ticket) -> Message | None:
     incident = open_incident_for(ticket)
     if incident is None:
         return None
-    IncidentTicket.objects.get_or_create(incident=incident, ticket=ticket,
-                                         defaults={"partner_id": ticket.partner_id})
+    _link, created = IncidentTicket.objects.get_or_create(
+        incident=incident, ticket=ticket, defaults={"partner_id": ticket.partner_id})
+    if created:
+        audit.record(actor=None, partner=ticket.partner, action="incident.linked",
+                     target=incident, after={"tickets": [ticket.number], "by": "intake"})
     announcement = (Announcement.objects.filter(incident=incident,
                                                 kind=AnnouncementKind.INCIDENT,
                                                 status=AnnouncementStatus.SENT)

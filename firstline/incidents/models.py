@@ -238,6 +238,48 @@ class Announcement(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
 
+class TemplateLanguage(models.TextChoices):
+    RU = "ru", _("Russian")
+    EN = "en", _("English")
+
+
+class AnnouncementTemplate(models.Model):
+    """A partner's own wording of one kind of announcement in one language.
+
+    The required parts are not free text: `{parts}` stands for them, rendered from the
+    announcement's fields, and a template without it is refused (as is an SMS form without
+    `{services}` and `{when}`). Without a template the default wording is used."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=AnnouncementKind.choices)
+    language = models.CharField(_("language"), max_length=2, choices=TemplateLanguage.choices)
+    subject = models.CharField(_("subject"), max_length=300,
+                               help_text=_("Placeholders: {partner}, {services}."))
+    body = models.TextField(
+        _("letter"),
+        help_text=_("Must contain {parts}; may use {partner}, {services}, {signature}."),
+    )
+    sms = models.CharField(
+        _("SMS"), max_length=300, blank=True,
+        help_text=_("Must contain {services} and {when}; may use {partner}. Empty: the "
+                    "default short form."),
+    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(_("changed"), default=now)
+
+    class Meta:
+        verbose_name = _("announcement template")
+        verbose_name_plural = _("announcement templates")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "kind", "language"],
+                                    name="announcement_template_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.kind} ({self.language})"
+
+
 class AnnouncementDelivery(models.Model):
     """One recipient of an announcement, written with its outbox message."""
 
@@ -245,6 +287,8 @@ class AnnouncementDelivery(models.Model):
     announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE,
                                      related_name="deliveries")
     address = models.CharField(_("address"), max_length=254)
+    channel = models.CharField(_("channel"), max_length=10, default="email",
+                               help_text=_("email, or sms for the short form."))
     contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="+")
     ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True,
@@ -271,6 +315,11 @@ class ContactService(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    by_sms = models.BooleanField(
+        _("also by SMS"), default=False,
+        help_text=_("The contact asked for the short form of announcements by SMS too, to "
+                    "their first phone number."),
+    )
 
     class Meta:
         verbose_name = _("service used by a contact")
@@ -291,6 +340,9 @@ class Subscription(models.Model):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     address = models.EmailField(_("e-mail"))
+    phone = models.CharField(_("phone for SMS"), max_length=40, blank=True,
+                             help_text=_("The short form of each announcement also goes here "
+                                         "by SMS."))
     contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="+")
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
@@ -384,6 +436,12 @@ class AlertRule(models.Model):
                               default=AlertAction.INCIDENT)
     impact = models.CharField(_("impact"), max_length=10, choices=Impact.choices,
                               default=Impact.FULL)
+    # The recovery announcement sent when the alert resolves the incident: the parts the
+    # monitoring system cannot know (an alert's annotations "cause", "measures" and
+    # "how_to_check" override them). Without them the recovery stays a draft.
+    recovery_cause = models.TextField(_("cause, for the recovery announcement"), blank=True)
+    recovery_measures = models.TextField(_("measures against recurrence"), blank=True)
+    recovery_how_to_check = models.TextField(_("how to check the service"), blank=True)
 
     class Meta:
         verbose_name = _("alert rule")

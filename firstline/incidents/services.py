@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import Contact, ContactEmail, letter_language
-from firstline.core import audit
+from firstline.core import audit, events
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User, validate_time_zone
 from firstline.incidents import parts as part_rules
@@ -44,8 +44,7 @@ from firstline.incidents.models import (
 from firstline.outbox import services as outbox
 from firstline.outbox.models import Channel
 from firstline.tenancy import partners_for
-from firstline.tickets import services as ticket_services
-from firstline.tickets.models import ACTIVE_STATUSES, Message, Status, Ticket
+from firstline.tickets.models import ACTIVE_STATUSES, Status, Ticket
 
 UNSUBSCRIBE_SALT = "firstline.incidents.unsubscribe"
 CONFIRM_SALT = "firstline.incidents.subscribe"
@@ -125,6 +124,9 @@ def open_incident(
     audit.record(actor=actor, partner=partner, action="incident.opened", target=incident,
                  after={"title": title, "impact": impact, "started_at": started_at,
                         "services": [service.name for service in services]})
+    # Told inside this transaction (firstline.core.events): outbound webhooks and the like.
+    events.publish("incident.opened", partner_id=partner.pk, moment=moment,
+                   incident=incident, actor=actor)
     _changed(partner)
     return incident
 
@@ -218,9 +220,11 @@ def create_announcement(
     works: PlannedWorks | None = None,
     audience: str = Audience.BOTH,
     send: bool = True,
+    resolve_linked: bool = False,
 ) -> Announcement:
     """Write an announcement; with `send`, refuse it unless every required part is there
-    and send it to its whole audience in the same transaction."""
+    and send it to its whole audience in the same transaction (with `resolve_linked`, the
+    reply in each linked ticket also resolves it: the recovery)."""
     ensure_can_manage(actor, partner)
     errors: dict[str, Any] = {}
     if audience not in Audience.values:
@@ -249,7 +253,8 @@ def create_announcement(
     audit.record(actor=actor, partner=partner, action="announcement.created",
                  target=announcement, after={"kind": kind, "audience": audience})
     if send:
-        send_announcement(announcement=announcement, actor=actor)
+        send_announcement(announcement=announcement, actor=actor,
+                          resolve_linked=resolve_linked)
         announcement.refresh_from_db(fields=["status", "sent_at"])
     return announcement
 
@@ -294,7 +299,8 @@ def _subscriber_audience(announcement: Announcement,
 
 
 @transaction.atomic
-def send_announcement(*, announcement: Announcement, actor: User | None) -> int:
+def send_announcement(*, announcement: Announcement, actor: User | None,
+                      resolve_linked: bool = False) -> int:
     """Send an announcement to its audience once; how many recipients it went to.
 
     Linked tickets' customers get it as a public reply in their own ticket (threaded, by
@@ -321,7 +327,8 @@ def send_announcement(*, announcement: Announcement, actor: User | None) -> int:
     delivered: set[str] = set()
     deliveries: list[AnnouncementDelivery] = []
     if announcement.incident_id and announcement.audience in (Audience.LINKED, Audience.BOTH):
-        deliveries += _reply_to_linked(announcement, actor, text_in, delivered)
+        deliveries += _reply_to_linked(announcement, actor, text_in, delivered,
+                                       resolve=resolve_linked)
     if announcement.audience in (Audience.SUBSCRIBERS, Audience.BOTH):
         for address, contact in _subscriber_audience(announcement, services).items():
             if address in delivered:
@@ -352,33 +359,29 @@ def send_announcement(*, announcement: Announcement, actor: User | None) -> int:
 
 
 def _reply_to_linked(announcement: Announcement, actor: User | None, text_in: Any,
-                     delivered: set[str]) -> list[AnnouncementDelivery]:
-    if actor is None:
-        raise ValidationError({"audience": _(
-            "Replies in the customers' tickets need a person who sends them.")})
+                     delivered: set[str], *, resolve: bool = False) -> list[AnnouncementDelivery]:
+    """The announcement as a public reply in every linked ticket that is not closed, in
+    bulk (firstline.incidents.bulk): each customer's letter threaded into their own ticket.
+    Without an actor the monitoring system answers (an automatic reply)."""
+    from firstline.incidents import bulk
+
+    tickets = [link.ticket for link in
+               IncidentTicket.objects.filter(incident_id=announcement.incident_id)
+               .exclude(ticket__status=Status.CLOSED)
+               .select_related("ticket__contact").order_by("id")]
+    partner = announcement.partner
+    answered = bulk.reply(
+        partner=partner, tickets=tickets, actor=actor, resolve=resolve,
+        text_for=lambda ticket: text_in(letter_language(ticket.contact, partner)))
     rows: list[AnnouncementDelivery] = []
-    links = (IncidentTicket.objects.filter(incident_id=announcement.incident_id)
-             .exclude(ticket__status=Status.CLOSED)
-             .select_related("ticket__partner", "ticket__contact").order_by("id"))
-    for link in links:
-        ticket = link.ticket
-        language = letter_language(ticket.contact, ticket.partner)
-        message = ticket_services.add_message(ticket=ticket, actor=actor,
-                                              kind=Message.Kind.REPLY, text=text_in(language))
-        for letter in _letters_of(message):
+    for item in answered:
+        for letter in item.letters:
             delivered.add(letter.recipient.lower())
             rows.append(AnnouncementDelivery(
-                partner_id=ticket.partner_id, announcement=announcement,
-                address=letter.recipient.lower(), contact=ticket.contact, ticket=ticket,
-                outbox=letter))
+                partner_id=partner.pk, announcement=announcement,
+                address=letter.recipient.lower(), contact=item.ticket.contact,
+                ticket=item.ticket, outbox=letter))
     return rows
-
-
-def _letters_of(message: Message) -> list[Any]:
-    from firstline.outbox.models import OutboxMessage
-
-    return list(OutboxMessage.objects.filter(
-        dedupe_key__startswith=f"mail:reply:{message.pk}:"))
 
 
 # Resolution -----------------------------------------------------------------------------
@@ -410,21 +413,19 @@ def resolve_incident(
         values.setdefault("period_end", ended_at)
         values.setdefault("time_zone", incident.time_zone)
         values.setdefault("services", incident_services(incident))
+        # The recovery is the reply that resolves each linked ticket (in bulk; without an
+        # actor, the monitoring system's automatic reply).
         announcement = create_announcement(
             partner=incident.partner, actor=actor, kind=AnnouncementKind.RECOVERY,
-            values=values, incident=incident, send=True)
-        for link in IncidentTicket.objects.filter(
-                incident=incident, ticket__status__in=ACTIVE_STATUSES).select_related("ticket"):
-            assert actor is not None  # the recovery reply named its sender
-            ticket_services.change_ticket(
-                ticket=link.ticket, actor=actor,
-                change=ticket_services.TicketChange(status=Status.RESOLVED))
+            values=values, incident=incident, send=True, resolve_linked=True)
     incident.status = IncidentStatus.RESOLVED
     incident.ended_at = ended_at
     incident.save(update_fields=["status", "ended_at"])
     audit.record(actor=actor, partner=incident.partner, action="incident.resolved",
                  target=incident, before={"status": IncidentStatus.OPEN},
                  after={"status": IncidentStatus.RESOLVED, "ended_at": ended_at})
+    events.publish("incident.resolved", partner_id=incident.partner_id, moment=now(),
+                   incident=incident, actor=actor)
     _changed(incident.partner)
     return announcement
 
