@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "firstline.incidents",
     "firstline.surveys",
     "firstline.metrics",
+    "firstline.webhooks",
     "firstline.agreements",
     "firstline.web",
     "firstline.portal",
