@@ -324,6 +324,36 @@ def test_the_loop_waits_in_idle_and_picks_up_new_mail_at_once(
     ]
 
 
+def test_mail_that_arrives_between_the_poll_and_idle_is_not_left_waiting(
+    dovecot: Dovecot, user: ImapUser, alpha: Partner, imap_ca: None
+) -> None:
+    """The server announces it with its IDLE continuation, in the same read: a buffered
+    announcement that select() cannot see must still wake the loop, not the IDLE timer."""
+    first, second = letter(75), letter(76)
+    dovecot.deliver(user, first)
+    mailbox = make_mailbox(alpha, dovecot, user)
+    done = threading.Event()
+    polls: list[int] = []
+
+    def after_poll(_mailbox: Mailbox, result: imap.PollResult) -> None:
+        polls.append(result.found)
+        if len(polls) == 1:
+            dovecot.deliver(user, second)  # after the SEARCH, before IDLE begins
+        elif result.found:
+            done.set()
+
+    poller = imap.Poller(interval=600, idle_seconds=600, stop=done, on_result=after_poll)
+    timer = threading.Timer(20, done.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        poller.run()
+    finally:
+        timer.cancel()
+    assert sorted(stored(mailbox)) == sorted([first, second])
+    assert time.monotonic() - started < 15
+
+
 def test_the_loop_keeps_polling_the_good_mailboxes_while_one_is_broken(
     dovecot: Dovecot, alpha: Partner, imap_ca: None, caplog
 ) -> None:

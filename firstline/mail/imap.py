@@ -254,6 +254,28 @@ class ImapSession:
         self.client.idle()
         self.idling = True
 
+    def has_buffered_input(self) -> bool:
+        """Whether the server has already said more than we parsed.
+
+        Mail that arrives between a poll and IDLE is announced right after the server's
+        "+ idling", often in the same TLS record: the reader buffers it with the
+        continuation, and select() on the socket never fires for it. So look in the buffers
+        (and, without blocking, the socket) once IDLE has begun."""
+        imap = self.client._imap
+        sock = imap.sock
+        pending = getattr(sock, "pending", None)  # bytes decrypted and kept by the TLS layer
+        if pending is not None and pending() > 0:
+            return True
+        previous = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            # Returns what is buffered without reading; reads only when the buffer is empty.
+            return bool(imap.file.peek(1))
+        except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
+            return False
+        finally:
+            sock.settimeout(previous)
+
     def idle_stop(self) -> None:
         self.idling = False
         self.client.idle_done()
@@ -422,6 +444,8 @@ class Poller:
             if session.supports_idle():
                 session.idle_start()
                 watch.due = time.monotonic() + self.idle_seconds
+                if session.has_buffered_input():
+                    watch.due = time.monotonic()  # announced already: look again now
             else:
                 watch.due = time.monotonic() + self.interval
             watch.failures = 0
