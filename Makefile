@@ -22,7 +22,8 @@ lint: $(STAMP)
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/firstline makemigrations --check --dry-run
 
 # Debian packages the tests drive for real: Chromium (browser test; Playwright's own browser
-# download does not work on closed networks) and Dovecot (the IMAP server the mail tests poll).
+# download does not work on closed networks) and Dovecot (the IMAP server the mail tests poll);
+# systemd-analyze, nginx and pg_dump check the deploy/ files and drill backups (tests/test_ops*).
 # Installed only when missing and when we may (root with apt-get).
 system-deps:
 	@missing=""; \
@@ -30,6 +31,9 @@ system-deps:
 	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
 	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0"; \
 	test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	command -v pg_dump >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing"; \

@@ -165,6 +165,12 @@ def main() -> None:
     if args[:1] == ["run"]:
         bind = args[1] if len(args) > 1 else os.environ.get("FIRSTLINE_BIND", DEFAULT_BIND)
         sys.exit(_run(bind))
+    if args[:1] == ["serve"]:  # production web server alone (systemd unit), firstline/ops
+        from firstline.ops.serve import serve
+
+        sys.exit(serve(args[1:]))
+    if args[:1] == ["install-units"]:
+        args = ["install_units", *args[1:]]
     _manage(args)
 
 

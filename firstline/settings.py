@@ -112,6 +112,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_tasks_db: its `db_worker` (the same, beating the heartbeat) wins.
+    "firstline.ops",
     "django_tasks_db",
     # Serves the API docs' Swagger UI from local static files: no CDN on closed networks.
     "ninja",
@@ -135,6 +137,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics, the request id and request metrics (firstline/ops).
+    "firstline.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The Content-Security-Policy header (SECURE_CSP below) on every response.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -340,9 +344,20 @@ FIRSTLINE_LOGIN_LINK_WINDOW_MINUTES = env_count("FIRSTLINE_LOGIN_LINK_WINDOW_MIN
 # client is REMOTE_ADDR and X-Forwarded-For is ignored, since any client can write it.
 FIRSTLINE_TRUSTED_PROXIES = env_networks("FIRSTLINE_TRUSTED_PROXIES", [])
 
+# Logs on stderr: text, or one JSON object per line with LOG_FORMAT=json; each line carries
+# the request id (X-Request-ID) of the request, or of the request that enqueued the task.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT: expected 'text' or 'json', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "firstline.ops.requestid.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "firstline.ops.requestid.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }

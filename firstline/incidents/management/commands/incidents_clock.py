@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from firstline.incidents.schedule import sweep
+from firstline.ops.heartbeat import beat
 from firstline.sla.clock import worker_name
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, loop: bool, interval: float, **options: Any) -> None:
         worker = worker_name()
         while True:
+            beat("incidents clock")
             fired = sweep(worker=worker)
             if fired:
                 self.stdout.write(f"sent {fired} planned-works reminder(s)")

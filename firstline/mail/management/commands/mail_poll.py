@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from firstline.mail import imap
 from firstline.mail.management.commands._signals import stop_on_signals
 from firstline.mail.models import Mailbox
+from firstline.ops.heartbeat import beat
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Command(BaseCommand):
             )
 
     def _report(self, mailbox: Mailbox, result: imap.PollResult, *, always: bool = False) -> None:
+        beat("mail poller")
         if always or result.found:
             self.stdout.write(f"{mailbox.address}: {result.found} new, {result.stored} stored")
 

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from firstline.metrics.report import issue_due
+from firstline.ops.heartbeat import beat
 
 
 class Command(BaseCommand):
@@ -19,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, loop: bool, interval: float, **options: Any) -> None:
         while True:
+            beat("report clock")
             for report in issue_due():
                 self.stdout.write(f"issued {report}")
             if not loop:

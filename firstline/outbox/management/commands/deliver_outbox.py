@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connection
 
+from firstline.ops.heartbeat import beat
 from firstline.outbox.delivery import PassResult, default_worker_id, run_pass
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                     # A long-running process: drop connections the database closed meanwhile
                     # (not inside a caller's transaction, which is where tests run this).
                     close_old_connections()
+                beat("outbox loop")
                 try:
                     result = run_pass(limit=limit, worker_id=worker)
                 except Exception:

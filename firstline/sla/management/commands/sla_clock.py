@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from firstline.ops.heartbeat import beat
 from firstline.sla.clock import sweep, worker_name
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, loop: bool, interval: float, **options: Any) -> None:
         worker = worker_name()
         while True:
+            beat("SLA clock")
             fired = sweep(worker=worker)
             if fired:
                 self.stdout.write(f"fired {fired} escalation step(s)")

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from firstline.ops.heartbeat import beat
 from firstline.surveys import services, winback
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, loop: bool, interval: float, **options: Any) -> None:
         while True:
+            beat("survey clock")
             planned = services.plan_nps()
             sent = services.send_due()
             reminded = winback.send_reminders()

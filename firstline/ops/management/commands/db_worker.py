@@ -1,0 +1,37 @@
+"""`firstline db_worker`: django-tasks-db's worker, beating the `task worker` heartbeat.
+
+The ops app is listed before django_tasks_db in INSTALLED_APPS, so this command takes the
+name `db_worker` (the command line of `firstline run` and of the systemd unit stay as they
+were). It is django-tasks-db's worker with one addition: every pass of its loop (it asks
+`self.running` once per pass) beats the heartbeat, at most every 5 seconds.
+"""
+
+from typing import Any
+
+from django_tasks_db.management.commands import db_worker
+
+from firstline.ops import heartbeat
+
+BEAT_EVERY_SECONDS = 5.0
+
+
+class BeatingWorker(db_worker.Worker):
+    @property  # type: ignore[override]
+    def running(self) -> bool:
+        if self._running:
+            heartbeat.beat(heartbeat.TASK_WORKER, every=BEAT_EVERY_SECONDS)
+        return self._running
+
+    @running.setter
+    def running(self, value: bool) -> None:
+        self._running = value
+
+
+class Command(db_worker.Command):
+    def handle(self, **options: Any) -> None:
+        original = db_worker.Worker
+        db_worker.Worker = BeatingWorker  # type: ignore[misc]
+        try:
+            super().handle(**options)
+        finally:
+            db_worker.Worker = original  # type: ignore[misc]
