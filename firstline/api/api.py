@@ -17,6 +17,7 @@ from firstline.api.auth import api_auth
 from firstline.calls.api import router as calls_router
 from firstline.incidents import api as incidents_api
 from firstline.metrics.api import router as metrics_router
+from firstline.webhooks import api as webhooks_api
 
 _View = Callable[..., HttpResponseBase]
 
@@ -72,3 +73,4 @@ api.add_router("", directory.router)
 api.add_router("", incidents_api.router)
 api.add_router("", metrics_router)
 api.add_router("", calls_router)
+webhooks_api.document(api)
