@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "firstline.metrics",
     "firstline.webhooks",
     "firstline.agreements",
+    "firstline.telegram",
     "firstline.web",
     "firstline.portal",
     "firstline.api",
@@ -185,6 +186,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections: opening one costs ~5 ms of server CPU, more than a whole intake
+    # request's queries. Each gunicorn thread and each loop command keeps its own, closed
+    # when older than this (close_old_connections at every request and loop turn) or found
+    # broken by the health check (a restarted server). 0 restores one connection a request.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
@@ -273,6 +281,8 @@ FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE = env_str("FIRSTLINE_VOICE_WEBHOOK_AUTH_VALUE
 # JSON payload templates with {phone}, {text}, {subject}, {partner}, {ticket}; empty = built-in.
 FIRSTLINE_SMS_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_SMS_WEBHOOK_TEMPLATE", "")
 FIRSTLINE_VOICE_WEBHOOK_TEMPLATE = env_str("FIRSTLINE_VOICE_WEBHOOK_TEMPLATE", "")
+# Telegram (firstline/telegram): the Bot API's address (a local Bot API server, a stand-in).
+FIRSTLINE_TELEGRAM_API_URL = env_str("FIRSTLINE_TELEGRAM_API_URL", "https://api.telegram.org")
 
 # The phone channel (firstline/calls). The JSON webhook accepts an HMAC-SHA256 signature
 # of its body with this secret (empty: tokens only); Zadarma's notifications are signed with
@@ -310,6 +320,20 @@ FIRSTLINE_MAX_ATTACHMENT_BYTES = env_int("FIRSTLINE_MAX_ATTACHMENT_BYTES", 10 * 
 FIRSTLINE_LOGIN_LINK_MINUTES = env_int("FIRSTLINE_LOGIN_LINK_MINUTES", 30)
 FIRSTLINE_PAGE_SIZE = env_int("FIRSTLINE_PAGE_SIZE", 50)
 
+# Cache: Redis when REDIS_URL is set (shared by every process: sessions, the status page,
+# hot configuration), else each process's local memory, so SQLite trials and tests need
+# nothing. Sessions stay in the database, read through Redis when there is one.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # One Redis may serve several installations: keep their keys apart.
+        "KEY_PREFIX": f"firstline:{DATABASES['default'].get('NAME') or 'default'}",
+    }}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

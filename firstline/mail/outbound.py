@@ -108,7 +108,8 @@ def send(
 
 def mail_public_reply(*, message: Message, **_event: Any) -> None:
     """The "message.public_reply" event: the reply goes to the customer by mail."""
-    mail_reply(message)
+    if message.ticket.channel != "telegram":  # answered in the chat (firstline.telegram)
+        mail_reply(message)
 
 
 def mail_reply(message: Message) -> list[OutboxMessage]:
