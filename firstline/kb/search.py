@@ -1,0 +1,152 @@
+"""Article search: PostgreSQL full-text search, a word-stem fallback elsewhere.
+
+PostgreSQL: every published article keeps a stored tsvector of its published copy in its
+language's configuration (`russian` or `english`; title weight A, text weight B) with a GIN
+index. A query is cut into words; each word becomes a `SearchQuery` in both configurations
+and the words are OR-ed, so «принтеры не настраиваются» finds «Настройка принтера» by
+«принтер» (the stop word «не» drops out), and more words matched rank higher
+(`SearchRank`, ts_rank over the weights). The snippet is `SearchHeadline` over the text.
+
+SQLite (development, most of the tests): each word is reduced to a stem, the common
+beginning of the word and its pymorphy3 dictionary form («принтеры» → «принтер»,
+«настраиваются» → «настраива»; English loses a plural or -ing/-ed ending), and an article
+matches when its title or text contains a stem, case-folded (`ucontains`). Ranking counts
+the stems found, title first. It finds fewer word forms than PostgreSQL (a stem must be a
+prefix of the form in the article) and is not meant for large bases.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from firstline.core.textsearch import fold
+from firstline.kb.models import SEARCH_CONFIG, Article
+
+WORD = re.compile(r"[^\W_]+")
+MAX_WORDS = 12
+MAX_WORD = 40
+MAX_QUERY = 500
+# Marks ts_headline puts around matches; private-use characters nobody types.
+START, STOP = "\ue000", "\ue001"
+SNIPPET_CHARS = 200
+
+
+@dataclass
+class Hit:
+    article: Article
+    rank: float
+    snippet: SafeString
+
+
+def words(text: str) -> list[str]:
+    """The words of a query, lower case, at most MAX_WORDS of at most MAX_WORD letters.
+
+    Raises ValidationError({"q": ...}) when nothing is left to search for (empty,
+    punctuation only)."""
+    found = [fold(word)[:MAX_WORD] for word in WORD.findall((text or "")[:MAX_QUERY])]
+    unique = list(dict.fromkeys(found))[:MAX_WORDS]
+    if not unique:
+        raise ValidationError({"q": _("Nothing to search for: type at least one word.")})
+    return unique
+
+
+def search(articles: QuerySet[Article], text: str, *, limit: int = 10) -> list[Hit]:
+    """The published articles among `articles` that match `text`, best first."""
+    terms = words(text)
+    articles = articles.filter(published_at__isnull=False)
+    if connection.vendor == "postgresql":
+        return _postgres(articles, terms, limit)
+    return _fallback(articles, terms, limit)
+
+
+# PostgreSQL -----------------------------------------------------------------------------
+
+
+def _postgres(articles: QuerySet[Article], terms: list[str], limit: int) -> list[Hit]:
+    query: Any = None
+    for term in terms:
+        for config in SEARCH_CONFIG.values():
+            part = SearchQuery(term, config=config, search_type="plain")
+            query = part if query is None else query | part
+    rows = (
+        articles.filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "id")[:limit]
+    )
+    # The headline runs on the chosen rows only (ts_headline re-parses the whole text).
+    ids = [row.pk for row in rows]
+    ranks = {row.pk: row.rank for row in rows}
+    heads = dict(
+        Article.objects.filter(pk__in=ids)
+        .annotate(head=SearchHeadline(
+            "published_text", query, start_sel=START, stop_sel=STOP, max_words=30,
+            min_words=12, max_fragments=1))
+        .values_list("pk", "head")
+    )
+    by_pk = {row.pk: row for row in rows}
+    return [Hit(by_pk[pk], float(ranks[pk]), _marked(heads.get(pk) or "")) for pk in ids]
+
+
+def _marked(head: str) -> SafeString:
+    text = escape(head).replace(START, "<mark>").replace(STOP, "</mark>")
+    return mark_safe(text)  # noqa: S308 - escaped above, only our own <mark> added
+
+
+# SQLite and others ----------------------------------------------------------------------
+
+
+def stem(word: str) -> str:
+    """A prefix shared by the word's forms (see the module docstring)."""
+    if re.search("[а-я]", word):
+        from firstline.quality.morphology import analyse_ru
+
+        lemma = analyse_ru(word).top.lemma
+        common = os.path.commonprefix([word, lemma])
+        return common if len(common) >= 4 else lemma
+    for ending in ("ing", "es", "ed", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
+def _fallback(articles: QuerySet[Article], terms: list[str], limit: int) -> list[Hit]:
+    stems = list(dict.fromkeys(stem(term) for term in terms if len(term) >= 3)) or terms
+    match = Q()
+    for part in stems:
+        match |= Q(published_title__ucontains=part) | Q(published_text__ucontains=part)
+    found = list(articles.filter(match).order_by("id")[:500])
+    hits = []
+    for article in found:
+        title, text = fold(article.published_title), fold(article.published_text)
+        rank = sum(2.0 if part in title else 1.0 if part in text else 0.0 for part in stems)
+        hits.append(Hit(article, rank / (2 * len(stems)), _window(article.published_text,
+                                                                   stems)))
+    hits.sort(key=lambda hit: (-hit.rank, hit.article.pk))
+    return hits[:limit]
+
+
+def _window(text: str, stems: list[str]) -> SafeString:
+    folded = fold(text)
+    positions = [folded.find(part) for part in stems if folded.find(part) >= 0]
+    start = max(0, min(positions) - SNIPPET_CHARS // 3) if positions else 0
+    piece = text[start:start + SNIPPET_CHARS]
+    folded_piece = fold(piece)
+    out, cursor = [], 0
+    pattern = "|".join(re.escape(part) for part in sorted(stems, key=len, reverse=True))
+    for found in re.finditer(pattern, folded_piece) if pattern else []:
+        out.append(escape(piece[cursor:found.start()]))
+        out.append(f"<mark>{escape(piece[found.start():found.end()])}</mark>")
+        cursor = found.end()
+    out.append(escape(piece[cursor:]))
+    prefix = "… " if start else ""
+    suffix = " …" if start + SNIPPET_CHARS < len(text) else ""
+    return mark_safe(prefix + "".join(out) + suffix)  # noqa: S308 - every piece escaped
