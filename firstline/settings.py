@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "firstline.incidents",
     "firstline.surveys",
     "firstline.metrics",
+    "firstline.kb",
     "firstline.webhooks",
     "firstline.agreements",
     "firstline.telegram",

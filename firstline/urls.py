@@ -16,5 +16,6 @@ urlpatterns = [
     path("webhooks/", include("firstline.webhooks.urls")),
     path("agreements/", include("firstline.agreements.urls")),
     path("", include("firstline.incidents.urls")),
+    path("", include("firstline.kb.urls")),
     path("", include("firstline.web.urls")),
 ]
