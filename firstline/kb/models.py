@@ -127,6 +127,24 @@ class Article(models.Model):
         return SEARCH_CONFIG.get(self.language, "simple")
 
 
+VERSION_ACTIONS = {
+    "created": pgettext_lazy("article version", "created"),
+    "edited": pgettext_lazy("article version", "edited"),
+    "submitted": pgettext_lazy("article version", "sent for review"),
+    "returned": pgettext_lazy("article version", "returned to the author"),
+    "published": pgettext_lazy("article version", "published"),
+    "unpublished": pgettext_lazy("article version", "withdrawn"),
+    "attached": pgettext_lazy("article version", "file attached"),
+}
+# The fields a version names as changed, as the editor calls them.
+FIELD_LABELS = {
+    "title": _("title"), "body": _("text"), "language": _("language"),
+    "visibility": _("visibility"), "category": _("category"),
+    "typical_request": _("typical request"), "related": _("see also"),
+    "status": _("status"), "attachments": _("Attachments"),
+}
+
+
 class ArticleVersion(models.Model):
     """One saved state of an article: who changed what, and when."""
 
@@ -153,6 +171,14 @@ class ArticleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} v{self.number}"
+
+    @property
+    def action_display(self) -> str:
+        return str(VERSION_ACTIONS.get(self.action, self.action))
+
+    @property
+    def changed_display(self) -> str:
+        return ", ".join(str(FIELD_LABELS.get(name, name)) for name in self.changed)
 
 
 def attachment_path(instance: "ArticleAttachment", filename: str) -> str:
