@@ -143,6 +143,8 @@ def _run(bind: str) -> int:
         Child("incidents clock", [*manage, "incidents_clock", "--loop", "--interval", "30"]),
         # The monthly partner reports, issued once on the first working day of the month.
         Child("report clock", [*manage, "metrics_reports", "--loop", "--interval", "900"]),
+        # Telegram bots in long-polling mode (getUpdates); idle, one query per pass.
+        Child("telegram poller", [*manage, "telegram_poll", "--loop", "--interval", "5"]),
     ], env)
     print(f"firstline is running at {env['SITE_URL']}/  (listening on {env['FIRSTLINE_BIND']},"
           f" {workers} web workers; Ctrl-C stops it)", flush=True)

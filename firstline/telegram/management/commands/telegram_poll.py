@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from firstline.ops.heartbeat import beat
 from firstline.telegram.services import poll_all
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, loop: bool, interval: float, wait: int, **options: Any) -> None:
         while True:
+            beat("telegram poller", every=60)
             count = poll_all(wait=wait)
             if count:
                 self.stdout.write(f"received {count} Telegram update(s)")
