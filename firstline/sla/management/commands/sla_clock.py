@@ -2,6 +2,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
 
 from firstline.ops.heartbeat import beat
 from firstline.sla.clock import sweep, worker_name
@@ -24,3 +25,5 @@ class Command(BaseCommand):
             if not loop:
                 return
             time.sleep(interval)
+            # A persistent connection (CONN_MAX_AGE) is renewed when old or found broken.
+            close_old_connections()
