@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "firstline.incidents",
     "firstline.surveys",
     "firstline.metrics",
+    "firstline.billing",
     "firstline.kb",
     "firstline.webhooks",
     "firstline.agreements",

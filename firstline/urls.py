@@ -12,6 +12,7 @@ urlpatterns = [
     path("calls/", include("firstline.calls.urls")),
     path("surveys/", include("firstline.surveys.urls")),
     path("metrics/", include("firstline.metrics.urls")),
+    path("billing/", include("firstline.billing.urls")),
     path("telegram/", include("firstline.telegram.urls")),
     path("webhooks/", include("firstline.webhooks.urls")),
     path("agreements/", include("firstline.agreements.urls")),

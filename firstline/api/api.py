@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 
 from firstline.api import directory, errors, tickets
 from firstline.api.auth import api_auth
+from firstline.billing.api import router as billing_router
 from firstline.calls.api import router as calls_router
 from firstline.incidents import api as incidents_api
 from firstline.metrics.api import router as metrics_router
@@ -73,4 +74,5 @@ api.add_router("", directory.router)
 api.add_router("", incidents_api.router)
 api.add_router("", metrics_router)
 api.add_router("", calls_router)
+api.add_router("", billing_router)
 webhooks_api.document(api)

@@ -1,0 +1,712 @@
+"""Billing rules: plans, subscriptions, the usage meter and its notices, invoices.
+
+Rules, stated once:
+- A month is billed with the subscription in effect in it (a plan change takes effect on the
+  first day of the next month) and the plan version in effect on the month's first day (a
+  new version never rewrites a past month).
+- A request is a ticket created in the month (the partner's time zone) on any channel except
+  the version's `excluded_channels` (monitoring alerts by default); not counted unless the
+  version says so: tickets whose contact is a desk account (staff opening one for
+  themselves) and tickets linked to a mass incident that is not the incident's first ticket
+  (the lowest number among its linked tickets). Ticket has no spam or merged flag, so
+  neither can be excluded yet.
+- Talk minutes are `firstline.calls.queries.talk_minutes_for`: answered calls, rounded as
+  the partner's tariff says (each call up to a started minute by default).
+- The first month (the month of the partner's first subscription) is billed at the plan's
+  first-month price, whole or pro rata by calendar days from the start date (the
+  subscription's `first_month`); the included amounts are not reduced.
+- Money: `Decimal`; each line is quantity x unit price rounded once to kopecks,
+  ROUND_HALF_UP; VAT is the subtotal x the rate in effect on the month's last day (the day
+  the service is rendered), rounded once the same way; total = subtotal + VAT.
+- Invoices are numbered per year of issue without gaps: "2026-00001" (credit notes
+  "CN-2026-00001"), the year's counter row is locked while a number is taken, and the
+  invoice is created in the same transaction, so a failure leaves no number used.
+"""
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from firstline.billing.models import (
+    Counter,
+    FirstMonth,
+    Invoice,
+    InvoiceLine,
+    Kind,
+    Plan,
+    PlanVersion,
+    Subscription,
+    VatRate,
+)
+from firstline.calls.models import Call, Outcome
+from firstline.calls.queries import month_bounds, talk_minutes_for
+from firstline.core import audit
+from firstline.core.clock import now
+from firstline.core.models import Partner, Tariff, User
+from firstline.incidents.models import IncidentTicket
+from firstline.outbox import services as outbox
+from firstline.outbox.models import Channel as OutboxChannel
+from firstline.outbox.models import OutboxMessage
+from firstline.tickets.models import Channel, Ticket, format_number
+
+KOPECK = Decimal("0.01")
+THRESHOLDS = (80, 100)
+STYLESHEET = Path(__file__).resolve().parent / "data" / "invoice.css"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Desk accounts: a ticket whose contact signs in as one of these was opened by staff for
+# themselves.
+DESK_ROLES = sorted(User.STAFF_ROLES | User.PARTNER_ROLES)
+ACCOUNT_ROLES = (User.Role.ENGINEER, User.Role.MANAGER)
+MONEY_FIELDS = ("monthly_fee", "first_month_fee", "overage_request_fee", "overage_minute_fee",
+                "extra_account_fee")
+COUNT_FIELDS = ("requests_included", "minutes_included", "accounts_included")
+
+
+def money(value: Decimal) -> Decimal:
+    """Round to kopecks once, half up (0.005 -> 0.01)."""
+    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
+def first_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (first_of(month) + timedelta(days=32)).replace(day=1)
+
+
+def last_day(month: date) -> date:
+    return next_month(month) - timedelta(days=1)
+
+
+def local_today(partner: Partner, moment: datetime | None = None) -> date:
+    return (moment or now()).astimezone(ZoneInfo(partner.time_zone)).date()
+
+
+# --- Plans --------------------------------------------------------------------------------
+
+
+def _clean_version(values: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name in MONEY_FIELDS:
+        raw = values.get(name)
+        try:
+            amount = Decimal(str(raw))
+        except ArithmeticError:
+            errors[name] = _("Give an amount in roubles, e.g. 4900.00.")
+            continue
+        if not amount.is_finite() or amount < 0:
+            errors[name] = _("The amount must not be negative.")
+        elif amount != money(amount) or amount >= Decimal("1e12"):
+            errors[name] = _("At most two decimal places and less than 10^12.")
+        else:
+            clean[name] = amount
+    for name in COUNT_FIELDS:
+        raw = values.get(name)
+        try:
+            number = int(str(raw).strip()) if not isinstance(raw, bool) else None
+        except ValueError:
+            number = None
+        if number is None:
+            errors[name] = _("Give a whole number.")
+        elif number < 0:
+            errors[name] = _("The amount must not be negative.")
+        elif number > 10**9:
+            errors[name] = _("At most 1,000,000,000.")
+        else:
+            clean[name] = number
+    channels = values.get("excluded_channels", ["monitoring"])
+    if not isinstance(channels, list) or any(c not in Channel.values for c in channels):
+        errors["excluded_channels"] = _("Unknown channel.")
+    else:
+        clean["excluded_channels"] = sorted(set(channels))
+    clean["count_staff_own"] = bool(values.get("count_staff_own", False))
+    clean["count_incident_followers"] = bool(values.get("count_incident_followers", False))
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+@transaction.atomic
+def create_plan(*, code: str, name: str, effective_from: date, actor: User | None,
+                **values: Any) -> PlanVersion:
+    """A new plan with its first version."""
+    code, name = (code or "").strip(), (name or "").strip()
+    errors = {}
+    if not code or not code.replace("-", "").replace("_", "").isalnum() or len(code) > 40:
+        errors["code"] = _("Letters, digits, hyphens; at most 40.")
+    elif Plan.objects.filter(code=code).exists():
+        errors["code"] = _("A plan with this code exists.")
+    if not name or len(name) > 100:
+        errors["name"] = _("A name of at most 100 characters is required.")
+    clean = _clean_version(values)
+    if errors:
+        raise ValidationError(errors)
+    plan = Plan.objects.create(code=code, name=name)
+    version = PlanVersion.objects.create(plan=plan, effective_from=effective_from,
+                                         created_by=actor, **clean)
+    audit.record(actor=actor, partner=None, action="billing.plan_create", target=plan,
+                 after={"code": code, "name": name, "effective_from": effective_from,
+                        **clean})
+    return version
+
+
+@transaction.atomic
+def add_plan_version(*, plan: Plan, effective_from: date | None, actor: User | None,
+                     **values: Any) -> PlanVersion:
+    """New figures for a plan from a date. The date may not be in a month that has begun
+    (which may be billed already): a change never rewrites a past month."""
+    if not isinstance(effective_from, date):
+        raise ValidationError({"effective_from": _("Give the date the figures take effect.")})
+    clean = _clean_version(values)
+    if effective_from.day != 1 or effective_from < next_month(now().date()):
+        raise ValidationError({"effective_from": _(
+            "New figures take effect on the first day of a month to come; a month that has "
+            "begun is never rewritten.")})
+    if PlanVersion.objects.filter(plan=plan, effective_from=effective_from).exists():
+        raise ValidationError({"effective_from": _("The plan has a version from this date.")})
+    version = PlanVersion.objects.create(plan=plan, effective_from=effective_from,
+                                         created_by=actor, **clean)
+    audit.record(actor=actor, partner=None, action="billing.plan_version", target=version,
+                 after={"plan": plan.code, "effective_from": effective_from, **clean})
+    return version
+
+
+def version_for(plan: Plan, month: date) -> PlanVersion:
+    version = (PlanVersion.objects.filter(plan=plan, effective_from__lte=first_of(month))
+               .order_by("-effective_from").first())
+    if version is None:
+        version = (PlanVersion.objects.filter(plan=plan, effective_from__lte=last_day(month))
+                   .order_by("effective_from").first())
+    if version is None:
+        raise ValidationError({"plan": _("The plan %(plan)s has no figures in effect in "
+                                         "%(month)s.") % {"plan": plan, "month": f"{month:%m.%Y}"}})
+    return version
+
+
+def vat_percent_for(day: date) -> Decimal:
+    rate = VatRate.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+    if rate is None:
+        raise ValidationError({"vat_rate": _("No VAT rate is set for %(day)s.") % {
+            "day": f"{day:%d.%m.%Y}"}})
+    return rate.percent
+
+
+# --- Subscriptions ------------------------------------------------------------------------
+
+
+def subscription_for(partner: Partner, month: date) -> Subscription | None:
+    return (Subscription.objects.filter(partner=partner, starts_on__lt=next_month(month))
+            .select_related("plan").order_by("-starts_on").first())
+
+
+def first_subscription(partner: Partner) -> Subscription | None:
+    return Subscription.objects.filter(partner=partner).order_by("starts_on").first()
+
+
+def _clean_extra(extra_accounts: Any) -> int:
+    if isinstance(extra_accounts, bool) or not isinstance(extra_accounts, int) \
+            or not 0 <= extra_accounts <= 10_000:
+        raise ValidationError({"extra_accounts": _("A whole number from 0 to 10,000.")})
+    return extra_accounts
+
+
+@transaction.atomic
+def subscribe(*, partner: Partner, plan: Plan, starts_on: date, actor: User | None,
+              extra_accounts: int = 0, first_month: str = FirstMonth.WHOLE) -> Subscription:
+    """Start billing a partner on a plan from a date (its first month)."""
+    extra_accounts = _clean_extra(extra_accounts)
+    if first_month not in FirstMonth.values:
+        raise ValidationError({"first_month": _("Choose whole or pro rata.")})
+    if not isinstance(starts_on, date):
+        raise ValidationError({"starts_on": _("Give the start date.")})
+    Partner.objects.select_for_update().filter(pk=partner.pk).first()
+    if Subscription.objects.filter(partner=partner).exists():
+        raise ValidationError({"partner": _("The partner is subscribed already; change its "
+                                            "plan instead.")})
+    version_for(plan, starts_on)
+    row = Subscription.objects.create(partner=partner, plan=plan, starts_on=starts_on,
+                                      extra_accounts=extra_accounts, first_month=first_month,
+                                      created_by=actor)
+    audit.record(actor=actor, partner=partner, action="billing.subscribe", target=row,
+                 after={"plan": plan.code, "starts_on": starts_on,
+                        "extra_accounts": extra_accounts, "first_month": first_month})
+    return row
+
+
+@transaction.atomic
+def change_plan(*, partner: Partner, plan: Plan, actor: User | None,
+                extra_accounts: int | None = None) -> Subscription:
+    """Change the plan (and extra accounts) from the first day of the next month."""
+    Partner.objects.select_for_update().filter(pk=partner.pk).first()
+    current = subscription_for(partner, next_month(local_today(partner)))
+    if current is None:
+        raise ValidationError({"partner": _("The partner has no subscription yet.")})
+    extra = current.extra_accounts if extra_accounts is None else _clean_extra(extra_accounts)
+    starts_on = next_month(local_today(partner))
+    version_for(plan, starts_on)
+    before = {"plan": current.plan.code, "extra_accounts": current.extra_accounts}
+    if current.starts_on == starts_on:
+        # A change already scheduled for next month and not yet in effect: replace it.
+        Subscription.objects.filter(pk=current.pk).update(plan=plan, extra_accounts=extra)
+        current.refresh_from_db()
+        row = current
+    else:
+        row = Subscription.objects.create(partner=partner, plan=plan, starts_on=starts_on,
+                                          extra_accounts=extra,
+                                          first_month=current.first_month, created_by=actor)
+    audit.record(actor=actor, partner=partner, action="billing.change_plan", target=row,
+                 before=before, after={"plan": plan.code, "starts_on": starts_on,
+                                       "extra_accounts": extra})
+    return row
+
+
+# --- Usage ---------------------------------------------------------------------------------
+
+
+def counted_tickets(partner: Partner, month: date, version: PlanVersion) -> QuerySet[Ticket]:
+    """The partner's tickets of the month that count as requests under the version."""
+    start, end = month_bounds(month, partner.time_zone)
+    rows = Ticket.objects.filter(partner=partner, created_at__gte=start, created_at__lt=end)
+    if version.excluded_channels:
+        rows = rows.exclude(channel__in=version.excluded_channels)
+    if not version.count_staff_own:
+        rows = rows.exclude(contact__user__role__in=DESK_ROLES)
+    if not version.count_incident_followers:
+        earlier = IncidentTicket.objects.filter(incident_id=OuterRef("incident_id"),
+                                                ticket_id__lt=OuterRef("ticket_id"))
+        followers = (IncidentTicket.objects.filter(partner=partner)
+                     .filter(Exists(earlier)).values("ticket_id"))
+        rows = rows.exclude(pk__in=followers)
+    return rows
+
+
+def billable_calls(partner: Partner, month: date) -> QuerySet[Call]:
+    start, end = month_bounds(month, partner.time_zone)
+    return Call.objects.filter(partner=partner, outcome=Outcome.ANSWERED, talk_seconds__gt=0,
+                               started_at__gte=start, started_at__lt=end)
+
+
+def accounts_used(partner: Partner) -> int:
+    return User.objects.filter(partner=partner, role__in=ACCOUNT_ROLES, is_active=True).count()
+
+
+@dataclass
+class Usage:
+    month: date
+    plan: str
+    requests: int
+    requests_included: int
+    minutes: int
+    minutes_included: int
+    accounts: int
+    accounts_included: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        out = []
+        for key, label, used, included in (
+            ("requests", _("requests"), self.requests, self.requests_included),
+            ("minutes", _("talk minutes"), self.minutes, self.minutes_included),
+            ("accounts", _("ServiceDesk accounts"), self.accounts, self.accounts_included),
+        ):
+            share = round(100 * used / included) if included else (100 if used else 0)
+            out.append({"key": key, "label": label, "used": used, "included": included,
+                        "percent": share, "bar": min(share, 100) // 10 * 10,
+                        "level": "over" if share >= 100 else "near" if share >= 80 else "ok"})
+        return out
+
+
+def usage(partner: Partner, month: date | None = None) -> Usage | None:
+    """This month's (or a month's) usage against the plan; None without a subscription."""
+    month = first_of(month or local_today(partner))
+    sub = subscription_for(partner, month)
+    if sub is None:
+        return None
+    version = version_for(sub.plan, month)
+    return Usage(
+        month=month, plan=sub.plan.name,
+        requests=counted_tickets(partner, month, version).count(),
+        requests_included=version.requests_included,
+        minutes=talk_minutes_for([partner], month)[partner.pk],
+        minutes_included=version.minutes_included,
+        accounts=accounts_used(partner),
+        accounts_included=version.accounts_included + sub.extra_accounts,
+    )
+
+
+def managers_of(partner: Partner) -> QuerySet[User]:
+    return User.objects.filter(partner=partner, role=User.Role.MANAGER,
+                               is_active=True).exclude(email="")
+
+
+def notify_usage(partner: Partner, moment: datetime | None = None) -> int:
+    """Tell the partner's managers when requests or talk minutes reach 80% and 100% of the
+    plan: once per month, threshold and manager (the outbox's dedupe key)."""
+    month = first_of(local_today(partner, moment))
+    found = usage(partner, month)
+    if found is None:
+        return 0
+    sent = 0
+    for row in found.as_rows():
+        if row["key"] == "accounts" or not row["included"]:
+            continue
+        reached = [t for t in THRESHOLDS if row["used"] * 100 >= row["included"] * t]
+        if not reached:
+            continue
+        threshold = reached[-1]
+        with translation.override(partner.language):
+            label = {"requests": _("requests"), "minutes": _("talk minutes")}[row["key"]]
+            subject = _("%(partner)s: %(percent)d%% of the plan's %(what)s used") % {
+                "partner": partner.name, "percent": threshold, "what": label}
+            body = _("In %(month)s %(used)d of %(included)d %(what)s included in the plan "
+                     "%(plan)s are used. Beyond the plan each is billed at the overage "
+                     "price.") % {"month": f"{month:%m.%Y}", "used": row["used"],
+                                  "included": row["included"], "what": label,
+                                  "plan": found.plan}
+        for manager in managers_of(partner):
+            key = f"billing-usage:{partner.pk}:{month:%Y-%m}:{row['key']}:{threshold}:{manager.pk}"
+            if OutboxMessage.objects.filter(dedupe_key=key).exists():
+                continue
+            with transaction.atomic():
+                outbox.enqueue(partner=partner, channel=OutboxChannel.EMAIL,
+                               recipient=manager.email, subject=subject, body=body,
+                               dedupe_key=key)
+            sent += 1
+    return sent
+
+
+# --- Invoices ------------------------------------------------------------------------------
+
+
+def _line(code: str, description: str, quantity: Decimal | int, unit: str,
+          unit_price: Decimal, amount: Decimal | None = None) -> dict[str, Any]:
+    quantity = Decimal(quantity)
+    return {"code": code, "description": description, "quantity": quantity, "unit": unit,
+            "unit_price": unit_price,
+            "amount": money(quantity * unit_price if amount is None else amount)}
+
+
+def _minutes_of(seconds: int, rounding: str) -> int | None:
+    if rounding == Tariff.MinuteRounding.PER_SECOND:
+        return None
+    return math.ceil(seconds / 60)
+
+
+def draft(partner: Partner, month: date, *, minutes: int | None = None) -> dict[str, Any]:
+    """What the month's invoice says, computed from the records; writes nothing."""
+    month = first_of(month)
+    sub = subscription_for(partner, month)
+    if sub is None:
+        raise ValidationError({"partner": _("The partner had no subscription in %(month)s.")
+                               % {"month": f"{month:%m.%Y}"}})
+    version = version_for(sub.plan, month)
+    vat_percent = vat_percent_for(last_day(month))
+    tz = ZoneInfo(partner.time_zone)
+    labels = dict(Channel.choices)
+    tickets = [
+        {"number": format_number(pk), "date": created.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+         "channel": str(labels.get(channel, channel))}
+        for pk, created, channel in counted_tickets(partner, month, version)
+        .order_by("created_at", "pk").values_list("pk", "created_at", "channel")
+    ]
+    rounding = partner.tariff.minute_rounding
+    calls = [
+        {"date": started.astimezone(tz).strftime("%Y-%m-%d %H:%M"), "number": caller or dialled,
+         "seconds": seconds, "minutes": _minutes_of(seconds, rounding)}
+        for started, caller, dialled, seconds in billable_calls(partner, month)
+        .order_by("started_at", "pk").values_list("started_at", "caller", "dialled",
+                                                  "talk_seconds")
+    ]
+    if minutes is None:
+        minutes = talk_minutes_for([partner], month)[partner.pk]
+    first = first_subscription(partner)
+    lines = []
+    if first is not None and first_of(first.starts_on) == month:
+        fee = version.first_month_fee
+        if first.first_month == FirstMonth.PRO_RATA and first.starts_on.day > 1:
+            days = (last_day(month) - first.starts_on).days + 1
+            total_days = last_day(month).day
+            lines.append(_line("fee", _("%(plan)s, first month at the special price, "
+                                        "%(days)d of %(total)d days") % {
+                "plan": sub.plan.name, "days": days, "total": total_days},
+                Decimal(days) / Decimal(total_days), _("month"), fee,
+                amount=fee * days / total_days))
+        else:
+            lines.append(_line("fee", _("%(plan)s, first month at the special price") % {
+                "plan": sub.plan.name}, 1, _("month"), fee))
+    else:
+        lines.append(_line("fee", _("%(plan)s, monthly fee") % {"plan": sub.plan.name}, 1,
+                           _("month"), version.monthly_fee))
+    over_requests = max(len(tickets) - version.requests_included, 0)
+    if over_requests:
+        lines.append(_line("requests", _("Requests over the plan (%(used)d of %(included)d)")
+                           % {"used": len(tickets), "included": version.requests_included},
+                           over_requests, _("pcs"), version.overage_request_fee))
+    over_minutes = max(minutes - version.minutes_included, 0)
+    if over_minutes:
+        lines.append(_line("minutes", _("Talk minutes over the plan (%(used)d of "
+                                        "%(included)d)") % {
+            "used": minutes, "included": version.minutes_included},
+            over_minutes, _("min"), version.overage_minute_fee))
+    if sub.extra_accounts:
+        lines.append(_line("accounts", _("Extra ServiceDesk accounts"), sub.extra_accounts,
+                           _("pcs"), version.extra_account_fee))
+    subtotal = sum((line["amount"] for line in lines), Decimal("0.00"))
+    vat = money(subtotal * vat_percent / 100)
+    return {
+        "partner": partner, "month": month, "plan": sub.plan.name, "version": version,
+        "lines": lines, "subtotal": subtotal, "vat_percent": vat_percent, "vat": vat,
+        "total": subtotal + vat,
+        "usage": {"requests": len(tickets), "requests_included": version.requests_included,
+                  "minutes": minutes, "minutes_included": version.minutes_included,
+                  "minute_rounding": rounding, "tickets": tickets, "calls": calls},
+    }
+
+
+def _take_number(series: str, year: int) -> int:
+    """The next number in the series and year, the counter row locked until commit."""
+    Counter.objects.get_or_create(series=series, year=year)
+    counter = Counter.objects.select_for_update().get(series=series, year=year)
+    counter.last += 1
+    Counter.objects.filter(pk=counter.pk).update(last=counter.last)
+    return counter.last
+
+
+def _document_data(invoice: Invoice, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"invoice": invoice, "partner": invoice.partner, "lines": lines,
+            "usage": invoice.usage}
+
+
+def render_pdf(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
+    from weasyprint import CSS, HTML  # heavy: loaded only when a PDF is made
+
+    with translation.override(_language(invoice.partner)):
+        html = render_to_string("billing/invoice_pdf.html", _document_data(invoice, lines))
+    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))])
+
+
+def render_xlsx(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
+    """The invoice sheet and the usage detail; numbers stay numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    bold = Font(bold=True)
+    with translation.override(_language(invoice.partner)):
+        book = Workbook()
+        sheet = book.active
+        sheet.title = _("Invoice")[:31]
+        title = _("Credit note") if invoice.kind == Kind.CREDIT_NOTE else _("Invoice")
+        sheet.append([title, invoice.number])
+        sheet.append([_("Partner"), invoice.partner.legal_name or invoice.partner.name])
+        sheet.append([_("Month"), f"{invoice.month:%m.%Y}"])
+        sheet.append([_("Plan"), invoice.plan_name])
+        sheet.append([])
+        sheet.append([_("Description"), _("Quantity"), _("Unit"), _("Unit price, RUB"),
+                      _("Amount, RUB")])
+        for line in lines:
+            sheet.append([line["description"], float(line["quantity"]), line["unit"],
+                          line["unit_price"], line["amount"]])
+        sheet.append([_("Subtotal excl. VAT"), None, None, None, invoice.subtotal])
+        sheet.append([_("VAT %(percent)s%%") % {"percent": _percent(invoice.vat_percent)},
+                      None, None, None, invoice.vat])
+        sheet.append([_("Total incl. VAT"), None, None, None, invoice.total])
+        for row in sheet.iter_rows(min_row=7, min_col=4, max_col=5):
+            for cell in row:
+                cell.number_format = "#,##0.00"
+        sheet.column_dimensions["A"].width = 60
+        for cell in sheet[6]:
+            cell.font = bold
+        requests = book.create_sheet(_("Requests")[:31])
+        requests.append([_("Ticket"), _("Created"), _("Channel")])
+        for item in invoice.usage.get("tickets", []):
+            requests.append([item["number"], item["date"], item["channel"]])
+        calls = book.create_sheet(_("Calls")[:31])
+        calls.append([_("Date"), _("Number"), _("Talk, seconds"), _("Minutes billed")])
+        for item in invoice.usage.get("calls", []):
+            calls.append([item["date"], item["number"], item["seconds"], item["minutes"]])
+        for each in (requests, calls):
+            for cell in each[1]:
+                cell.font = bold
+            each.column_dimensions["A"].width = 18
+            each.column_dimensions["B"].width = 18
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _language(partner: Partner) -> str:
+    return partner.language if partner.language in ("ru", "en") else "ru"
+
+
+def _create(*, partner: Partner, kind: str, month: date, plan_name: str, vat_percent: Decimal,
+            lines: list[dict[str, Any]], usage_detail: dict[str, Any], actor: User | None,
+            documents: bool, corrects: Invoice | None = None, reason: str = "",
+            at: datetime | None = None) -> Invoice:
+    """Number and store an invoice (and its files) in the caller's transaction."""
+    at = at or now()
+    year = local_today(partner, at).year
+    series = "CN" if kind == Kind.CREDIT_NOTE else "INV"
+    sequence = _take_number(series, year)
+    number = f"CN-{year}-{sequence:05d}" if kind == Kind.CREDIT_NOTE else f"{year}-{sequence:05d}"
+    subtotal = sum((line["amount"] for line in lines), Decimal("0.00"))
+    vat = money(subtotal * vat_percent / 100)
+    invoice = Invoice(partner=partner, kind=kind, number=number, year=year, sequence=sequence,
+                      month=month, plan_name=plan_name, vat_percent=vat_percent,
+                      subtotal=subtotal, vat=vat, total=subtotal + vat, usage=usage_detail,
+                      corrects=corrects, reason=reason, issued_at=at, issued_by=actor)
+    if documents:
+        name = f"{partner.slug}-{number}"
+        invoice.pdf.save(f"{name}.pdf", ContentFile(render_pdf(invoice, lines)), save=False)
+        invoice.xlsx.save(f"{name}.xlsx", ContentFile(render_xlsx(invoice, lines)),
+                          save=False)
+    invoice.save()
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(invoice=invoice, position=index, code=line["code"],
+                    description=line["description"][:300], quantity=line["quantity"],
+                    unit=line["unit"], unit_price=line["unit_price"], amount=line["amount"])
+        for index, line in enumerate(lines, start=1)
+    )
+    audit.record(actor=actor, partner=partner, action=f"billing.{kind}", target=invoice,
+                 after={"number": number, "month": month, "subtotal": subtotal, "vat": vat,
+                        "total": invoice.total, "corrects": corrects.number if corrects else ""})
+    return invoice
+
+
+def open_invoice(partner: Partner, month: date) -> Invoice | None:
+    """The month's invoice that no credit note has cancelled, if any."""
+    return (Invoice.objects.filter(partner=partner, month=first_of(month), kind=Kind.INVOICE,
+                                   credit_note__isnull=True).first())
+
+
+def issue_invoice(partner: Partner, month: date, *, actor: User | None = None,
+                  at: datetime | None = None, documents: bool = True,
+                  minutes: int | None = None, mail: bool = True) -> Invoice:
+    """Issue the month's invoice: only for a month that is over, once (until a credit note
+    cancels it). Everything (number, lines, files, letters) or nothing."""
+    at = at or now()
+    if not isinstance(month, date):
+        raise ValidationError({"month": _("Give the month as YYYY-MM.")})
+    month = first_of(month)
+    if local_today(partner, at) < next_month(month):
+        raise ValidationError({"month": _("The month %(month)s is not over yet.") % {
+            "month": f"{month:%m.%Y}"}})
+    with translation.override(_language(partner)), transaction.atomic():
+        # Lock the year's counter first: two processes issuing the same month queue here,
+        # and the second sees the first's invoice.
+        year = local_today(partner, at).year
+        Counter.objects.get_or_create(series="INV", year=year)
+        Counter.objects.select_for_update().get(series="INV", year=year)
+        if open_invoice(partner, month) is not None:
+            raise ValidationError({"month": _("%(month)s is invoiced already; a correction "
+                                              "is a credit note.") % {
+                "month": f"{month:%m.%Y}"}})
+        data = draft(partner, month, minutes=minutes)
+        invoice = _create(partner=partner, kind=Kind.INVOICE, month=month,
+                          plan_name=data["plan"], vat_percent=data["vat_percent"],
+                          lines=data["lines"], usage_detail=data["usage"],
+                          actor=actor, documents=documents, at=at)
+        if mail and documents:
+            mail_invoice(invoice)
+    return invoice
+
+
+@transaction.atomic
+def issue_credit_note(invoice: Invoice, *, reason: str, actor: User | None,
+                      at: datetime | None = None) -> Invoice:
+    """Cancel an issued invoice with a credit note for its full amount; the month may then
+    be invoiced again."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500 or "\x00" in reason:
+        raise ValidationError({"reason": _("Say why, in at most 500 characters.")})
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.kind != Kind.INVOICE:
+        raise ValidationError({"invoice": _("Only an invoice can be corrected.")})
+    if Invoice.objects.filter(corrects=locked).exists():
+        raise ValidationError({"invoice": _("The invoice has a credit note already.")})
+    with translation.override(_language(invoice.partner)):
+        lines = [
+            {"code": line.code, "description": line.description, "quantity": -line.quantity,
+             "unit": line.unit, "unit_price": line.unit_price, "amount": -line.amount}
+            for line in locked.lines.all()
+        ]
+        note = _create(partner=locked.partner, kind=Kind.CREDIT_NOTE, month=locked.month,
+                       plan_name=locked.plan_name, vat_percent=locked.vat_percent,
+                       lines=lines, usage_detail={}, actor=actor, documents=True,
+                       corrects=locked, reason=reason, at=at)
+        mail_invoice(note)
+    return note
+
+
+def mail_invoice(invoice: Invoice) -> int:
+    """The invoice's PDF and XLSX to the partner's managers, once per invoice and person."""
+    partner = invoice.partner
+    with translation.override(_language(partner)):
+        title = _("Credit note") if invoice.kind == Kind.CREDIT_NOTE else _("Invoice")
+        subject = _("%(title)s %(number)s for %(month)s: %(partner)s") % {
+            "title": title, "number": invoice.number, "month": f"{invoice.month:%m.%Y}",
+            "partner": partner.name}
+        body = _("%(title)s %(number)s for %(month)s, total %(total)s RUB incl. VAT, is "
+                 "attached (PDF, and XLSX with every counted request and call).") % {
+            "title": title, "number": invoice.number, "month": f"{invoice.month:%m.%Y}",
+            "total": f"{invoice.total:.2f}"}
+    files = [
+        {"path": invoice.pdf.name, "filename": invoice.pdf.name.rsplit("/", 1)[-1],
+         "content_type": "application/pdf"},
+        {"path": invoice.xlsx.name, "filename": invoice.xlsx.name.rsplit("/", 1)[-1],
+         "content_type": XLSX_TYPE},
+    ]
+    count = 0
+    for manager in managers_of(partner):
+        outbox.enqueue(partner=partner, channel=OutboxChannel.EMAIL, recipient=manager.email,
+                       subject=subject, body=body, attachments=files,
+                       dedupe_key=f"billing-invoice:{invoice.pk}:{manager.pk}")
+        count += 1
+    return count
+
+
+def issue_due(moment: datetime | None = None, *, documents: bool = True) -> list[Invoice]:
+    """The clock's step: on or after the first working day of a month (the partner's
+    calendar), each subscribed partner gets last month's invoice, once."""
+    from firstline.metrics.report import first_working_day
+
+    moment = moment or now()
+    issued = []
+    partner_ids = Subscription.objects.values_list("partner_id", flat=True).distinct()
+    partners = Partner.objects.filter(pk__in=partner_ids, is_active=True).select_related(
+        "tariff").order_by("pk")
+    for partner in partners:
+        today = local_today(partner, moment)
+        month = first_of(today)
+        billed = first_of(month - timedelta(days=1))
+        if subscription_for(partner, billed) is None:
+            continue
+        if Invoice.objects.filter(partner=partner, month=billed, kind=Kind.INVOICE).exists():
+            continue  # issued (a credit note's reissue is by hand)
+        if today < first_working_day(partner, month):
+            continue
+        try:
+            issued.append(issue_invoice(partner, billed, at=moment, documents=documents))
+        except ValidationError:
+            continue  # e.g. issued meanwhile by another process
+        except IntegrityError:
+            continue
+    return issued
