@@ -11,19 +11,19 @@ from firstline.sla.models import TypicalRequest
 
 
 class ArticleForm(forms.Form):
-    title = forms.CharField(label=_("title"), max_length=300)
-    language = forms.ChoiceField(label=_("language"), choices=Language.choices)
-    visibility = forms.ChoiceField(label=_("visibility"), choices=Visibility.choices)
-    category = forms.ModelChoiceField(Category.objects.none(), label=_("category"),
+    title = forms.CharField(label=_("Title"), max_length=300)
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    visibility = forms.ChoiceField(label=_("Visibility"), choices=Visibility.choices)
+    category = forms.ModelChoiceField(Category.objects.none(), label=_("Category"),
                                       required=False)
     typical_request = forms.ModelChoiceField(
         TypicalRequest.objects.none(), label=_("Instruction for the typical request"),
         required=False,
         help_text=_("Operators see this article on the tickets of the typical request."))
-    related = forms.ModelMultipleChoiceField(Article.objects.none(), label=_("see also"),
+    related = forms.ModelMultipleChoiceField(Article.objects.none(), label=_("See also"),
                                              required=False)
     # Not the model's max length: the service names the limit in its own message.
-    body = forms.CharField(label=_("text"), widget=forms.Textarea(attrs={"rows": 16}),
+    body = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 16}),
                            strip=False,
                            help_text=_("HTML is allowed (headings, lists, links, images of "
                                        "the article's attachments); scripts are not."))
@@ -45,7 +45,7 @@ class ArticleForm(forms.Form):
 
 class CategoryForm(forms.Form):
     partner = forms.ModelChoiceField(Partner.objects.none(), label=_("Partner"))
-    name = forms.CharField(label=_("name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200)
 
     def __init__(self, *args: Any, partners: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -97,7 +97,7 @@ def _postgres(articles: QuerySet[Article], terms: list[str], limit: int) -> list
 
 
 def _marked(head: str) -> SafeString:
-    text = escape(head).replace(START, "<mark>").replace(STOP, "</mark>")
+    text = escape(_lines(head)).replace(START, "<mark>").replace(STOP, "</mark>")
     return mark_safe(text)  # noqa: S308 - escaped above, only our own <mark> added
 
 
@@ -134,7 +134,13 @@ def _fallback(articles: QuerySet[Article], terms: list[str], limit: int) -> list
     return hits[:limit]
 
 
+def _lines(text: str) -> str:
+    """A snippet is one line: the text's line breaks (headings, list items) as " · "."""
+    return re.sub(r"\s*\n\s*", " · ", text)
+
+
 def _window(text: str, stems: list[str]) -> SafeString:
+    text = _lines(text)
     folded = fold(text)
     positions = [folded.find(part) for part in stems if folded.find(part) >= 0]
     start = max(0, min(positions) - SNIPPET_CHARS // 3) if positions else 0
