@@ -226,3 +226,19 @@ def test_desk_forms_add_and_refuse_with_the_field_named(cast, settings_a):
     assert "• Смена списка уполномоченных лиц" in lines
     assert "• Панель управления" in lines
     assert any("каждые 6 месяцев" in line for line in lines)
+
+
+def test_api_lists_versions_and_serves_files_within_tenancy(cast, settings_a):
+    version = services.generate(settings_a, actor=cast.supervisor)
+    listed = client_for(cast.a.manager).get("/api/agreements").json()["versions"]
+    assert [(row["id"], row["version"], row["policy"]) for row in listed] == [
+        (version.pk, 1, "Стандарт")]
+    assert len(listed[0]["sections"]) == 10
+    got = client_for(cast.a.manager).get(listed[0]["docx"])
+    assert got.status_code == 200 and b"".join(got.streaming_content)[:2] == b"PK"
+    # Another partner's manager sees none and cannot fetch the file; an engineer is refused.
+    assert client_for(cast.b.manager).get("/api/agreements").json() == {"versions": []}
+    assert client_for(cast.b.manager).get(listed[0]["pdf"]).status_code == 404
+    assert client_for(cast.a.engineer).get("/api/agreements").status_code == 403
+    assert client_for(cast.supervisor).get(
+        f"/api/agreements?partner={cast.b.partner.pk}").json() == {"versions": []}

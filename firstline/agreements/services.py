@@ -367,7 +367,7 @@ def _revision(terms: AgreementTerms) -> dict[str, Any]:
 
 
 def _signatures(partner: Partner) -> dict[str, Any]:
-    blank = "____________________"
+    blank = ""
     rows = [[_("Organisation"), partner.legal_name or partner.name, blank],
             [_("Full name, position"), blank, blank],
             [_("Signature"), blank, blank],
