@@ -185,3 +185,64 @@ def test_the_ticket_page_shows_deadlines_and_messages_waiting_for_delivery(cast,
     # Partner users see the deadlines but not the provider's outbox.
     partner_page = client_for(cast.a.engineer).get(reverse("ticket", args=[ticket.pk]))
     assert "lead@provider.example" not in partner_page.content.decode()
+
+
+def test_a_batch_of_due_steps_costs_the_same_statements_as_one_step(cast, ladder):
+    """Steps are claimed and written a batch at a time: 3 due steps or 30, the same queries."""
+    from django.test.utils import CaptureQueriesContext
+
+    def sweep_statements(tickets: int, day: int) -> int:
+        for _ in range(tickets):
+            critical_ticket(cast, at(2026, 11, day, 9, 0))
+        with CaptureQueriesContext(connection) as queries:
+            assert clock.sweep(at(2026, 11, day, 14, 0)) == 3 * tickets
+        # The escalation's own statements; subscribers of the events it publishes run
+        # their own queries per event, and are not what this counts.
+        own = ("sla_", "outbox_", "tickets_message", "core_auditevent", "core_user")
+        return len([q for q in queries.captured_queries
+                    if any(f'"{table}' in q["sql"] for table in own)])
+
+    assert sweep_statements(1, 23) == sweep_statements(10, 24)
+    # Every step still has its own notices, note and audit row; none twice.
+    assert OutboxMessage.objects.count() == 4 * 11
+    assert Message.objects.filter(is_automatic=True, kind=Message.Kind.NOTE).count() == 3 * 11
+    keys = list(OutboxMessage.objects.values_list("dedupe_key", flat=True))
+    assert len(set(keys)) == len(keys)
+
+
+def test_a_step_that_fails_costs_only_itself_a_retry_and_publishes_the_events(
+        cast, ladder, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from firstline.core import events
+
+    first, broken, last = (critical_ticket(cast, at(2026, 11, 30, 9, 0)) for _ in range(3))
+    seen: list[tuple[str, int]] = []
+
+    def receiver(event, partner_id, moment, ticket, **kwargs):
+        if ticket.pk == broken.pk:
+            raise RuntimeError("a subscriber failed on this ticket")
+        # Receivers run in the batch's transaction: count what committed, not what the
+        # failed batch published before it was rolled back.
+        transaction.on_commit(lambda: seen.append((event, ticket.pk)))
+
+    events.subscribe("escalation.fired", receiver)
+    events.subscribe("sla.breached", receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert clock.sweep(at(2026, 11, 30, 14, 0)) == 6
+    finally:
+        for name in ("escalation.fired", "sla.breached"):
+            events._signal(name).disconnect(
+                dispatch_uid=f"{name}:{receiver.__module__}.{receiver.__qualname__}")
+    assert not PendingEscalation.objects.filter(ticket__in=[first, last],
+                                                fired_at__isnull=True).exists()
+    waiting = PendingEscalation.objects.filter(ticket=broken, fired_at__isnull=True)
+    assert waiting.count() == 3
+    assert {p.due_at for p in waiting} == {at(2026, 11, 30, 14, 1)}  # retried a minute later
+    assert not OutboxMessage.objects.filter(ticket=broken).exists()
+    assert not events_for(broken).filter(action="escalation.fired").exists()
+    # Each fired step published once; only the 100% step is a breach.
+    assert sorted(seen) == sorted(
+        [("escalation.fired", t.pk) for t in (first, last) for _ in range(3)]
+        + [("sla.breached", t.pk) for t in (first, last) for _ in range(2)])

@@ -22,20 +22,38 @@ def worker_name() -> str:
 
 
 def sweep(moment: datetime | None = None, limit: int = 200, worker: str | None = None) -> int:
-    """Fire every step due at `moment`; returns how many this worker fired."""
+    """Fire every step due at `moment`; returns how many this worker fired.
+
+    Batches of `limit` steps, each claimed and fired in one transaction. A batch that fails
+    is rolled back and its steps fired one by one, so one broken row costs only itself a
+    retry a minute later, never the other steps their notices."""
     moment = moment or now()
     worker = worker or worker_name()
     fired = 0
     while True:
-        ids = escalation.due_ids(moment, limit)
-        for pending_id in ids:
-            try:
-                fired += escalation.fire(pending_id, moment, worker)
-            except Exception:
-                # One broken row must not stop the clock: try it again a minute later.
-                log.exception("escalation %s failed; retrying later", pending_id)
-                PendingEscalation.objects.filter(pk=pending_id, fired_at__isnull=True).update(
-                    due_at=moment + RETRY_FAILED_STEP_AFTER
-                )
-        if len(ids) < limit:
+        try:
+            count = escalation.fire_due(moment, worker, limit)
+        except Exception:
+            log.exception("a batch of escalations failed; firing its steps one by one")
+            count = _one_by_one(moment, worker, limit)
+            fired += count
+            if count == 0:
+                return fired
+            continue
+        fired += count
+        if count < limit:
             return fired
+
+
+def _one_by_one(moment: datetime, worker: str, limit: int) -> int:
+    fired = 0
+    for pending_id in escalation.due_ids(moment, limit):
+        try:
+            fired += escalation.fire(pending_id, moment, worker)
+        except Exception:
+            # One broken row must not stop the clock: try it again a minute later.
+            log.exception("escalation %s failed; retrying later", pending_id)
+            PendingEscalation.objects.filter(pk=pending_id, fired_at__isnull=True).update(
+                due_at=moment + RETRY_FAILED_STEP_AFTER
+            )
+    return fired

@@ -15,13 +15,16 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from firstline.core import audit, events
-from firstline.core.models import User
+from firstline.core.clock import now
+from firstline.core.models import AuditEvent, User
 from firstline.outbox import services as outbox
+from firstline.outbox.models import OutboxMessage
 from firstline.sla import deadlines
 from firstline.sla.models import EscalationStep, PendingEscalation
 from firstline.tickets.html import text_to_html
@@ -98,36 +101,109 @@ class Notification:
 
 
 def recipients(step: EscalationStep, ticket: Ticket) -> list[User]:
-    people: dict[int, User] = {}
-    roles = set(step.roles)
-    active = User.objects.filter(is_active=True)
-    if EscalationStep.Role.LEAD in roles:
-        people.update({u.pk: u for u in active.filter(role=User.Role.SUPERVISOR)})
-    if EscalationStep.Role.PARTNER_ENGINEER in roles:
-        people.update({u.pk: u for u in active.filter(
-            role=User.Role.ENGINEER, partner_id=ticket.partner_id)})
-    if EscalationStep.Role.PARTNER_MANAGER in roles:
-        people.update({u.pk: u for u in active.filter(
-            role=User.Role.MANAGER, partner_id=ticket.partner_id)})
-    if EscalationStep.Role.ASSIGNEE in roles and ticket.assignee is not None:
-        people[ticket.assignee.pk] = ticket.assignee
-    for user in step.users.filter(is_active=True):
-        people[user.pk] = user
-    return list(people.values())
+    return _Recipients.load([(step, ticket)]).of(step, ticket)
+
+
+class _Recipients:
+    """Everyone a batch of steps may notify, read with two queries whatever the batch size."""
+
+    def __init__(self, users: list[User], named: dict[int, list[User]]) -> None:
+        self.supervisors = [u for u in users if u.role == User.Role.SUPERVISOR]
+        self.by_partner: dict[tuple[int | None, str], list[User]] = {}
+        for user in users:
+            if user.role in (User.Role.ENGINEER, User.Role.MANAGER):
+                self.by_partner.setdefault((user.partner_id, user.role), []).append(user)
+        self.named = named
+
+    @classmethod
+    def load(cls, pairs: Sequence[tuple[EscalationStep, Ticket]]) -> "_Recipients":
+        roles: set[str] = set()
+        partners: set[int] = set()
+        step_ids: set[int] = set()
+        for step, ticket in pairs:
+            roles.update(step.roles)
+            partners.add(ticket.partner_id)
+            step_ids.add(step.pk)
+        wanted = Q(pk__in=[])
+        if EscalationStep.Role.LEAD in roles:
+            wanted |= Q(role=User.Role.SUPERVISOR)
+        partner_roles = [role for step_role, role in (
+            (EscalationStep.Role.PARTNER_ENGINEER, User.Role.ENGINEER),
+            (EscalationStep.Role.PARTNER_MANAGER, User.Role.MANAGER)) if step_role in roles]
+        if partner_roles:
+            wanted |= Q(role__in=partner_roles, partner_id__in=partners)
+        users = list(User.objects.filter(wanted, is_active=True).order_by("pk")) if (
+            roles & {EscalationStep.Role.LEAD, EscalationStep.Role.PARTNER_ENGINEER,
+                     EscalationStep.Role.PARTNER_MANAGER}) else []
+        named: dict[int, list[User]] = {}
+        through = EscalationStep.users.through
+        for link in (through.objects.filter(escalationstep_id__in=step_ids, user__is_active=True)
+                     .select_related("user").order_by("user_id")):
+            named.setdefault(link.escalationstep_id, []).append(link.user)
+        return cls(users, named)
+
+    def of(self, step: EscalationStep, ticket: Ticket) -> list[User]:
+        people: dict[int, User] = {}
+        roles = set(step.roles)
+        if EscalationStep.Role.LEAD in roles:
+            people.update({u.pk: u for u in self.supervisors})
+        if EscalationStep.Role.PARTNER_ENGINEER in roles:
+            people.update({u.pk: u for u in self.by_partner.get(
+                (ticket.partner_id, User.Role.ENGINEER), [])})
+        if EscalationStep.Role.PARTNER_MANAGER in roles:
+            people.update({u.pk: u for u in self.by_partner.get(
+                (ticket.partner_id, User.Role.MANAGER), [])})
+        if EscalationStep.Role.ASSIGNEE in roles and ticket.assignee is not None:
+            people[ticket.assignee.pk] = ticket.assignee
+        for user in self.named.get(step.pk, []):
+            people[user.pk] = user
+        return list(people.values())
 
 
 def _address(user: User, channel: str) -> str:
     return user.email if channel == EscalationStep.Channel.EMAIL else user.phone
 
 
+def _due(moment: datetime) -> QuerySet[PendingEscalation]:
+    return (
+        PendingEscalation.objects.select_related("step", "ticket", "ticket__partner",
+                                                 "ticket__assignee")
+        .filter(fired_at__isnull=True, due_at__lte=moment)
+    )
+
+
+def fire_due(moment: datetime, worker: str, limit: int) -> int:
+    """Claim up to `limit` due steps and fire them all in one transaction; how many fired.
+
+    The claim locks the rows it takes (PostgreSQL: FOR UPDATE SKIP LOCKED, so a second clock
+    takes the next rows instead of waiting; SQLite's IMMEDIATE transactions admit one writer)
+    and marks them fired with one UPDATE; the outbox rows, timeline notes and audit rows of
+    the whole batch are then inserted with one statement each. Fewer than `limit` means
+    nothing else was due (or another clock holds it)."""
+    with transaction.atomic():
+        batch = list(_due(moment).select_for_update(skip_locked=True, of=("self",))
+                     .order_by("due_at", "pk")[:limit])
+        if not batch:
+            return 0
+        claimed = PendingEscalation.objects.filter(
+            pk__in=[p.pk for p in batch], fired_at__isnull=True
+        ).update(
+            fired_at=moment, fired_by=worker[:100],
+            fired_late=Case(When(due_at__lt=moment - LATE_AFTER, then=Value(True)),
+                            default=Value(False)),
+        )
+        if claimed != len(batch):  # pragma: no cover - the rows are locked by this claim
+            raise RuntimeError("escalation claim lost rows it had locked")
+        _notify([(p, moment - p.due_at > LATE_AFTER) for p in batch], moment)
+    return len(batch)
+
+
 def fire(pending_id: int, moment: datetime, worker: str) -> bool:
     """Fire one due step if this worker wins the claim; False if someone else did."""
     with transaction.atomic():
-        pending = (
-            PendingEscalation.objects.select_related("step", "ticket", "ticket__partner",
-                                                     "ticket__assignee")
-            .filter(pk=pending_id, fired_at__isnull=True).first()
-        )
+        pending = PendingEscalation.objects.select_related(
+            "step", "ticket", "ticket__partner", "ticket__assignee"
+        ).filter(pk=pending_id, fired_at__isnull=True).first()
         if pending is None:
             return False
         late = moment - pending.due_at > LATE_AFTER
@@ -136,78 +212,113 @@ def fire(pending_id: int, moment: datetime, worker: str) -> bool:
         )
         if claimed != 1:
             return False
-        _notify(pending, moment, late)
+        _notify([(pending, late)], moment)
     return True
 
 
-def _notify(pending: PendingEscalation, moment: datetime, late: bool) -> None:
+def _notify(batch: Sequence[tuple[PendingEscalation, bool]], moment: datetime) -> None:
     # Notices and the timeline note are for the provider's and partners' Russian-speaking
     # staff, whatever language the worker process happens to run in.
     with translation.override("ru"):
-        _notify_in_language(pending, moment, late)
+        _notify_in_language(batch, moment)
 
 
-def _notify_in_language(pending: PendingEscalation, moment: datetime, late: bool) -> None:
-    ticket, step = pending.ticket, pending.step
-    sent: list[str] = []
-    skipped: list[str] = []
-    subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
-        "number": ticket.number, "target": step.get_target_display().lower(),
-        "percent": step.percent, "subject": ticket.subject,
-    }
-    due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
-    local_due = (
-        date_format(timezone.localtime(due, ZoneInfo(ticket.partner.time_zone)),
-                    "d.m.Y H:i") + f" ({ticket.partner.time_zone})"
-        if due else "—"
-    )
-    body = _(
-        "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
-        "Deadline: %(due)s."
-    ) % {
-        "number": ticket.number, "partner": ticket.partner.name,
-        "priority": ticket.get_priority_display(), "subject": ticket.subject, "due": local_due,
-    }
-    if late:
-        body += "\n" + _("Fired late: the SLA clock was not running.")
-    for user in recipients(step, ticket):
-        for channel in step.channels:
-            label = f"{user.display_name} ({EscalationStep.Channel(channel).label})"
-            address = _address(user, channel)
-            if not address:
-                skipped.append(label)
-                continue
-            try:
-                with transaction.atomic():
-                    outbox.enqueue(
-                        partner=ticket.partner, channel=channel, recipient=address,
-                        subject=subject, body=body, ticket=ticket,
-                        dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
-                    )
-            except ValidationError:
-                # A malformed address must not cost the other recipients their notice.
-                skipped.append(f"{label}: {address}")
-                continue
-            sent.append(label)
-    if skipped:
-        note = _("Escalation: %(step)s. Notified: %(sent)s. No usable address for: "
-                 "%(skipped)s.") % {"step": str(step), "sent": ", ".join(sent) or "—",
-                                    "skipped": ", ".join(skipped)}
-    else:
-        note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
-            "step": str(step), "sent": ", ".join(sent) or "—"
+def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
+                        moment: datetime) -> None:
+    people = _Recipients.load([(p.step, p.ticket) for p, _late in batch])
+    outgoing: list[tuple[int, str, OutboxMessage]] = []  # (batch index, label, message)
+    sent: list[list[str]] = [[] for _ in batch]
+    skipped: list[list[str]] = [[] for _ in batch]
+    queued_at = now()
+    for index, (pending, late) in enumerate(batch):
+        ticket, step = pending.ticket, pending.step
+        subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
+            "number": ticket.number, "target": step.get_target_display().lower(),
+            "percent": step.percent, "subject": ticket.subject,
         }
-    Message.objects.create(
-        partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
-        is_automatic=True, body_text=note, body_html=text_to_html(note), created_at=moment,
-    )
-    audit.record(
-        actor=None, partner=ticket.partner, action="escalation.fired", target=ticket,
-        after={"step": str(step), "due": pending.due_at, "late": late,
-               "notified": sent, "skipped": skipped},
-    )
-    events.publish("escalation.fired", partner_id=ticket.partner_id, moment=moment,
-                   ticket=ticket, step=step, late=late)
-    if step.percent >= 100:
-        events.publish("sla.breached", partner_id=ticket.partner_id, moment=moment,
-                       ticket=ticket, target=step.target)
+        due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
+        local_due = (
+            date_format(timezone.localtime(due, ZoneInfo(ticket.partner.time_zone)),
+                        "d.m.Y H:i") + f" ({ticket.partner.time_zone})"
+            if due else "—"
+        )
+        body = _(
+            "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
+            "Deadline: %(due)s."
+        ) % {
+            "number": ticket.number, "partner": ticket.partner.name,
+            "priority": ticket.get_priority_display(), "subject": ticket.subject,
+            "due": local_due,
+        }
+        if late:
+            body += "\n" + _("Fired late: the SLA clock was not running.")
+        for user in people.of(step, ticket):
+            for channel in step.channels:
+                label = f"{user.display_name} ({EscalationStep.Channel(channel).label})"
+                address = _address(user, channel)
+                if not address:
+                    skipped[index].append(label)
+                    continue
+                try:
+                    # The checks outbox.enqueue makes, without a query per message.
+                    address = outbox._clean_recipient(channel, address)
+                except ValidationError:
+                    # A malformed address must not cost the other recipients their notice.
+                    skipped[index].append(f"{label}: {address}")
+                    continue
+                headers = (outbox._with_message_id({}, ticket.partner)
+                           if channel == EscalationStep.Channel.EMAIL else {})
+                outgoing.append((index, label, OutboxMessage(
+                    partner=ticket.partner, ticket=ticket, channel=channel, recipient=address,
+                    subject=subject.strip(), body=body, headers=headers,
+                    dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
+                    next_attempt_at=queued_at,
+                )))
+    # A key already taken (a notice sent before) is not sent again, but it was sent.
+    taken = dict(OutboxMessage.objects.filter(
+        dedupe_key__in=[message.dedupe_key for _i, _l, message in outgoing]
+    ).values_list("dedupe_key", "partner_id"))
+    new = []
+    for index, label, message in outgoing:
+        if message.dedupe_key not in taken:
+            new.append(message)
+        elif taken[message.dedupe_key] != message.partner_id:
+            # As enqueue refuses it: another partner's row is never taken for this one's.
+            skipped[index].append(f"{label}: {message.recipient}")
+            continue
+        sent[index].append(label)
+    if new:
+        OutboxMessage.objects.bulk_create(new)
+        outbox._nudge_after_commit()
+
+    notes, trail = [], []
+    for index, (pending, late) in enumerate(batch):
+        ticket, step = pending.ticket, pending.step
+        if skipped[index]:
+            note = _("Escalation: %(step)s. Notified: %(sent)s. No usable address for: "
+                     "%(skipped)s.") % {"step": str(step), "sent": ", ".join(sent[index]) or "—",
+                                        "skipped": ", ".join(skipped[index])}
+        else:
+            note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
+                "step": str(step), "sent": ", ".join(sent[index]) or "—"
+            }
+        notes.append(Message(
+            partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
+            is_automatic=True, body_text=note, body_html=text_to_html(note), created_at=moment,
+        ))
+        # What audit.record writes, inserted for the whole batch at once.
+        trail.append(AuditEvent(
+            actor=None, partner=ticket.partner, action="escalation.fired",
+            target_type=ticket._meta.model_name, target_id=str(ticket.pk), before={},
+            after=audit._jsonable({"step": str(step), "due": pending.due_at, "late": late,
+                                   "notified": sent[index], "skipped": skipped[index]}),
+        ))
+    Message.objects.bulk_create(notes)
+    AuditEvent.objects.bulk_create(trail)
+    for pending, late in batch:
+        ticket, step = pending.ticket, pending.step
+        events.publish("escalation.fired", partner_id=ticket.partner_id, moment=moment,
+                       ticket=ticket, step=step, late=late)
+        if step.percent >= 100:
+            events.publish("sla.breached", partner_id=ticket.partner_id, moment=moment,
+                           ticket=ticket, target=step.target)
