@@ -88,7 +88,8 @@ def test_ticket_metrics_take_one_query_each_whatever_the_number_of_partners(cast
     grouped = [q["sql"] for q in for_both.captured_queries if "GROUP BY" in q["sql"]
                and "tickets_ticket" in q["sql"]]
     assert len(grouped) == 4
-    # The per-partner part (calls, surveys) grows; the ticket part does not.
+    # Four grouped ticket queries for one partner as for two (calls and surveys: one each,
+    # tests/test_metrics_compare_grouped.py).
     assert len([q for q in for_one.captured_queries if "GROUP BY" in q["sql"]
                 and "tickets_ticket" in q["sql"]]) == 4
 

@@ -354,10 +354,80 @@ def _grouped(rows: Any, flag: str | None, condition: Q) -> dict[int, Result]:
                                       in_time=row["ok"]) for row in found}
 
 
+def _grouped_calls(scope: Scope) -> dict[int, Result] | Result:
+    """The share of answered calls for every partner of the scope in one query: inbound
+    calls grouped by partner and by the week (of the period's Mondays) they began in, the
+    same facts and weekly judgement as the registry's `answered_calls` for one partner.
+    Filters the phone line cannot have give one "does not apply" result for all."""
+    from django.db.models import Case, Count, IntegerField, Value, When
+
+    from firstline.calls.models import Outcome
+    from firstline.metrics import catalogue
+
+    calls = catalogue._calls(scope)
+    if calls is None:
+        return Result(None, available=False, note=catalogue._not_for_filters())
+    mondays = catalogue._mondays(scope)
+    starts = [datetime.combine(monday, datetime.min.time(), scope.start.tzinfo)
+              for monday in mondays]
+    week = Case(*[When(started_at__gte=start, started_at__lt=start + timedelta(days=7),
+                       then=Value(index)) for index, start in enumerate(starts)],
+                default=Value(-1), output_field=IntegerField())
+    rows = (calls.annotate(week=week).values("partner_id", "week")
+            .annotate(n=Count("pk"), answered=Count("pk", filter=Q(outcome=Outcome.ANSWERED)))
+            .order_by("partner_id", "week"))
+    totals: dict[int, list[int]] = {}
+    weeks: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        total = totals.setdefault(row["partner_id"], [0, 0])
+        total[0] += row["n"]
+        total[1] += row["answered"]
+        if row["week"] >= 0:
+            weeks.setdefault(row["partner_id"], []).append({
+                "week": mondays[row["week"]].isoformat(), "partner_id": row["partner_id"],
+                "calls": row["n"], "answered": row["answered"]})
+    return {partner_id: Result(value=share(answered, n), n=n, in_time=answered,
+                               breakdown={"weeks": weeks.get(partner_id, [])})
+            for partner_id, (n, answered) in totals.items() if n}
+
+
+def _grouped_csat(scope: Scope) -> dict[int, Result] | Result:
+    """CSAT for every partner of the scope from one query over the answered surveys, by the
+    surveys' own rule (satisfied: the top quarter of the scale; a Wilson 95% interval)."""
+    from firstline.metrics import catalogue
+    from firstline.surveys.models import Kind, Survey
+    from firstline.surveys.stats import MIN_SAMPLE, SATISFIED_SHARE, wilson
+
+    if scope.priority or scope.channel:
+        return Result(None, available=False, note=catalogue._not_for_filters())
+    rows = Survey.objects.filter(kind=Kind.CSAT, answered_at__isnull=False,
+                                 score__isnull=False, answered_at__gte=scope.start,
+                                 answered_at__lt=scope.end)
+    if scope.partner_ids is not None:
+        rows = rows.filter(partner_id__in=scope.partner_ids)
+    if scope.service_id:
+        rows = rows.filter(service_id=scope.service_id)
+    counts: dict[int, list[int]] = {}
+    for partner_id, score, low, high in rows.order_by().values_list(
+            "partner_id", "score", "scale_min", "scale_max"):
+        part = (score - low) / (high - low) if high > low else 0.0
+        tally = counts.setdefault(partner_id, [0, 0])
+        tally[0] += 1
+        tally[1] += part >= SATISFIED_SHARE
+    found = {}
+    for partner_id, (n, satisfied) in counts.items():
+        ci_low, ci_high = wilson(satisfied, n)
+        found[partner_id] = Result(value=round(100 * satisfied / n, 1), n=n, breakdown={
+            "ci95_low": ci_low, "ci95_high": ci_high, "enough_answers": n >= MIN_SAMPLE})
+    return found
+
+
 def compare_partners(scope: Scope) -> dict[str, Any]:
     """The key metrics for each partner of the scope, met or missed against each partner's
-    target. Ticket metrics: one query each grouped by partner; the phone line and CSAT are
-    judged per partner by the registry's own unit (answered calls: week by week)."""
+    target. One query each grouped by partner: the ticket metrics, the answered calls (by
+    partner and week, judged week by week as the registry's unit does) and CSAT."""
+    from firstline.metrics import catalogue
+
     ids = scope.partner_ids or ()
     partners = list(Partner.objects.filter(pk__in=ids).order_by("name"))
     grouped = {
@@ -366,6 +436,8 @@ def compare_partners(scope: Scope) -> dict[str, Any]:
                                     Q(resolution_in_time=True)),
         "first_line_share": _grouped(scope.resolved(), None, Q(first_line_resolved=True)),
         "first_contact_share": _grouped(scope.resolved(), None, Q(first_contact_resolved=True)),
+        "answered_calls": _grouped_calls(scope),
+        "csat": _grouped_csat(scope),
     }
     overrides: dict[int | None, dict[str, float]] = {}
     for target in MetricTarget.objects.filter(metric__in=COMPARED):
@@ -377,8 +449,13 @@ def compare_partners(scope: Scope) -> dict[str, Any]:
                     scope.channel, scope.month)
         cells = []
         for metric in columns:
-            if metric.key in grouped:
-                result = grouped[metric.key].get(partner.pk, Result(None))
+            found = grouped.get(metric.key)
+            if isinstance(found, Result):  # the filters rule the metric out for everyone
+                result = found
+            elif found is not None:
+                result = found.get(partner.pk) or (
+                    Result(None) if metric.source == "tickets"
+                    else Result(None, available=False, note=catalogue._no_data()))
             else:
                 result = metric.compute(own)
             target = overrides.get(partner.pk, {}).get(
