@@ -91,14 +91,15 @@ def create(output: Path, *, now: datetime | None = None) -> Path:
               "--file", str(target / PG_DUMP)], pg_env())
         files = [PG_DUMP]
     else:
-        source = sqlite3.connect(_database()["NAME"])
+        # Through Django's own connection: the same database whatever NAME spells (a file, or
+        # the shared in-memory database of a test run).
+        connection = connections["default"]
+        connection.ensure_connection()
         destination = sqlite3.connect(target / SQLITE_DUMP)
         try:
-            with destination:
-                source.backup(destination)
+            connection.connection.backup(destination)
         finally:
             destination.close()
-            source.close()
         files = [SQLITE_DUMP]
     media_root = Path(settings.MEDIA_ROOT)
     with tarfile.open(target / MEDIA, "w:gz") as archive:
@@ -151,20 +152,19 @@ def restore(source: Path) -> dict[str, Any]:
     kind = engine()
     if manifest["engine"] != kind:
         raise BackupError(f"the backup is of {manifest['engine']}, this database is {kind}")
-    connections.close_all()
     if kind == "postgresql":
+        connections.close_all()
         _ensure_pg_database()
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
               "--single-transaction", "--exit-on-error", "--dbname", _database()["NAME"],
               str(source / PG_DUMP)], pg_env())
     else:
+        connection = connections["default"]
+        connection.ensure_connection()
         backup = sqlite3.connect(source / SQLITE_DUMP)
-        live = sqlite3.connect(_database()["NAME"])
         try:
-            with live:
-                backup.backup(live)
+            backup.backup(connection.connection)
         finally:
-            live.close()
             backup.close()
     _restore_media(source / MEDIA)
     return manifest
