@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from firstline.telegram.models import Bot
 
@@ -13,7 +14,11 @@ class BotForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text=_("From @BotFather. Leave empty to keep the stored token."),
     )
-    mode = forms.ChoiceField(label=_("How updates arrive"), choices=Bot.Mode.choices)
+    # Short labels: the model's longer ones do not fit the select beside the token.
+    mode = forms.ChoiceField(label=_("How updates arrive"), choices=[
+        (Bot.Mode.WEBHOOK, pgettext_lazy("telegram update source", "Webhook")),
+        (Bot.Mode.POLLING, pgettext_lazy("telegram update source", "Long polling")),
+    ])
     is_active = forms.BooleanField(label=_("Active"), required=False)
 
     def __init__(self, *args: Any, bot: Bot | None = None, **kwargs: Any) -> None:

@@ -284,7 +284,8 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
 
 
 def _chat(bot: Bot, incoming: Incoming) -> Chat:
-    chat = (Chat.objects.select_for_update().select_related("contact", "ticket")
+    # Only the chat row is locked: its contact and ticket are read along (nullable joins).
+    chat = (Chat.objects.select_for_update(of=("self",)).select_related("contact", "ticket")
             .filter(bot=bot, chat_id=incoming.chat_id).first())
     if chat is None:
         try:
