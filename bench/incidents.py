@@ -3,6 +3,7 @@ and the alert webhook.
 
 Usage (a throwaway database is created and dropped; over the Unix socket, see DESIGN.md):
     .venv/bin/python bench/incidents.py [--tickets 1000] [--alerts 500] [--pages 2000]
+        [--rounds 3] [--profile]
 
 Prints, each beside a baseline measured in the same run:
 - the time to answer an incident with `--tickets` linked tickets (one public reply in each
@@ -16,6 +17,7 @@ Prints, each beside a baseline measured in the same run:
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +36,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=500)
     parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true",
+                        help="print the answer's top functions by cumulative time")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -56,6 +61,14 @@ def main() -> None:
         subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
 
 
+def spread(values: list[float], unit: str, digits: int = 2) -> str:
+    """Median, p95 and min–max of the values."""
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return (f"p50 {statistics.median(ordered):.{digits}f} {unit}, p95 {p95:.{digits}f} {unit}, "
+            f"min–max {ordered[0]:.{digits}f}–{ordered[-1]:.{digits}f} {unit}")
+
+
 def run(args: argparse.Namespace) -> None:
     from django.db import transaction
 
@@ -76,75 +89,115 @@ def run(args: argparse.Namespace) -> None:
     service = Service.objects.create(partner=partner, name="VPS")
     operator = User.objects.create_user("op", role=User.Role.OPERATOR)
     moment = now()
-    contacts = Contact.objects.bulk_create(
-        [Contact(partner=partner, name=f"Customer {i}") for i in range(args.tickets)])
-    ContactEmail.objects.bulk_create(
-        [ContactEmail(partner=partner, contact=c, address=f"c{c.pk}@bench.example",
-                      is_confirmed=True) for c in contacts])
-    tickets = Ticket.objects.bulk_create(
-        [Ticket(partner=partner, contact=c, channel=TicketChannel.EMAIL, subject="VPS down",
-                customer_words="VPS down", service=service, created_at=moment,
-                updated_at=moment) for c in contacts])
-    Message.objects.bulk_create(
-        [Message(partner=partner, ticket=t, kind=Message.Kind.INBOUND, body_text="VPS down",
-                 created_at=moment) for t in tickets])
-    incident = services.open_incident(
-        partner=partner, actor=operator, title="VPS down", services=[service], impact="full",
-        started_at=moment - timedelta(minutes=5), time_zone="Europe/Moscow")
-    services.link_tickets(incident=incident, actor=operator, tickets=tickets)
 
-    started = time.perf_counter()
-    with transaction.atomic():
-        for contact in contacts:
-            outbox.enqueue(partner=partner, channel=Channel.EMAIL,
-                           recipient=f"base{contact.pk}@bench.example", subject="s", body="b")
-    baseline = time.perf_counter() - started
-    started = time.perf_counter()
-    announcement = services.create_announcement(
-        partner=partner, actor=operator, kind="incident", incident=incident, audience="linked",
-        values={"began_at": incident.started_at, "time_zone": "Europe/Moscow",
-                "services": [service], "impact": "full",
-                "expected_fix_at": moment + timedelta(hours=2)})
-    answered = time.perf_counter() - started
-    print(f"answer an incident with {args.tickets} linked tickets: {answered:.2f} s "
-          f"({announcement.deliveries.count()} letters); baseline {args.tickets} bare "
-          f"outbox rows: {baseline:.2f} s; ratio {answered / baseline:.1f}x")
+    def linked_incident(round_number: int):
+        contacts = Contact.objects.bulk_create(
+            [Contact(partner=partner, name=f"Customer {round_number}.{i}")
+             for i in range(args.tickets)])
+        ContactEmail.objects.bulk_create(
+            [ContactEmail(partner=partner, contact=c, address=f"c{c.pk}@bench.example",
+                          is_confirmed=True) for c in contacts])
+        tickets = Ticket.objects.bulk_create(
+            [Ticket(partner=partner, contact=c, channel=TicketChannel.EMAIL,
+                    subject="VPS down", customer_words="VPS down", service=service,
+                    created_at=moment, updated_at=moment) for c in contacts])
+        Message.objects.bulk_create(
+            [Message(partner=partner, ticket=t, kind=Message.Kind.INBOUND,
+                     body_text="VPS down", created_at=moment) for t in tickets])
+        incident = services.open_incident(
+            partner=partner, actor=operator, title="VPS down", services=[service],
+            impact="full", started_at=moment - timedelta(minutes=5),
+            time_zone="Europe/Moscow")
+        services.link_tickets(incident=incident, actor=operator, tickets=tickets)
+        return incident, contacts
+
+    import cProfile
+    import pstats
+
+    answers, baselines, letters = [], [], 0
+    for round_number in range(args.rounds):
+        incident, contacts = linked_incident(round_number)
+        started = time.perf_counter()
+        with transaction.atomic():
+            for contact in contacts:
+                outbox.enqueue(partner=partner, channel=Channel.EMAIL,
+                               recipient=f"base{contact.pk}@bench.example", subject="s",
+                               body="b")
+        baselines.append(time.perf_counter() - started)
+        profiler = cProfile.Profile() if args.profile and round_number == 0 else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        announcement = services.create_announcement(
+            partner=partner, actor=operator, kind="incident", incident=incident,
+            audience="linked",
+            values={"began_at": incident.started_at, "time_zone": "Europe/Moscow",
+                    "services": [service], "impact": "full",
+                    "expected_fix_at": moment + timedelta(hours=2)})
+        answers.append(time.perf_counter() - started)
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        letters = announcement.deliveries.count()
+    ratio = statistics.median(answers) / statistics.median(baselines)
+    print(f"answer an incident with {args.tickets} linked tickets ({letters} letters), "
+          f"{args.rounds} rounds: {spread(answers, 's')}")
+    print(f"  baseline, {args.tickets} bare outbox.enqueue in one transaction: "
+          f"{spread(baselines, 's')}; ratio of medians {ratio:.2f}x")
 
     from django.core.cache import cache
     from django.test import Client
 
     client = Client()
     client.get("/status/bench/")
-    started = time.perf_counter()
-    for _ in range(args.pages):
-        client.get("/status/bench/")
-    cached = args.pages / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for _ in range(args.pages // 10):
-        cache.clear()
-        client.get("/status/bench/")
-    uncached = (args.pages // 10) / (time.perf_counter() - started)
-    print(f"status page, one process in-process: cached {cached:.0f} req/s, "
-          f"uncached {uncached:.0f} req/s ({cached / uncached:.1f}x)")
+    cached_rates, uncached_rates = [], []
+    for _round in range(args.rounds):
+        started = time.perf_counter()
+        for _ in range(args.pages):
+            client.get("/status/bench/")
+        cached_rates.append(args.pages / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(args.pages // 10):
+            cache.clear()
+            client.get("/status/bench/")
+        uncached_rates.append((args.pages // 10) / (time.perf_counter() - started))
+    print(f"status page, one process in-process: cached {spread(cached_rates, 'req/s', 0)}; "
+          f"uncached {spread(uncached_rates, 'req/s', 0)}")
 
     from firstline.incidents import alerts
-    from firstline.incidents.models import AlertRule, AlertSource
+    from firstline.incidents.models import Alert, AlertRule, AlertSource
 
     source = AlertSource.objects.create(name="Prometheus", kind="alertmanager")
     AlertRule.objects.create(source=source, match={"team": "vps"}, partner=partner,
                              service=service)
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    started = time.perf_counter()
-    for number in range(args.alerts):
-        alerts.receive(source, {"version": "4", "status": "firing", "receiver": "fl",
-                                "groupKey": "{}", "alerts": [{
-                                    "status": "firing", "startsAt": stamp,
-                                    "endsAt": "0001-01-01T00:00:00Z",
-                                    "labels": {"team": "vps" if number % 2 else "other",
-                                               "instance": f"i{number}"},
-                                    "annotations": {}, "fingerprint": f"f{number}"}]})
-    rate = args.alerts / (time.perf_counter() - started)
-    print(f"alert webhook payloads applied: {rate:.0f} /s (in-process, one connection)")
+    rates, latencies, floor_rates = [], [], []
+    for round_number in range(args.rounds):
+        started = time.perf_counter()
+        for number in range(args.alerts):
+            with transaction.atomic():
+                Alert.objects.create(source=source, fingerprint=f"base{round_number}.{number}",
+                                     state="parked", starts_at=moment)
+        floor_rates.append(args.alerts / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for number in range(args.alerts):
+            one = time.perf_counter()
+            alerts.receive(source, {"version": "4", "status": "firing", "receiver": "fl",
+                                    "groupKey": "{}", "alerts": [{
+                                        "status": "firing", "startsAt": stamp,
+                                        "endsAt": "0001-01-01T00:00:00Z",
+                                        "labels": {"team": "vps" if number % 2 else "other",
+                                                   "instance": f"i{number}"},
+                                        "annotations": {},
+                                        "fingerprint": f"f{round_number}.{number}"}]})
+            latencies.append((time.perf_counter() - one) * 1000)
+        rates.append(args.alerts / (time.perf_counter() - started))
+    print(f"alert webhook payloads applied (in-process, one connection, half parked, half "
+          f"joining the open incident): {spread(rates, '/s', 0)}; per payload "
+          f"{spread(latencies, 'ms', 1)}")
+    print(f"  baseline, one parked Alert row inserted per transaction: "
+          f"{spread(floor_rates, '/s', 0)}; ratio of medians "
+          f"{statistics.median(rates) / statistics.median(floor_rates):.2f}x")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ from firstline.incidents.models import (
     ContactService,
     MaintenancePolicy,
     MaintenanceWindow,
+    Subscription,
 )
 
 
 class AlertRuleInline(admin.TabularInline):
     model = AlertRule
-    fields = ["position", "match", "partner", "service", "action", "impact"]
+    fields = ["position", "match", "partner", "service", "action", "impact", "recovery_cause",
+              "recovery_measures", "recovery_how_to_check"]
     extra = 0
 
 
@@ -60,5 +62,14 @@ class MaintenancePolicyAdmin(admin.ModelAdmin):
 
 @admin.register(ContactService)
 class ContactServiceAdmin(admin.ModelAdmin):
-    list_display = ["contact", "service", "partner"]
+    list_display = ["contact", "service", "partner", "by_sms"]
+    list_filter = ["partner", "by_sms"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Subscribers of a partner's announcements; a phone here also gets the SMS form."""
+
+    list_display = ["address", "phone", "partner", "confirmed_at", "unsubscribed_at"]
     list_filter = ["partner"]
+    search_fields = ["address", "phone"]

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.incidents import bulk, services
 from firstline.incidents import parts as part_rules
@@ -194,11 +194,31 @@ PARSERS = {
 }
 
 
-def rule_for(source: AlertSource, labels: dict[str, str]) -> AlertRule | None:
-    for rule in source.rules.select_related("partner", "service").order_by("position", "id"):
+def rules_of(source: AlertSource) -> list[AlertRule]:
+    """The source's label rules in order, read once per payload and cached per process for
+    a few seconds (firstline.core.config_cache; a rule saved here drops the cache)."""
+    return config_cache.get(
+        ("incidents.alert_rules", source.pk),
+        lambda: list(source.rules.select_related("partner", "service")
+                     .order_by("position", "id")))
+
+
+def rule_for(source: AlertSource, labels: dict[str, str],
+             rules: list[AlertRule] | None = None) -> AlertRule | None:
+    for rule in rules if rules is not None else rules_of(source):
         if rule.match and all(labels.get(key) == str(value) for key, value in rule.match.items()):
             return rule
     return None
+
+
+def source_for(token: str) -> AlertSource | None:
+    """The active source with this token (cached like the rules: one per webhook call)."""
+    return config_cache.get(
+        ("incidents.alert_source", token),
+        lambda: AlertSource.objects.filter(token=token, is_active=True).first())
+
+
+config_cache.watch(AlertSource, AlertRule)
 
 
 def _title(item: Incoming) -> str:
@@ -206,20 +226,42 @@ def _title(item: Incoming) -> str:
             or item.annotations.get("description") or item.fingerprint)[:300]
 
 
-def receive(source: AlertSource, payload: Any) -> list[Alert]:
-    """Parse the payload of the source's kind and apply each alert; the rows touched."""
-    incoming = PARSERS[AlertSourceKind(source.kind)](payload)
-    return [apply(source, item) for item in incoming]
+@dataclass
+class _Payload:
+    """What one payload's alerts share: the rules, the rows of their fingerprints (read
+    and locked in one query), the open incidents found so far."""
+
+    rules: list[AlertRule]
+    alerts: dict[str, Alert]
+    incidents: dict[tuple[int, int], Incident] = field(default_factory=dict)
 
 
 @transaction.atomic
-def apply(source: AlertSource, item: Incoming) -> Alert:
-    alert = (Alert.objects.select_for_update()
-             .filter(source=source, fingerprint=item.fingerprint[:200]).first())
+def receive(source: AlertSource, payload: Any) -> list[Alert]:
+    """Parse the payload of the source's kind and apply each alert; the rows touched.
+
+    One transaction and a fixed number of queries for the payload's bookkeeping: the rules
+    (cached), the known alerts of all its fingerprints in one locked query."""
+    incoming = PARSERS[AlertSourceKind(source.kind)](payload)
+    if not incoming:
+        return []
+    fingerprints = {item.fingerprint[:200] for item in incoming}
+    known = {alert.fingerprint: alert for alert in Alert.objects.select_for_update()
+             .filter(source=source, fingerprint__in=fingerprints)}
+    shared = _Payload(rules=rules_of(source), alerts=known)
+    return [apply(source, item, shared) for item in incoming]
+
+
+def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -> Alert:
+    if shared is None:
+        return receive_one(source, item)
+    fingerprint = item.fingerprint[:200]
+    alert = shared.alerts.get(fingerprint)
     moment = now()
     if alert is None:
-        alert = Alert(source=source, fingerprint=item.fingerprint[:200], received=0,
+        alert = Alert(source=source, fingerprint=fingerprint, received=0,
                       state=AlertState.PARKED, starts_at=item.starts_at)
+        shared.alerts[fingerprint] = alert
     repeat = alert.pk is not None and alert.state == AlertState.FIRING and item.firing
     reopened = (alert.pk is not None and item.firing and alert.state != AlertState.FIRING)
     alert.received += 1
@@ -233,6 +275,7 @@ def apply(source: AlertSource, item: Incoming) -> Alert:
             alert.state = AlertState.RESOLVED
             alert.save()
             _resolved(alert)
+            shared.incidents.clear()  # the incident may be resolved now
         else:
             if alert.pk is None:
                 alert.parked_reason = _("A resolved alert that never fired here.")
@@ -241,7 +284,7 @@ def apply(source: AlertSource, item: Incoming) -> Alert:
     if reopened:
         alert.incident, alert.ticket, alert.ends_at = None, None, None
     alert.starts_at = item.starts_at
-    rule = rule_for(source, item.labels)
+    rule = rule_for(source, item.labels, shared.rules)
     if rule is None:
         labels = ", ".join(f"{key}={value}" for key, value in sorted(item.labels.items()))
         alert.state, alert.rule, alert.partner = AlertState.PARKED, None, None
@@ -257,7 +300,8 @@ def apply(source: AlertSource, item: Incoming) -> Alert:
             subject=_title(item), text=_alert_text(item), service=rule.service,
             priority=Priority.HIGH)
     else:
-        alert.incident = (
+        key = (rule.partner_id, rule.service_id)
+        alert.incident = shared.incidents.get(key) or (
             Incident.objects.filter(partner=rule.partner, status=IncidentStatus.OPEN,
                                     services=rule.service).order_by("started_at").first()
             or services.open_incident(
@@ -265,8 +309,19 @@ def apply(source: AlertSource, item: Incoming) -> Alert:
                 impact=rule.impact, started_at=min(item.starts_at, moment),
                 time_zone=rule.partner.time_zone, detected_at=moment)
         )
+        shared.incidents[key] = alert.incident
     alert.save()
     return alert
+
+
+def receive_one(source: AlertSource, item: Incoming) -> Alert:
+    """Apply one parsed alert on its own (its own transaction and lookups)."""
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update()
+                 .filter(source=source, fingerprint=item.fingerprint[:200]).first())
+        shared = _Payload(rules=rules_of(source),
+                          alerts={alert.fingerprint: alert} if alert else {})
+        return apply(source, item, shared)
 
 
 def _alert_text(item: Incoming) -> str:
@@ -310,7 +365,7 @@ def _resolved(alert: Alert) -> None:
                                  incident=incident, send=False)
     audit.record(actor=None, partner=incident.partner, action="incident.recovery_held",
                  target=incident, after={"by": bulk.SYSTEM,
-                                         "missing": [str(part.label) for part in missing]})
+                                         "missing": [part.key for part in missing]})
 
 
 def recovery_parts(alert: Alert, incident: Incident) -> dict[str, str]:

@@ -23,7 +23,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
@@ -155,7 +155,7 @@ def _batch(partner: Partner, ids: list[int], actor: User | None,
             ticket_services._apply_status(ticket, Status.RESOLVED, moment, actor)
             audits.append(_audit(partner, actor, "ticket.status_changed", ticket,
                                  {"status": before}, {"status": ticket.status, **by}, moment))
-    Ticket.objects.bulk_update(batch, changed_fields)
+    save_tickets(batch, changed_fields)
     escalation.reschedule_many(batch)
     letters = _mail(partner, batch, messages, automatic, subject, mailed)
     AuditEvent.objects.bulk_create(audits)
@@ -227,6 +227,41 @@ def _mail(partner: Partner, batch: list[Ticket], messages: list[Message], automa
     return letters
 
 
+def save_tickets(batch: list[Ticket], names: list[str]) -> None:
+    """Write these fields of every ticket of the batch in one statement.
+
+    Django's bulk_update builds a CASE per field and row (20 fields x 500 rows took 16 s of
+    Python); on PostgreSQL this is one UPDATE … FROM (VALUES …). Elsewhere (SQLite in the
+    tests) one UPDATE per distinct set of values."""
+    if not batch:
+        return
+    fields = [Ticket._meta.get_field(name) for name in dict.fromkeys(names)]
+    rows = [[field.get_db_prep_save(getattr(ticket, field.attname), connection)
+             for field in fields] for ticket in batch]
+    if connection.vendor != "postgresql":
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for ticket in batch:
+            key = tuple(getattr(ticket, field.attname) for field in fields)
+            groups.setdefault(key, []).append(ticket.pk)
+        for values, ids in groups.items():
+            Ticket.objects.filter(pk__in=ids).update(
+                **{field.attname: value for field, value in zip(fields, values, strict=True)})
+        return
+    quote = connection.ops.quote_name
+    table = quote(Ticket._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
+    key = Ticket._meta.pk.rel_db_type(connection)
+    values = ", ".join([f"(CAST(%s AS {key}), {casts})"] * len(rows))
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}"
+                            for field in fields)
+    params = [value for ticket, row in zip(batch, rows, strict=True)
+              for value in (ticket.pk, *row)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) "  # noqa: S608
+                       f"AS v(id, {columns}) WHERE t.id = v.id", params)
+
+
 def _thread(ids: list[str]) -> dict[str, str]:
     """In-Reply-To and References, as `mail.threading.thread_headers` computes them."""
     ids = list(dict.fromkeys(ids))
@@ -256,7 +291,7 @@ def resolve_as_system(*, partner: Partner, tickets: Sequence[Ticket]) -> list[Ti
         audits.append(_audit(partner, None, "ticket.status_changed", ticket,
                              {"status": before}, {"status": ticket.status, "by": SYSTEM},
                              moment))
-    Ticket.objects.bulk_update(batch, [*_TICKET_FIELDS, *_metric_fields()])
+    save_tickets(batch, [*_TICKET_FIELDS, *_metric_fields()])
     escalation.reschedule_many(batch)
     AuditEvent.objects.bulk_create(audits)
     return batch

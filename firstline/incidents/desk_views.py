@@ -11,13 +11,19 @@ from django.views.decorators.http import require_POST
 from firstline.core.models import User
 from firstline.incidents import services
 from firstline.incidents.forms import (
+    AnnouncementTemplateForm,
     IncidentForm,
     IncidentPartsForm,
     RecoveryForm,
     add_domain_errors,
     aware,
 )
-from firstline.incidents.models import Incident
+from firstline.incidents.models import (
+    AnnouncementKind,
+    AnnouncementTemplate,
+    Incident,
+    TemplateLanguage,
+)
 from firstline.tenancy import partners_for, services_for, tickets_for
 from firstline.web.access import desk_required
 
@@ -120,3 +126,57 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
                                         "recovery announcement."))
             return redirect("incidents:desk-incident", pk)
     return _page(request, incident, recovery_form=form)
+
+
+@desk_required
+def templates(request: HttpRequest) -> HttpResponse:
+    """A partner's wording of the three announcements in Russian and English: choose one,
+    edit it, save it or go back to the default."""
+    user = request.user
+    partners = list(partners_for(user).order_by("name"))
+    chosen = request.POST.get("partner") or request.GET.get("partner") or ""
+    partner = next((item for item in partners if str(item.pk) == chosen),
+                   partners[0] if partners else None)
+    kind = request.POST.get("kind") or request.GET.get("kind") or AnnouncementKind.INCIDENT
+    language = request.POST.get("language") or request.GET.get("language") or "ru"
+    if kind not in AnnouncementKind.values:
+        kind = AnnouncementKind.INCIDENT
+    if language not in TemplateLanguage.values:
+        language = "ru"
+    own = {(item.kind, item.language): item for item in
+           AnnouncementTemplate.objects.filter(partner=partner)} if partner else {}
+    current = own.get((kind, language))
+    initial = ({"subject": current.subject, "body": current.body, "sms": current.sms}
+               if current else services.default_template(kind, language))
+    form = AnnouncementTemplateForm(request.POST if request.method == "POST" else None,
+                                    initial=initial)
+    status = 200
+    if request.method == "POST" and partner is not None:
+        try:
+            if "reset" in request.POST:
+                services.reset_template(partner=partner, actor=user, kind=kind,
+                                        language=language)
+                messages.success(request, _("The default wording is used again."))
+            elif form.is_valid():
+                services.save_template(partner=partner, actor=user, kind=kind,
+                                       language=language, **form.cleaned_data)
+                messages.success(request, _("The template is saved."))
+            else:
+                status = 422
+        except ValidationError as error:
+            add_domain_errors(form, error)
+            status = 422
+        if status == 200:
+            return redirect(f"{request.path}?partner={partner.pk}&kind={kind}"
+                            f"&language={language}")
+    choices = [{"kind": value, "kind_label": label, "language": code,
+                "language_label": language_label, "own": (value, code) in own,
+                "current": (value, code) == (kind, language)}
+               for value, label in AnnouncementKind.choices
+               for code, language_label in TemplateLanguage.choices]
+    return render(request, "incidents/desk_templates.html", {
+        "partners": partners, "partner": partner, "kind": kind, "language": language,
+        "choices": choices, "form": form, "own": current is not None,
+        "kind_label": AnnouncementKind(kind).label,
+        "language_label": TemplateLanguage(language).label,
+    }, status=status)

@@ -64,3 +64,18 @@ def add_domain_errors(form: forms.Form, error: Any) -> None:
         field = key if key in form.fields else None
         for message in messages:
             form.add_error(field, message)
+
+
+class AnnouncementTemplateForm(forms.Form):
+    """A partner's wording of one kind of announcement; the rules are in services."""
+
+    subject = forms.CharField(label=_("subject"), max_length=300,
+                              help_text=_("Placeholders: {partner}, {services}."))
+    body = forms.CharField(
+        label=_("letter"), widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_("Must contain {parts}; may use {partner}, {services}, {signature}."))
+    sms = forms.CharField(
+        label=_("SMS"), required=False, max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Must contain {services} and {when}; may use {partner}. Empty: the "
+                    "default short form."))

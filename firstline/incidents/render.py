@@ -5,11 +5,20 @@ the recipient's language, not UI strings: they live here, per language, not in t
 files. Times are shown in the announcement's time zone, which is named.
 """
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from firstline.incidents.models import Announcement
+from firstline.incidents.models import Announcement, AnnouncementTemplate
 from firstline.mail.text import signature
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+# What each part of a partner's template may say, and must.
+PLACEHOLDERS = {
+    "subject": ({"partner", "services"}, set()),
+    "body": ({"parts", "partner", "services", "signature"}, {"parts"}),
+    "sms": ({"partner", "services", "when"}, {"services", "when"}),
+}
 
 WORDS: dict[str, dict[str, str]] = {
     "ru": {
@@ -85,13 +94,33 @@ def duration_minutes(announcement: Announcement) -> int | None:
     return int((announcement.period_end - announcement.period_start).total_seconds() // 60)
 
 
-def subject(announcement: Announcement, language: str, service_names: list[str]) -> str:
+def own_template(announcement: Announcement, language: str) -> AnnouncementTemplate | None:
+    """The partner's wording of this kind in this language, if it has one."""
+    return (AnnouncementTemplate.objects
+            .filter(partner_id=announcement.partner_id, kind=announcement.kind,
+                    language=language).first())
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Put the values in the {placeholders} (the template was checked on save)."""
+    return PLACEHOLDER.sub(lambda found: values.get(found.group(1), found.group(0)), template)
+
+
+def subject(announcement: Announcement, language: str, service_names: list[str],
+            template: AnnouncementTemplate | None | bool = False) -> str:
     words = WORDS.get(language, WORDS["ru"])
+    own = own_template(announcement, language) if template is False else template
+    if isinstance(own, AnnouncementTemplate):
+        return fill(own.subject, {"partner": announcement.partner.name,
+                                  "services": ", ".join(service_names)})[:300]
     return f"{words[announcement.kind]}: {', '.join(service_names)}"
 
 
-def body(announcement: Announcement, language: str, service_names: list[str]) -> str:
-    """The letter: every part the kind has, in the seed's order, and the signature."""
+def body(announcement: Announcement, language: str, service_names: list[str],
+         template: AnnouncementTemplate | None | bool = False) -> str:
+    """The letter: every part the kind has, in the seed's order, and the signature; in the
+    partner's own wording around the parts when it has a template for the kind and
+    language (`template`: one already read, or None for the default wording)."""
     words = WORDS.get(language, WORDS["ru"])
     zone = announcement.time_zone
     names = ", ".join(service_names)
@@ -124,11 +153,17 @@ def body(announcement: Announcement, language: str, service_names: list[str]) ->
                   (words["how_to_check"], announcement.how_to_check)]
     text = "\n".join(f"{label}: {value.strip()}" for label, value in lines)
     sign = signature(announcement.partner, language)
+    own = own_template(announcement, language) if template is False else template
+    if isinstance(own, AnnouncementTemplate):
+        return fill(own.body, {"parts": text, "partner": announcement.partner.name,
+                               "services": names, "signature": sign}).strip()
     return f"{words['hello']}\n\n{text}\n\n-- \n{sign}"
 
 
-def sms(announcement: Announcement, language: str, service_names: list[str]) -> str:
-    """The short form: kind, services and the one moment that matters most."""
+def sms(announcement: Announcement, language: str, service_names: list[str],
+        template: AnnouncementTemplate | None | bool = False) -> str:
+    """The short form: kind, services and the one moment that matters most (in the
+    partner's wording when its template has an SMS form)."""
     words = WORDS.get(language, WORDS["ru"])
     zone = announcement.time_zone
     moment = {
@@ -136,5 +171,9 @@ def sms(announcement: Announcement, language: str, service_names: list[str]) -> 
         "recovery": interval(announcement.period_start, announcement.period_end, zone),
         "planned": interval(announcement.period_start, announcement.period_end, zone),
     }[announcement.kind]
+    own = own_template(announcement, language) if template is False else template
+    if isinstance(own, AnnouncementTemplate) and own.sms.strip():
+        return fill(own.sms, {"partner": announcement.partner.name,
+                              "services": ", ".join(service_names), "when": moment})[:300]
     return f"{announcement.partner.name}. {words[announcement.kind]}: " \
            f"{', '.join(service_names)}. {moment}"[:300]

@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from firstline.contacts.models import Contact, ContactEmail, letter_language
+from firstline.contacts.models import Contact, ContactEmail, ContactPhone, letter_language
 from firstline.core import audit, events
 from firstline.core.clock import now
 from firstline.core.models import Partner, Service, User, validate_time_zone
@@ -32,6 +32,7 @@ from firstline.incidents.models import (
     AnnouncementDelivery,
     AnnouncementKind,
     AnnouncementStatus,
+    AnnouncementTemplate,
     Audience,
     ContactService,
     Impact,
@@ -323,6 +324,13 @@ def send_announcement(*, announcement: Announcement, actor: User | None,
             texts[language] = render.body(announcement, language, names)
         return texts[language]
 
+    subjects: dict[str, str] = {}
+
+    def subject_in(language: str) -> str:
+        if language not in subjects:
+            subjects[language] = render.subject(announcement, language, names)
+        return subjects[language]
+
     moment = now()
     delivered: set[str] = set()
     deliveries: list[AnnouncementDelivery] = []
@@ -338,7 +346,7 @@ def send_announcement(*, announcement: Announcement, actor: User | None,
             link = unsubscribe_url(partner, address)
             row = outbox.enqueue(
                 partner=partner, channel=Channel.EMAIL, recipient=address,
-                subject=render.subject(announcement, language, names),
+                subject=subject_in(language),
                 body=f"{body}\n\n{render.WORDS[language]['unsubscribe']}: {link}",
                 headers={"List-Unsubscribe": f"<{link}>",
                          "Auto-Submitted": "auto-generated"},
@@ -348,6 +356,7 @@ def send_announcement(*, announcement: Announcement, actor: User | None,
             deliveries.append(AnnouncementDelivery(
                 partner=partner, announcement=announcement, address=address,
                 contact=contact, outbox=row, created_at=moment))
+    deliveries += _send_sms(announcement, services, names)
     AnnouncementDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     announcement.status = AnnouncementStatus.SENT
     announcement.sent_at = moment
@@ -356,6 +365,65 @@ def send_announcement(*, announcement: Announcement, actor: User | None,
                  target=announcement, after={"recipients": len(deliveries)})
     _changed(partner)
     return len(deliveries)
+
+
+def sms_audience(announcement: Announcement,
+                 services: list[Service]) -> dict[str, Contact | None]:
+    """phone digits -> contact: who asked for the short form by SMS. The contacts who use an
+    affected service and asked for SMS on it (their first phone; only those with a linked
+    ticket when the audience is the linked tickets), and the confirmed subscribers with a
+    phone; no one who unsubscribed from the announcements."""
+    partner_id = announcement.partner_id
+    opted_out = {address.lower() for address in Subscription.objects.filter(
+        partner_id=partner_id, unsubscribed_at__isnull=False).values_list("address", flat=True)}
+    users = ContactService.objects.filter(partner_id=partner_id, service__in=services,
+                                          by_sms=True)
+    if announcement.audience == Audience.LINKED:
+        users = users.filter(contact__in=Ticket.objects.filter(
+            incident_links__incident_id=announcement.incident_id).values("contact_id"))
+    contact_ids = set(users.values_list("contact_id", flat=True))
+    for contact_id, address in ContactEmail.objects.filter(
+            contact_id__in=contact_ids).values_list("contact_id", "address"):
+        if address.lower() in opted_out:
+            contact_ids.discard(contact_id)
+    found: dict[str, Contact | None] = {}
+    for phone in (ContactPhone.objects.filter(contact_id__in=contact_ids)
+                  .select_related("contact").order_by("contact_id", "id")):
+        if phone.contact_id in contact_ids:
+            contact_ids.discard(phone.contact_id)  # the first number of each contact
+            found.setdefault(phone.number, phone.contact)
+    if announcement.audience != Audience.LINKED:
+        for sub in Subscription.objects.filter(
+                partner_id=partner_id, confirmed_at__isnull=False,
+                unsubscribed_at__isnull=True).exclude(phone="").select_related("contact"):
+            found.setdefault(sub.phone, sub.contact)
+    by_digits: dict[str, tuple[str, Contact | None]] = {}
+    for number, contact in found.items():
+        by_digits.setdefault(re.sub(r"\D", "", number), (number, contact))
+    return {number: contact for number, contact in by_digits.values()}
+
+
+def _send_sms(announcement: Announcement, services: list[Service],
+              names: list[str]) -> list[AnnouncementDelivery]:
+    """The short form by SMS, through the outbox, once per number (F22 "SMS for the short
+    form"). A number the outbox cannot send to is skipped, not the announcement."""
+    rows: list[AnnouncementDelivery] = []
+    texts: dict[str, str] = {}
+    for number, contact in sms_audience(announcement, services).items():
+        language = letter_language(contact, announcement.partner)
+        if language not in texts:
+            texts[language] = render.sms(announcement, language, names)
+        digits = re.sub(r"\D", "", number)
+        try:
+            row = outbox.enqueue(partner=announcement.partner, channel=Channel.SMS,
+                                 recipient=number, body=texts[language],
+                                 dedupe_key=f"announcement:{announcement.pk}:sms:{digits}")
+        except ValidationError:
+            continue
+        rows.append(AnnouncementDelivery(
+            partner_id=announcement.partner_id, announcement=announcement, address=number,
+            channel=Channel.SMS, contact=contact, outbox=row))
+    return rows
 
 
 def _reply_to_linked(announcement: Announcement, actor: User | None, text_in: Any,
@@ -382,6 +450,90 @@ def _reply_to_linked(announcement: Announcement, actor: User | None, text_in: An
                 address=letter.recipient.lower(), contact=item.ticket.contact,
                 ticket=item.ticket, outbox=letter))
     return rows
+
+
+# Partner templates ----------------------------------------------------------------------
+
+
+def default_template(kind: str, language: str) -> dict[str, str]:
+    """The default wording, as a template a partner can start from."""
+    words = render.WORDS.get(language, render.WORDS["ru"])
+    return {"subject": f"{words[kind]}: {{services}}",
+            "body": f"{words['hello']}\n\n{{parts}}\n\n-- \n{{signature}}",
+            "sms": f"{{partner}}. {words[kind]}: {{services}}. {{when}}"}
+
+
+def _check_template(errors: dict[str, Any], name: str, text: str) -> None:
+    allowed, required = render.PLACEHOLDERS[name]
+    used = set(render.PLACEHOLDER.findall(text))
+    unknown = sorted(used - allowed)
+    if unknown:
+        errors[name] = _("Unknown placeholder %(names)s; use %(known)s.") % {
+            "names": ", ".join(f"{{{item}}}" for item in unknown),
+            "known": ", ".join(f"{{{item}}}" for item in sorted(allowed))}
+    elif required - used:
+        errors[name] = _("The template must contain %(names)s: the required parts are "
+                         "not free text.") % {
+            "names": ", ".join(f"{{{item}}}" for item in sorted(required - used))}
+
+
+@transaction.atomic
+def save_template(*, partner: Partner, actor: User | None, kind: str, language: str,
+                  subject: str, body: str, sms: str = "") -> AnnouncementTemplate:
+    """Set the partner's wording of one kind of announcement in one language. The parts
+    stay structured: the letter must contain {parts}, an SMS form {services} and {when}."""
+    ensure_can_manage(actor, partner)
+    errors: dict[str, Any] = {}
+    if kind not in AnnouncementKind.values:
+        errors["kind"] = _("Unknown announcement kind “%(value)s”.") % {"value": kind}
+    if language not in render.WORDS:
+        errors["language"] = _("The language is “ru” or “en”.")
+    subject, body, sms = (subject or "").strip(), (body or "").strip(), (sms or "").strip()
+    if not subject:
+        errors["subject"] = _("Write the subject.")
+    elif len(subject) > 300:
+        errors["subject"] = _("At most 300 characters.")
+    else:
+        _check_template(errors, "subject", subject)
+    if not body:
+        errors["body"] = _("Write the letter.")
+    else:
+        _check_template(errors, "body", body)
+    if len(sms) > 300:
+        errors["sms"] = _("At most 300 characters.")
+    elif sms:
+        _check_template(errors, "sms", sms)
+    if errors:
+        raise ValidationError(errors)
+    template = AnnouncementTemplate.objects.filter(partner=partner, kind=kind,
+                                                   language=language).first()
+    before = ({"subject": template.subject, "body": template.body, "sms": template.sms}
+              if template else {})
+    template = template or AnnouncementTemplate(partner=partner, kind=kind, language=language)
+    template.subject, template.body, template.sms = subject, body, sms
+    template.updated_by, template.updated_at = actor, now()
+    template.save()
+    audit.record(actor=actor, partner=partner, action="announcement.template_saved",
+                 target=template, before=before,
+                 after={"kind": kind, "language": language, "subject": subject, "body": body,
+                        "sms": sms})
+    return template
+
+
+@transaction.atomic
+def reset_template(*, partner: Partner, actor: User | None, kind: str,
+                   language: str) -> bool:
+    """Back to the default wording; whether there was a template."""
+    ensure_can_manage(actor, partner)
+    template = AnnouncementTemplate.objects.filter(partner=partner, kind=kind,
+                                                   language=language).first()
+    if template is None:
+        return False
+    audit.record(actor=actor, partner=partner, action="announcement.template_reset",
+                 target=template, before={"subject": template.subject, "body": template.body,
+                                          "sms": template.sms})
+    template.delete()
+    return True
 
 
 # Resolution -----------------------------------------------------------------------------

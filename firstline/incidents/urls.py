@@ -6,6 +6,7 @@ app_name = "incidents"
 
 urlpatterns = [
     path("incidents/", desk_views.incident_list, name="desk-list"),
+    path("incidents/templates/", desk_views.templates, name="desk-templates"),
     path("incidents/<int:pk>/", desk_views.incident_page, name="desk-incident"),
     path("incidents/<int:pk>/link/", desk_views.link, name="desk-link"),
     path("incidents/<int:pk>/announce/", desk_views.announce, name="desk-announce"),

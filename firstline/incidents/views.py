@@ -15,7 +15,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from firstline.core.models import Partner
 from firstline.incidents import alerts, services, status
-from firstline.incidents.models import AlertSource
 
 MAX_ALERT_BODY = 1024 * 1024
 
@@ -24,7 +23,7 @@ MAX_ALERT_BODY = 1024 * 1024
 @require_POST
 def alert_webhook(request: HttpRequest, token: str) -> HttpResponse:
     """POST /incidents/alerts/<token>/: a monitoring system's payload, of the source's kind."""
-    source = AlertSource.objects.filter(token=token, is_active=True).first()
+    source = alerts.source_for(token)
     if source is None:
         return JsonResponse({"detail": _("Not found.")}, status=404)
     if len(request.body) > MAX_ALERT_BODY:
