@@ -4,7 +4,8 @@ It speaks the documented shapes (https://core.telegram.org/bots/api): methods at
 POST /bot<token>/<method> with JSON or form parameters, answering {"ok": true, "result": …}
 or {"ok": false, "error_code": …, "description": …, "parameters": {"retry_after": …}}; files
 at GET /file/bot<token>/<file_path>. It records every request, so tests check what the
-desk sent. Supported: getMe, sendMessage, getFile, getUpdates, setWebhook, deleteWebhook.
+desk sent. Supported: getMe, sendMessage, sendDocument (multipart), getFile, getUpdates,
+setWebhook, deleteWebhook.
 
     with TelegramStandIn() as api:
         api.add_bot("123456789:" + "A" * 35, username="alpha_support_bot")
@@ -16,6 +17,8 @@ import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -144,10 +147,29 @@ class TelegramStandIn:
     def _params(content_type: str, body: bytes) -> dict[str, Any]:
         if not body:
             return {}
+        if content_type.startswith("multipart/form-data"):
+            return TelegramStandIn._multipart(content_type, body)
         if content_type.startswith("application/json"):
             data = json.loads(body.decode("utf-8"))
             return data if isinstance(data, dict) else {}
         return dict(urllib.parse.parse_qsl(body.decode("utf-8")))
+
+    @staticmethod
+    def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+        """Form fields as text; an uploaded file as {"filename", "content_type", "content"}."""
+        message = BytesParser(policy=default_policy).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename() is not None:
+                fields[name] = {"filename": part.get_filename(),
+                                "content_type": part.get_content_type(),
+                                "content": part.get_payload(decode=True)}
+            else:
+                fields[name] = part.get_payload(decode=True).decode("utf-8")
+        return fields
 
     def _call(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict]:
         with self._lock:
@@ -192,6 +214,22 @@ class TelegramStandIn:
             "message_id": self._next_message_id, "date": 1765000000, "text": text,
             "chat": {"id": chat_id, "type": "private"},
             "from": {"id": bot.bot_id, "is_bot": True, "first_name": "Support"}}}
+
+    def _m_sendDocument(self, bot: _Bot, params: dict) -> tuple[int, dict]:  # noqa: N802
+        document = params.get("document")
+        if not isinstance(document, dict) or not document.get("content"):
+            return 400, {"ok": False, "error_code": 400,
+                         "description": "Bad Request: there is no document in the request"}
+        self._next_message_id += 1
+        return 200, {"ok": True, "result": {
+            "message_id": self._next_message_id, "date": 1765000000,
+            "chat": {"id": int(params.get("chat_id") or 0), "type": "private"},
+            "caption": params.get("caption", ""),
+            "document": {"file_id": f"sent-{self._next_message_id}",
+                         "file_unique_id": f"u{self._next_message_id}",
+                         "file_name": document["filename"],
+                         "mime_type": document["content_type"],
+                         "file_size": len(document["content"])}}}
 
     def _m_getFile(self, bot: _Bot, params: dict) -> tuple[int, dict]:  # noqa: N802
         found = bot.files.get(str(params.get("file_id")))

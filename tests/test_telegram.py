@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client, override_settings
 
@@ -110,6 +111,32 @@ def test_an_update_opens_a_ticket_and_the_reply_is_posted_back_to_the_chat(cast,
     assert "reply_markup" not in last.params
     assert OutboxMessage.objects.get(pk=rows[-1].pk).provider_message_id
     assert reply.kind == Message.Kind.REPLY
+
+
+def test_a_reply_with_a_file_sends_the_file_to_the_chat(cast, api, bot):
+    post(bot, update(1))
+    ticket = Update.objects.get(update_id=1).ticket
+    pdf = SimpleUploadedFile("Инструкция «VPN».pdf", b"%PDF-1.4 vpn", "application/pdf")
+    add_message(ticket=ticket, actor=cast.operator, kind=Message.Kind.REPLY, text=REPLY,
+                attachments=[pdf])
+    assert delivery.run_pass().sent == 3  # the acknowledgement, the reply, the file
+    (sent,) = api.sent("sendDocument")
+    assert sent.params["chat_id"] == str(CHAT)
+    assert sent.params["caption"] == "Инструкция «VPN».pdf"
+    assert sent.params["document"]["content"] == b"%PDF-1.4 vpn"
+    assert sent.params["document"]["filename"] == "Инструкция «VPN».pdf"
+    assert sent.params["document"]["content_type"] == "application/pdf"
+
+
+def test_one_bots_secret_does_not_open_another_bots_webhook(cast, api, bot):
+    api.add_bot(OTHER_TOKEN, "beta_bot")
+    other = services.save_bot(partner=cast.b.partner, actor=cast.supervisor,
+                              token=OTHER_TOKEN, mode=Bot.Mode.WEBHOOK, is_active=True)
+    assert post(other, update(1), secret=str(bot.secret_token)).status_code == 403
+    assert post(bot, update(1), secret=str(other.secret_token)).status_code == 403
+    assert not Update.objects.exists()
+    assert post(other, update(1)).status_code == 200
+    assert Update.objects.get().ticket.partner == cast.b.partner
 
 
 @pytest.mark.parametrize("secret", [None, "wrong", ""])

@@ -5,8 +5,10 @@ tickets alone); the acknowledgement and the bot's own notices are enqueued by se
 The outbox row's recipient is the chat id; the partner's bot sends it.
 """
 
+import json
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db.models import Q
 
 from firstline.contacts.models import letter_language
@@ -20,6 +22,10 @@ from firstline.telegram import botapi, texts
 from firstline.telegram.models import Bot, Chat, Update
 from firstline.tickets.models import Channel, Message
 
+# An outbox row with this header sends the stored file it names ({"path", "filename",
+# "content_type"}) with sendDocument, the row's body as the caption. (The outbox's own
+# attachments are e-mail's only.)
+DOCUMENT_HEADER = "X-Telegram-Document"
 # sendMessage takes at most 4096 characters of text.
 MESSAGE_MAX = 4096
 
@@ -45,14 +51,55 @@ class TelegramAdapter:
         return Bot.objects.filter(is_active=True).exists()
 
     def send(self, message: OutboxMessage) -> Sent:
+        bot = self._bot(message)
+        chat_id = self._chat_id(message)
+        document = header(message.headers, DOCUMENT_HEADER)
+        if document:
+            return self._send_document(bot, chat_id, document, message.body)
+        return self._send_text(bot, chat_id, message)
+
+    @staticmethod
+    def _bot(message: OutboxMessage) -> Bot:
         bot = (Bot.objects.filter(partner_id=message.partner_id, is_active=True).first()
                if message.partner_id else None)
         if bot is None:
             raise NotConfigured("the partner has no active Telegram bot")
+        return bot
+
+    @staticmethod
+    def _chat_id(message: OutboxMessage) -> int:
         try:
-            chat_id = int(message.recipient)
+            return int(message.recipient)
         except ValueError as exc:
             raise PermanentError(f"not a Telegram chat id: {message.recipient!r}") from exc
+
+    @staticmethod
+    def _send_document(bot: Bot, chat_id: int, document: str, caption: str) -> Sent:
+        try:
+            item = json.loads(document)
+            path, filename = str(item["path"]), str(item["filename"])
+            content_type = str(item.get("content_type") or "application/octet-stream")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError(f"{DOCUMENT_HEADER}: not a stored file: {exc}") from exc
+        try:
+            with default_storage.open(path, "rb") as handle:
+                content = handle.read()
+        except FileNotFoundError as exc:
+            raise PermanentError(f"attachment missing from the storage: {path}") from exc
+        try:
+            result = botapi.call_with_file(
+                str(bot.token), "sendDocument", {"chat_id": str(chat_id),
+                                                 "caption": caption[:1024]},
+                field="document", filename=filename, content=content,
+                content_type=content_type,
+            )
+        except botapi.ApiError as exc:
+            raise _delivery_error(exc) from exc
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        return Sent(str(message_id) if message_id is not None else "")
+
+    @staticmethod
+    def _send_text(bot: Bot, chat_id: int, message: OutboxMessage) -> Sent:
         # The keyboard header names the chat's language (services._automatic).
         language = header(message.headers, "X-Telegram-Keyboard")
         sent_id = ""
@@ -113,10 +160,17 @@ def telegram_public_reply(*, message: Message, **_event: Any) -> None:
     body = message.body_text.rstrip()
     if sign.strip():
         body = f"{body}\n\n{sign}"
-    names = [item.filename for item in message.attachments.all()]
-    if names:
-        body += "\n\n" + "\n".join(f"📎 {name}" for name in names)
     outbox.enqueue(
         partner=ticket.partner, channel=OutboxChannel.TELEGRAM, recipient=str(chat.chat_id),
         body=body, ticket=ticket, dedupe_key=f"telegram:reply:{message.pk}",
     )
+    # Each file its own sendDocument, so a retry sends that file again, not the text.
+    for item in message.attachments.all():
+        stored = {"path": item.file.name, "filename": item.filename,
+                  "content_type": item.content_type}
+        outbox.enqueue(
+            partner=ticket.partner, channel=OutboxChannel.TELEGRAM,
+            recipient=str(chat.chat_id), body=item.filename, ticket=ticket,
+            headers={DOCUMENT_HEADER: json.dumps(stored, ensure_ascii=True)},
+            dedupe_key=f"telegram:reply:{message.pk}:file:{item.pk}",
+        )
