@@ -82,7 +82,10 @@ def row(figure: Figure, before: Result | None = None) -> dict[str, Any]:
         "unit_label": str(Unit(metric.unit).label),
         "definition": str(metric.definition),
         "value": value,
-        "value_text": value_text(metric.unit, value) if result.available else result.note,
+        "value_text": (result.note if not result.available
+                       else _("%(n)s days ago") % {"n": _number(value)}
+                       if metric.key == "kpi_revision" and value is not None
+                       else value_text(metric.unit, value)),
         "percent": None if value is None or metric.unit != Unit.SHARE else
         round(max(0.0, min(1.0, value)) * 100, 1),
         "target": figure.target,
