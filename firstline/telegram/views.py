@@ -28,9 +28,10 @@ def webhook(request: HttpRequest, bot_id: int) -> HttpResponse:
         raise Http404
     if not services.secret_ok(bot, request.headers.get(services.SECRET_HEADER, "")):
         return JsonResponse({"detail": _("Wrong or missing secret token.")}, status=403)
-    if int(request.headers.get("Content-Length") or 0) > MAX_UPDATE_BYTES:
+    body = request.body
+    if len(body) > MAX_UPDATE_BYTES:
         return JsonResponse({"detail": _("The update is too large.")}, status=413)
-    raw = request.body.decode("utf-8", errors="replace")
+    raw = body.decode("utf-8", errors="replace")
     update, duplicate = services.receive(bot, raw, source=Update.Source.WEBHOOK)
     # 200 whatever became of it: the update is kept (failed ones with their reason), and
     # another status would only make Telegram send it again.
