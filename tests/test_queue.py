@@ -224,3 +224,74 @@ def test_the_latest_filters_replace_the_remembered_ones(cast):
     assert QueuePreference.objects.get(user=cast.operator).filters == {
         "status": "active", "priority": "high"}
     assert client.get(reverse("queue")).context["form"]["priority"].value() == "high"
+
+
+# --- A queue page costs the same at any backlog --------------------------------------------
+
+
+def test_a_long_queue_counts_up_to_a_bound_and_still_pages_through_everything(cast, settings):
+    settings.FIRSTLINE_PAGE_SIZE = 5
+    settings.FIRSTLINE_QUEUE_COUNT_BOUND = 10
+    add_tickets(cast.a, 20)  # 24 active tickets
+    client = client_for(cast.operator)
+    first = client.get(reverse("queue"), {"status": "active"})
+    assert first.context["page"].paginator.capped
+    body = first.content.decode()
+    assert "More than 10 tickets" in body and "page=2" in body and " of " not in body
+    seen, number = [], 1
+    while True:
+        page = client.get(reverse("queue"), {"status": "active", "page": number}).context["page"]
+        seen += [ticket.pk for ticket in page.object_list]
+        if not page.has_next():
+            break
+        number += 1
+    assert number == 5 and len(seen) == len(set(seen)) == 24
+    # Below the bound the total is exact.
+    exact = client.get(reverse("queue"), {"status": "active", "partner": cast.b.partner.pk})
+    assert not exact.context["page"].paginator.capped
+    assert "2 tickets" in exact.content.decode()
+
+
+def test_the_assignee_filter_lists_staff_and_only_the_chosen_partners_people(cast):
+    client = client_for(cast.operator)
+    choices = dict(client.get(reverse("queue")).context["form"].fields["assignee"].choices)
+    assert str(cast.supervisor.pk) in choices
+    assert str(cast.a.engineer.pk) not in choices and str(cast.b.engineer.pk) not in choices
+    form = client.get(reverse("queue"), {"partner": cast.a.partner.pk}).context["form"]
+    choices = dict(form.fields["assignee"].choices)
+    assert str(cast.a.engineer.pk) in choices and str(cast.b.engineer.pk) not in choices
+    # An engineer chosen as the assignee filter stays valid without the partner filter.
+    change_ticket(ticket=cast.b.ticket, actor=cast.operator,
+                  change=TicketChange(assignee=cast.b.engineer))
+    response = client.get(reverse("queue"), {"assignee": cast.b.engineer.pk, "status": "any"})
+    assert response.context["form"].is_valid()
+    assert shown_pks(response) == {cast.b.ticket.pk}
+    # A customer is never a choice, nor a valid filter.
+    bad = client.get(reverse("queue"), {"assignee": cast.a.customer.pk})
+    assert not bad.context["form"].is_valid() and "assignee" in bad.context["form"].errors
+
+
+def test_ticket_page_query_count_does_not_grow_with_the_conversation(cast):
+    from firstline.tickets.models import Message
+    from firstline.tickets.services import add_message
+
+    client = client_for(cast.operator)
+    url = reverse("ticket", args=[cast.a.ticket.pk])
+    client.get(url)  # first visit: the draft, the schedule, caches
+
+    def ticket_queries():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(queries)
+
+    few = ticket_queries()
+    for index in range(15):
+        add_message(ticket=cast.a.ticket, actor=cast.operator, kind=Message.Kind.NOTE,
+                    text=f"Note {index}")
+        add_message(ticket=cast.a.ticket, actor=cast.a.customer, kind=Message.Kind.INBOUND,
+                    text=f"Answer {index}")
+    change_ticket(ticket=cast.a.ticket, actor=cast.operator,
+                  change=TicketChange(priority="high", assignee=cast.operator))
+    many = ticket_queries()
+    assert many == few

@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from firstline.contacts.models import Contact
@@ -74,9 +75,18 @@ class QueueFilterForm(forms.Form):
         self.fields["priority"].choices = [("", _("Any priority")), *Priority.choices]
         people = User.objects.filter(is_active=True).order_by("role", "last_name", "username")
         if user.is_provider_staff:
-            people = people.filter(role__in=[*User.STAFF_ROLES, *User.PARTNER_ROLES]).exclude(
-                role=User.Role.INTEGRATION
-            )
+            # The provider's staff, and a partner's people once that partner is chosen: not
+            # every partner's accounts on every queue page. The assignee already chosen is
+            # kept in the list whoever it is.
+            chosen = Q(role__in=User.STAFF_ROLES)
+            partner = str(self.data.get("partner") or "") if self.is_bound else ""
+            if partner.isdigit():
+                chosen |= Q(role__in=[User.Role.ENGINEER, User.Role.MANAGER],
+                            partner_id=int(partner))
+            assignee = str(self.data.get("assignee") or "") if self.is_bound else ""
+            if assignee.isdigit():
+                chosen |= Q(pk=int(assignee), role__in=[User.Role.ENGINEER, User.Role.MANAGER])
+            people = people.filter(chosen)
         else:
             people = people.filter(partner_id=user.partner_id).exclude(
                 role=User.Role.INTEGRATION
