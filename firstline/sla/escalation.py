@@ -230,6 +230,8 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
     sent: list[list[str]] = [[] for _ in batch]
     skipped: list[list[str]] = [[] for _ in batch]
     queued_at = now()
+    cleaned: dict[tuple[str, str], str | None] = {}
+    step_names: dict[int, str] = {}
     for index, (pending, late) in enumerate(batch):
         ticket, step = pending.ticket, pending.step
         subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
@@ -259,13 +261,18 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                 if not address:
                     skipped[index].append(label)
                     continue
-                try:
-                    # The checks outbox.enqueue makes, without a query per message.
-                    address = outbox._clean_recipient(channel, address)
-                except ValidationError:
+                # The checks outbox.enqueue makes, once per address in the batch (the same
+                # leads are on most steps) and without a query per message.
+                if (channel, address) not in cleaned:
+                    try:
+                        cleaned[channel, address] = outbox._clean_recipient(channel, address)
+                    except ValidationError:
+                        cleaned[channel, address] = None
+                if cleaned[channel, address] is None:
                     # A malformed address must not cost the other recipients their notice.
                     skipped[index].append(f"{label}: {address}")
                     continue
+                address = cleaned[channel, address]
                 headers = (outbox._with_message_id({}, ticket.partner)
                            if channel == EscalationStep.Channel.EMAIL else {})
                 outgoing.append((index, label, OutboxMessage(
@@ -294,13 +301,16 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
     notes, trail = [], []
     for index, (pending, late) in enumerate(batch):
         ticket, step = pending.ticket, pending.step
+        if step.pk not in step_names:
+            step_names[step.pk] = str(step)
+        name = step_names[step.pk]
         if skipped[index]:
             note = _("Escalation: %(step)s. Notified: %(sent)s. No usable address for: "
-                     "%(skipped)s.") % {"step": str(step), "sent": ", ".join(sent[index]) or "—",
+                     "%(skipped)s.") % {"step": name, "sent": ", ".join(sent[index]) or "—",
                                         "skipped": ", ".join(skipped[index])}
         else:
             note = _("Escalation: %(step)s. Notified: %(sent)s.") % {
-                "step": str(step), "sent": ", ".join(sent[index]) or "—"
+                "step": name, "sent": ", ".join(sent[index]) or "—"
             }
         notes.append(Message(
             partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
@@ -310,7 +320,7 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
         trail.append(AuditEvent(
             actor=None, partner=ticket.partner, action="escalation.fired",
             target_type=ticket._meta.model_name, target_id=str(ticket.pk), before={},
-            after=audit._jsonable({"step": str(step), "due": pending.due_at, "late": late,
+            after=audit._jsonable({"step": name, "due": pending.due_at, "late": late,
                                    "notified": sent[index], "skipped": skipped[index]}),
         ))
     Message.objects.bulk_create(notes)
