@@ -143,6 +143,8 @@ def _run(bind: str) -> int:
         Child("incidents clock", [*manage, "incidents_clock", "--loop", "--interval", "30"]),
         # The monthly partner reports, issued once on the first working day of the month.
         Child("report clock", [*manage, "metrics_reports", "--loop", "--interval", "900"]),
+        # Billing: usage notices at 80%/100% and last month's invoices on the first working day.
+        Child("billing clock", [*manage, "billing_tick", "--loop", "--interval", "600"]),
         # Telegram bots in long-polling mode (getUpdates); idle, one query per pass.
         Child("telegram poller", [*manage, "telegram_poll", "--loop", "--interval", "5"]),
     ], env)

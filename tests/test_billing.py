@@ -4,6 +4,7 @@ invoices computed to the kopeck by hand, immutability, gap-free numbering, bad i
 import io
 import shutil
 import subprocess
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -369,3 +370,49 @@ def test_pages_and_tenancy(cast):
     assert ok.status_code == 302
     assert Invoice.objects.filter(partner=cast.a.partner).count() == 1
     assert Subscription.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_issuers_number_without_gaps_and_invoice_a_month_once(cast):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's row locks: SQLite has one writer at a time anyway")
+    for side in (cast.a, cast.b):
+        services.subscribe(partner=side.partner, plan=_plan("start"),
+                           starts_on=date(2025, 10, 1), actor=None)
+    barrier = threading.Barrier(3)
+    results: list[str] = []
+
+    def issue(partner) -> None:
+        try:
+            barrier.wait(timeout=30)
+            invoice = services.issue_invoice(partner, date(2025, 11, 1), at=_at(2025, 12, 1),
+                                             documents=False)
+            results.append(invoice.number)
+        except ValidationError as error:
+            results.append(f"refused:{','.join(error.message_dict)}")
+        finally:
+            connection.close()
+
+    # Two workers race for alpha's November, a third issues beta's at the same moment.
+    threads = [threading.Thread(target=issue, args=(partner,))
+               for partner in (cast.a.partner, cast.a.partner, cast.b.partner)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["2025-00001", "2025-00002", "refused:month"]
+    assert Counter.objects.get(series="INV", year=2025).last == 2
+
+
+def test_the_demo_command_subscribes_partners_to_their_tariffs_plan(cast):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("billing_demo", stdout=out)
+    rows = Subscription.objects.order_by("partner__slug")
+    assert [(row.partner.slug, row.plan.code) for row in rows] == [("alpha", "start"),
+                                                                   ("beta", "start")]
+    call_command("billing_demo", stdout=out)  # once
+    assert rows.count() == 2

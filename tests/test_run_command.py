@@ -32,7 +32,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /
 CHILDREN = {"gunicorn": "web server", "db_worker": "task worker",
             "deliver_outbox": "outbox loop", "sla_clock": "SLA clock",
             "surveys_tick": "survey clock", "incidents_clock": "incidents clock",
-            "metrics_reports": "report clock", "telegram_poll": "telegram poller"}
+            "metrics_reports": "report clock", "telegram_poll": "telegram poller",
+            "billing_tick": "billing clock"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -64,6 +64,7 @@ from firstline.tickets.models import Channel, Ticket, format_number
 
 KOPECK = Decimal("0.01")
 THRESHOLDS = (80, 100)
+PDF_DETAIL_ROWS = 200
 STYLESHEET = Path(__file__).resolve().parent / "data" / "invoice.css"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Desk accounts: a ticket whose contact signs in as one of these was opened by staff for
@@ -488,8 +489,14 @@ def _take_number(series: str, year: int) -> int:
 
 
 def _document_data(invoice: Invoice, lines: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"invoice": invoice, "partner": invoice.partner, "lines": lines,
-            "usage": invoice.usage}
+    # The PDF lists the first PDF_DETAIL_ROWS requests and calls (a long table costs WeasyPrint
+    # seconds a page); the XLSX always lists every one.
+    detail = dict(invoice.usage)
+    tickets, calls = detail.get("tickets", []), detail.get("calls", [])
+    detail["tickets"], detail["calls"] = tickets[:PDF_DETAIL_ROWS], calls[:PDF_DETAIL_ROWS]
+    return {"invoice": invoice, "partner": invoice.partner, "lines": lines, "usage": detail,
+            "cut": len(tickets) > PDF_DETAIL_ROWS or len(calls) > PDF_DETAIL_ROWS,
+            "detail_rows": PDF_DETAIL_ROWS}
 
 
 def render_pdf(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
@@ -710,3 +717,19 @@ def issue_due(moment: datetime | None = None, *, documents: bool = True) -> list
         except IntegrityError:
             continue
     return issued
+
+
+def issue_month(month: date, *, at: datetime | None = None, documents: bool = True,
+                mail: bool = True) -> list[Invoice]:
+    """Invoice every partner subscribed in `month` that has no invoice for it yet: the talk
+    minutes of all of them in one aggregate query per time zone, then one invoice each."""
+    month = first_of(month)
+    ids = (Subscription.objects.filter(starts_on__lt=next_month(month))
+           .values_list("partner_id", flat=True).distinct())
+    partners = list(Partner.objects.filter(pk__in=ids).select_related("tariff").order_by("pk"))
+    invoiced = set(Invoice.objects.filter(month=month, kind=Kind.INVOICE, credit_note__isnull=True)
+                   .values_list("partner_id", flat=True))
+    partners = [p for p in partners if p.pk not in invoiced]
+    minutes = talk_minutes_for(partners, month)
+    return [issue_invoice(partner, month, at=at, documents=documents, mail=mail,
+                          minutes=minutes[partner.pk]) for partner in partners]
