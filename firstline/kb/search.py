@@ -2,10 +2,12 @@
 
 PostgreSQL: every published article keeps a stored tsvector of its published copy in its
 language's configuration (`russian` or `english`; title weight A, text weight B) with a GIN
-index. A query is cut into words; each word becomes a `SearchQuery` in both configurations
-and the words are OR-ed, so «принтеры не настраиваются» finds «Настройка принтера» by
-«принтер» (the stop word «не» drops out), and more words matched rank higher
-(`SearchRank`, ts_rank over the weights). The snippet is `SearchHeadline` over the text.
+index. A query is cut into words; each word becomes a `SearchQuery` (a Cyrillic word in the
+`russian` configuration, a Latin one in `english`). Articles with every word come first;
+when there are fewer than asked for, articles with some of the words follow, so
+«принтеры не настраиваются» finds «Настройка принтера» by «принтер» (the stop word «не»
+drops out). Within each group `SearchRank` (ts_rank over the weights) orders them. The
+snippet is `SearchHeadline` over the text.
 
 SQLite (development, most of the tests): each word is reduced to a stem, the common
 beginning of the word and its pymorphy3 dictionary form («принтеры» → «принтер»,
@@ -32,6 +34,7 @@ from firstline.core.textsearch import fold
 from firstline.kb.models import SEARCH_CONFIG, Article
 
 WORD = re.compile(r"[^\W_]+")
+CYRILLIC = re.compile("[а-яё]")
 MAX_WORDS = 12
 MAX_WORD = 40
 MAX_QUERY = 500
@@ -72,28 +75,34 @@ def search(articles: QuerySet[Article], text: str, *, limit: int = 10) -> list[H
 
 
 def _postgres(articles: QuerySet[Article], terms: list[str], limit: int) -> list[Hit]:
-    query: Any = None
-    for term in terms:
-        for config in SEARCH_CONFIG.values():
-            part = SearchQuery(term, config=config, search_type="plain")
-            query = part if query is None else query | part
-    rows = (
-        articles.filter(search_vector=query)
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "id")[:limit]
-    )
+    # A Cyrillic word is parsed by the russian configuration, any other by the english one
+    # (russian's own rule for Latin words is english_stem too, so one query serves both).
+    parts = [SearchQuery(term, config=SEARCH_CONFIG["ru"] if CYRILLIC.search(term)
+                         else SEARCH_CONFIG["en"], search_type="plain") for term in terms]
+    every, some = parts[0], parts[0]
+    for part in parts[1:]:
+        every, some = every & part, some | part
+    # Articles with every word first (few rows to rank, so fast), then, when they are not
+    # enough, those with some of the words («принтеры не настраиваются» → «принтер»).
+    rows = _ranked(articles, every, limit)
+    if len(rows) < limit and len(parts) > 1:
+        rows += _ranked(articles.exclude(pk__in=[row.pk for row in rows]), some,
+                        limit - len(rows))
     # The headline runs on the chosen rows only (ts_headline re-parses the whole text).
-    ids = [row.pk for row in rows]
-    ranks = {row.pk: row.rank for row in rows}
     heads = dict(
-        Article.objects.filter(pk__in=ids)
+        Article.objects.filter(pk__in=[row.pk for row in rows])
         .annotate(head=SearchHeadline(
-            "published_text", query, start_sel=START, stop_sel=STOP, max_words=30,
+            "published_text", some, start_sel=START, stop_sel=STOP, max_words=30,
             min_words=12, max_fragments=1))
         .values_list("pk", "head")
     )
-    by_pk = {row.pk: row for row in rows}
-    return [Hit(by_pk[pk], float(ranks[pk]), _marked(heads.get(pk) or "")) for pk in ids]
+    return [Hit(row, float(row.rank), _marked(heads.get(row.pk) or "")) for row in rows]
+
+
+def _ranked(articles: QuerySet[Article], query: Any, limit: int) -> list[Article]:
+    return list(articles.filter(search_vector=query)
+                .annotate(rank=SearchRank(F("search_vector"), query))
+                .order_by("-rank", "id")[:limit])
 
 
 def _marked(head: str) -> SafeString:

@@ -37,7 +37,7 @@ def _public(partner: Partner | int) -> QuerySet[Article]:
 def _search(articles: QuerySet[Article], text: str) -> tuple[list[search.Hit], str]:
     """Hits and the reason there are none to show ("" when the query was fine)."""
     try:
-        return search.search(articles, text, limit=SUGGESTIONS * 4), ""
+        return search.search(articles, text, limit=SUGGESTIONS * 2), ""
     except ValidationError as error:
         return [], error.message_dict["q"][0]
 
