@@ -370,6 +370,12 @@ FIRSTLINE_LOGIN_LINK_WINDOW_MINUTES = env_count("FIRSTLINE_LOGIN_LINK_WINDOW_MIN
 # client is REMOTE_ADDR and X-Forwarded-For is ignored, since any client can write it.
 FIRSTLINE_TRUSTED_PROXIES = env_networks("FIRSTLINE_TRUSTED_PROXIES", [])
 
+# A PostgreSQL read replica for the quality pages' report reads (firstline/ops/routers.py).
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = dj_database_url.parse(env_str("DATABASE_REPLICA_URL", ""))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["firstline.ops.routers.ReportsToReplica"]
+
 # Logs on stderr: text, or one JSON object per line with LOG_FORMAT=json; each line carries
 # the request id (X-Request-ID) of the request, or of the request that enqueued the task.
 LOG_FORMAT = env_str("LOG_FORMAT", "text")

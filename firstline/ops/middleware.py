@@ -4,6 +4,8 @@
   and the session: load balancers and Prometheus call the bare address over plain HTTP.
 - Gives every request its request id (X-Request-ID in and out, `firstline.ops.requestid`).
 - Counts requests and their latency by view (`firstline.ops.metrics`).
+- Marks the quality pages' GET requests as report reads (a replica serves them when
+  DATABASE_REPLICA_URL is set, `firstline.ops.routers`).
 """
 
 import time
@@ -11,7 +13,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from firstline.ops import health, metrics, requestid
+from firstline.ops import health, metrics, requestid, routers
 
 _OWN_PATHS = {
     "/healthz": lambda request: health.healthz(),
@@ -39,6 +41,11 @@ class OpsMiddleware:
         if own is not None and request.method in ("GET", "HEAD"):
             response = own(request)
             view = request.path_info.strip("/")
+        elif routers.is_report_request(request.path_info, request.method or ""):
+            with routers.reports_from_replica():  # used only when a replica is configured
+                response = self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            view = (match.view_name or match.route) if match else "<unresolved>"
         else:
             response = self.get_response(request)
             match = getattr(request, "resolver_match", None)
