@@ -30,6 +30,8 @@ EXPECTED = {
     "/api/metrics/assessment": {"get"},
     "/api/metrics/reports": {"get"},
     "/api/metrics/reports/{report_id}/{kind}": {"get"},
+    "/api/agreements": {"get"},
+    "/api/agreements/{version_id}/{kind}": {"get"},
     "/api/billing/invoices": {"get"},
     "/api/billing/invoices/{invoice_id}": {"get"},
     "/api/billing/invoices/{invoice_id}/{kind}": {"get"},

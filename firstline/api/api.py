@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, re_path
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 
+from firstline.agreements.api import router as agreements_router
 from firstline.api import directory, errors, tickets
 from firstline.api.auth import api_auth
 from firstline.billing.api import router as billing_router
@@ -74,5 +75,6 @@ api.add_router("", directory.router)
 api.add_router("", incidents_api.router)
 api.add_router("", metrics_router)
 api.add_router("", calls_router)
+api.add_router("", agreements_router)
 api.add_router("", billing_router)
 webhooks_api.document(api)
