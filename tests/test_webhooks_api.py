@@ -20,6 +20,16 @@ from tests.test_outbox_http import FakeServer
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def no_cached_subscriptions():
+    """Workers cache subscriptions for seconds; tests reuse ids of rolled-back rows."""
+    from firstline.webhooks import adapter
+
+    adapter.forget()
+    yield
+    adapter.forget()
+
+
 def _document() -> dict:
     return Client().get("/api/openapi.json").json()
 

@@ -16,6 +16,16 @@ from tests.test_outbox_http import FakeServer
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def no_cached_subscriptions():
+    """Workers cache subscriptions for seconds; tests reuse ids of rolled-back rows."""
+    from firstline.webhooks import adapter
+
+    adapter.forget()
+    yield
+    adapter.forget()
+
 REFUSED = [
     "http://127.0.0.1/hook", "http://localhost:8000/hook", "http://10.1.2.3/", "http://172.16.0.1/",
     "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",

@@ -91,3 +91,15 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+    @property
+    def code(self) -> int | None:
+        """The receiver's last answer: a 2xx is kept on the sent row ("HTTP 200"), a failure
+        on the delivery (None when there was no answer: refused, timed out)."""
+        provider_id = self.message.provider_message_id
+        if self.message.status == "sent" and provider_id.startswith("HTTP "):
+            try:
+                return int(provider_id[5:])
+            except ValueError:
+                return None
+        return self.response_code

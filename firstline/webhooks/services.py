@@ -20,7 +20,7 @@ from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.outbox import services as outbox
 from firstline.outbox.models import Channel, OutboxMessage, Status
-from firstline.webhooks import addresses, payloads
+from firstline.webhooks import adapter, addresses, payloads
 from firstline.webhooks.models import EVENT_NAMES, Delivery, Subscription
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that marks the value, not a secret
@@ -120,6 +120,7 @@ def update_subscription(*, actor: User, subscription: Subscription, url: str,
     subscription.url, subscription.events = url, chosen
     subscription.name, subscription.is_active = name, bool(is_active)
     subscription.save(update_fields=["url", "events", "name", "is_active"])
+    _forget_on_commit(subscription.pk)
     audit.record(actor=actor, partner=subscription.partner, action="webhook.update",
                  target=subscription, before=before,
                  after={"url": url, "events": chosen, "name": name,
@@ -135,6 +136,7 @@ def rotate_secret(*, actor: User, subscription: Subscription) -> str:
     subscription.secret = secret
     subscription.secret_rotated_at = now()
     subscription.save(update_fields=["secret", "secret_rotated_at"])
+    _forget_on_commit(subscription.pk)
     # The secret itself never goes into the audit trail.
     audit.record(actor=actor, partner=subscription.partner, action="webhook.rotate_secret",
                  target=subscription, after={"secret_rotated_at": subscription.secret_rotated_at})
@@ -151,22 +153,30 @@ def delete_subscription(*, actor: User, subscription: Subscription) -> None:
     waiting = subscription.deliveries.filter(
         message__status__in=[Status.PENDING, Status.FAILED]).values_list("message_id", flat=True)
     outbox.cancel(message_ids=list(waiting), actor=actor)
+    _forget_on_commit(subscription.pk)
     subscription.delete()
+
+
+def _forget_on_commit(pk: int) -> None:
+    # Now (a send later in this transaction) and after the commit (one that ran meanwhile).
+    adapter.forget(pk)
+    transaction.on_commit(lambda: adapter.forget(pk))
 
 
 def _enqueue(subscription: Subscription, *, partner: Partner, ticket: Any, body: str,
              event: str, event_id: str, resent_from: Delivery | None = None) -> Delivery:
-    # Tenancy of the row itself: the event's partner (a provider-wide hook included).
-    dedupe = None if resent_from is not None else f"hook:{subscription.pk}:{event_id}"
+    # Tenancy of the row itself: the event's partner (a provider-wide hook included). No
+    # deduplication key: the event id is new for every event, so two rows for one event
+    # and subscription cannot arise, and two INSERTs are all an event costs a subscription.
     message = outbox.enqueue(
         partner=partner, channel=Channel.EVENT_HOOK, recipient=subscription.url, body=body,
         subject=event, ticket=ticket if getattr(ticket, "partner_id", None) == partner.pk
         else None,
-        headers={EVENT_HEADER: event, EVENT_ID_HEADER: event_id}, dedupe_key=dedupe)
-    delivery, _created = Delivery.objects.get_or_create(
-        message=message, defaults={"subscription": subscription, "event_id": event_id,
-                                   "event_type": event, "resent_from": resent_from})
-    return delivery
+        headers={EVENT_HEADER: event, EVENT_ID_HEADER: event_id,
+                 adapter.SUBSCRIPTION_HEADER: str(subscription.pk)})
+    return Delivery.objects.create(message=message, subscription=subscription,
+                                   event_id=event_id, event_type=event,
+                                   resent_from=resent_from)
 
 
 def on_event(*, event: str, partner_id: int | None, moment: Any, **arguments: Any) -> None:

@@ -57,7 +57,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 add_domain_errors(form, error)
             else:
-                return _page(request, subscription, secret=secret, status=201)
+                return _show_secret_once(request, subscription, secret)
         status = 422
     subscriptions = services.manageable_for(request.user).select_related("partner")
     return render(request, "webhooks/list.html",
@@ -82,12 +82,26 @@ def _subscription(request: HttpRequest, pk: int) -> Subscription:
         services.manageable_for(request.user).select_related("partner"), pk=pk)
 
 
+def _secret_key(pk: int) -> str:
+    return f"webhooks:secret:{pk}"
+
+
+def _show_secret_once(request: HttpRequest, subscription: Subscription,
+                      secret: str) -> HttpResponse:
+    """Redirect to the subscription's page, which shows the secret once: a reload (or the
+    back button) neither shows it again nor repeats the POST. Until that page is opened the
+    secret waits in the server-side session."""
+    request.session[_secret_key(subscription.pk)] = secret
+    return redirect("webhooks:subscription", subscription.pk)
+
+
 @never_cache
 @manager_required
 def subscription_page(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = _subscription(request, pk)
     if request.method != "POST":
-        return _page(request, subscription)
+        return _page(request, subscription,
+                     secret=request.session.pop(_secret_key(subscription.pk), ""))
     form = SubscriptionForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -104,13 +118,12 @@ def subscription_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, subscription, form=form, status=422)
 
 
-@never_cache
 @manager_required
 @require_POST
 def rotate(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = _subscription(request, pk)
     secret = services.rotate_secret(actor=request.user, subscription=subscription)
-    return _page(request, subscription, secret=secret)
+    return _show_secret_once(request, subscription, secret)
 
 
 @manager_required
