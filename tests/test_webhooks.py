@@ -302,3 +302,33 @@ def test_bad_input_is_named_on_its_field_and_nothing_is_stored(cast, allow_local
     assert "ticket.exploded" in str(refused.value)
     assert not Subscription.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="webhook.").exists()
+
+
+def test_the_pages_name_bad_input_on_its_field_and_keep_to_the_partner(cast, allow_local):
+    from tests.conftest import client_for
+
+    manager = client_for(cast.a.manager)
+    response = manager.post("/webhooks/", {"partner": cast.a.partner.pk,
+                                           "url": "http://127.0.0.1:9/x"})
+    assert response.status_code == 422
+    assert "Choose at least one event." in response.context["form"].errors["events"]
+    response = manager.post("/webhooks/", {"partner": cast.b.partner.pk,
+                                           "url": "http://127.0.0.1:9/x",
+                                           "events": ["ticket.created"]})
+    assert response.status_code == 422
+    assert response.context["form"].errors["partner"]
+    assert not Subscription.objects.exists()
+
+    response = manager.post("/webhooks/", {"partner": cast.a.partner.pk, "name": "CRM",
+                                           "url": "http://127.0.0.1:9/x",
+                                           "events": ["ticket.created"]})
+    subscription = Subscription.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/webhooks/{subscription.pk}/"
+    page = manager.get(response["Location"])
+    assert page.context["secret"].startswith("whsec_")
+    assert page["Cache-Control"].startswith("max-age=0")
+    assert manager.get(response["Location"]).context["secret"] == ""  # shown once
+
+    assert client_for(cast.b.manager).get(f"/webhooks/{subscription.pk}/").status_code == 404
+    assert client_for(cast.a.engineer).get("/webhooks/").status_code == 403
+    assert client_for(cast.supervisor).get(f"/webhooks/{subscription.pk}/").status_code == 200
