@@ -104,16 +104,16 @@ def fill(partners, tickets: int, calls: int) -> None:  # type: ignore[no-untyped
                 customer_words, status, priority, created_at, updated_at, paused_minutes,
                 classification, diagnostics, partner_group, routing_corrections)
             SELECT (%s::bigint[])[1 + n %% %s],
-                CASE WHEN n %% 50 = 0 THEN 'monitoring' WHEN n %% 3 = 0 THEN 'phone'
-                     ELSE 'email' END,
+                CASE WHEN (n / %s) %% 50 = 0 THEN 'monitoring'
+                     WHEN (n / %s) %% 3 = 0 THEN 'phone' ELSE 'email' END,
                 'none', 'Bench request ' || n, '', 'closed', 'normal',
-                CASE WHEN n %% 10 = 0
+                CASE WHEN (n / %s) %% 10 = 0
                      THEN %s - (n %% 2592000) * interval '1 second' - interval '1 second'
                      ELSE %s + (n %% 2678400) * interval '1 second' END,
                 now(), 0, '[]', '[]', '', 0
             FROM generate_series(1, %s) AS n
             """,
-            [ids, len(ids), start, start, tickets],
+            [ids, len(ids), len(ids), len(ids), len(ids), start, start, tickets],
         )
         t_tickets = time.perf_counter() - started
         cursor.execute(
@@ -123,14 +123,14 @@ def fill(partners, tickets: int, calls: int) -> None:  # type: ignore[no-untyped
                 recording_url, reported_outcome, updated_at)
             SELECT (%s::bigint[])[1 + n %% %s], 'demo', 'b' || n, 'inbound',
                 '+7495' || lpad((n %% 10000000)::text, 7, '0'), '',
-                CASE WHEN n %% 10 = 0
+                CASE WHEN (n / %s) %% 10 = 0
                      THEN %s - (n %% 2592000) * interval '1 second' - interval '1 second'
                      ELSE %s + (n %% 2678400) * interval '1 second' END,
                 now(), n %% 120, 1 + n %% 240,
-                CASE WHEN n %% 50 = 0 THEN 'abandoned' ELSE 'answered' END, '', '', now()
+                CASE WHEN (n / %s) %% 50 = 0 THEN 'abandoned' ELSE 'answered' END, '', '', now()
             FROM generate_series(1, %s) AS n
             """,
-            [ids, len(ids), start, start, calls],
+            [ids, len(ids), len(ids), start, start, len(ids), calls],
         )
         # A mass incident per partner with 1 ticket in 100 linked after the first.
         cursor.execute(
@@ -147,8 +147,9 @@ def fill(partners, tickets: int, calls: int) -> None:  # type: ignore[no-untyped
             INSERT INTO incidents_incidentticket (partner_id, incident_id, ticket_id, linked_at)
             SELECT t.partner_id, i.id, t.id, now()
             FROM tickets_ticket t JOIN incidents_incident i ON i.partner_id = t.partner_id
-            WHERE t.id % 100 = 0
-            """
+            WHERE (t.id / %s) %% 100 = 0
+            """,
+            [len(ids)],
         )
         cursor.execute("ANALYZE")
     print(f"data: {tickets:,} tickets in {t_tickets:.1f} s, {calls:,} calls and the incident "

@@ -341,6 +341,19 @@ def test_pages_and_tenancy(cast):
     page = client_for(cast.supervisor).get("/billing/")
     assert page.status_code == 200 and "Partner alpha" in page.content.decode()
     assert client_for(admin).get("/billing/plans/").status_code == 200
+    figures = {"plan": _plan("start").pk, "effective_from": "2099-01-01",
+               "requests_included": "12", "minutes_included": "60", "accounts_included": "3",
+               "monthly_fee": "-5", "first_month_fee": "4900", "overage_request_fee": "350",
+               "overage_minute_fee": "9", "extra_account_fee": "500",
+               "excluded_channels": ["monitoring"]}
+    refused = client_for(admin).post("/billing/plans/", figures)
+    assert refused.status_code == 422 and "monthly_fee" in refused.content.decode()
+    assert PlanVersion.objects.filter(plan__code="start").count() == 1
+    saved = client_for(admin).post("/billing/plans/", {**figures, "monthly_fee": "5200.00"})
+    assert saved.status_code == 302
+    assert PlanVersion.objects.get(plan__code="start", effective_from=date(2099, 1, 1)
+                                   ).monthly_fee == Decimal("5200.00")
+    assert client_for(cast.a.manager).get("/billing/plans/").status_code == 403
 
     manager = client_for(cast.a.manager)
     assert manager.get("/billing/").status_code == 302

@@ -408,6 +408,11 @@ def _minutes_of(seconds: int, rounding: str) -> int | None:
     return math.ceil(seconds / 60)
 
 
+def _minute(moment: datetime, tz: ZoneInfo) -> str:
+    """'2025-11-20 13:00' in the partner's time zone (isoformat: faster than strftime)."""
+    return moment.astimezone(tz).isoformat(" ", "minutes")[:16]
+
+
 def draft(partner: Partner, month: date, *, minutes: int | None = None) -> dict[str, Any]:
     """What the month's invoice says, computed from the records; writes nothing."""
     month = first_of(month)
@@ -418,16 +423,16 @@ def draft(partner: Partner, month: date, *, minutes: int | None = None) -> dict[
     version = version_for(sub.plan, month)
     vat_percent = vat_percent_for(last_day(month))
     tz = ZoneInfo(partner.time_zone)
-    labels = dict(Channel.choices)
+    labels = {value: str(label) for value, label in Channel.choices}  # translated once
     tickets = [
-        {"number": format_number(pk), "date": created.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-         "channel": str(labels.get(channel, channel))}
+        {"number": format_number(pk), "date": _minute(created, tz),
+         "channel": labels.get(channel, channel)}
         for pk, created, channel in counted_tickets(partner, month, version)
         .order_by("created_at", "pk").values_list("pk", "created_at", "channel")
     ]
     rounding = partner.tariff.minute_rounding
     calls = [
-        {"date": started.astimezone(tz).strftime("%Y-%m-%d %H:%M"), "number": caller or dialled,
+        {"date": _minute(started, tz), "number": caller or dialled,
          "seconds": seconds, "minutes": _minutes_of(seconds, rounding)}
         for started, caller, dialled, seconds in billable_calls(partner, month)
         .order_by("started_at", "pk").values_list("started_at", "caller", "dialled",
