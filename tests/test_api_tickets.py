@@ -286,3 +286,36 @@ def test_listing_messages_costs_the_same_queries_however_long_the_conversation(c
 
     assert len(response.json()) == 6
     assert len(long) == len(short)
+
+
+def test_intake_reads_only_the_contact_and_writes_the_ticket_message_and_audit(cast):
+    """The token is cached, the partner comes with it, the answer needs no reading back."""
+    client = token_client(cast.a.integration)
+    body = {"partner_id": cast.a.partner.pk, "contact_id": cast.a.contact.pk,
+            "subject": "Printer", "text": "It does not print"}
+    client.post("/api/tickets", body, content_type="application/json")  # token cached
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/tickets", body, content_type="application/json")
+    assert response.status_code == 201
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [s for s in sql if "api_apitoken" in s or "core_partner" in s]
+    reads = [s for s in sql if s.startswith("SELECT") and '"tickets_ticket"' in s]
+    assert not reads, reads
+    answer = response.json()
+    ticket = Ticket.objects.select_related("partner", "contact").get(pk=answer["id"])
+    # The answer is what was stored.
+    assert answer["number"] == ticket.number and answer["partner_name"] == ticket.partner.name
+    assert answer["contact"] == {"id": cast.a.contact.pk, "name": ticket.contact.name}
+    assert answer["priority"] == ticket.priority and answer["status"] == ticket.status
+    assert answer["sla"]["reaction_due_at"] is not None
+    assert AuditEvent.objects.filter(action="ticket.created", target_id=str(ticket.pk)).exists()
+
+
+def test_a_revoked_token_is_refused_at_once_though_its_user_was_cached(cast):
+    from firstline.api.models import ApiToken
+    from firstline.api.services import revoke_token
+
+    client = token_client(cast.a.integration)
+    assert client.get("/api/tickets").status_code == 200  # token and user now cached
+    revoke_token(ApiToken.objects.get(user=cast.a.integration), actor=cast.a.manager)
+    assert client.get("/api/tickets").status_code == 401

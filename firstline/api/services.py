@@ -19,7 +19,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext as _
 
 from firstline.api.models import ApiToken
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.middleware import is_lock_error
 from firstline.core.models import User
@@ -30,6 +30,8 @@ TOKEN_PREFIX = "fl_"  # noqa: S105 (a marker that makes leaked tokens greppable,
 # Recording every use would turn each read request into a write; a minute is precise
 # enough to see whether a token is still in use.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+# A token revoked or a user changed in this process is forgotten at once.
+config_cache.watch(ApiToken, User)
 
 
 def hash_key(plaintext: str) -> str:
@@ -74,18 +76,30 @@ def revoke_token(token: ApiToken, *, actor: User | None = None) -> ApiToken:
 
 
 def user_for_key(plaintext: str) -> User | None:
-    """The active user behind a live token, or None for unknown, revoked or disabled."""
-    token = (
-        ApiToken.objects.select_related("user__partner")
-        .filter(key_hash=hash_key(plaintext), revoked_at__isnull=True)
-        .first()
-    )
+    """The active user behind a live token, or None for unknown, revoked or disabled.
+
+    The token with its user and partner is kept in the per-process configuration cache
+    (firstline.core.config_cache) for at most its TTL, so an integration posting many
+    requests costs no query for authentication. Revoking a token or disabling its user
+    takes effect at once in the process that saved it and within the TTL (5 s) in others.
+    """
+    key_hash = hash_key(plaintext)
+    token = config_cache.get(("api-token", key_hash), lambda: _live_token(key_hash))
     if token is None or not token.user.is_active:
         return None
     moment = now()
     if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY:
         _record_use(token, moment)
+        token.last_used_at = moment  # the cached copy too: one write a minute, not a request
     return token.user
+
+
+def _live_token(key_hash: str) -> ApiToken | None:
+    return (
+        ApiToken.objects.select_related("user__partner")
+        .filter(key_hash=key_hash, revoked_at__isnull=True)
+        .first()
+    )
 
 
 def _record_use(token: ApiToken, moment: datetime) -> None:

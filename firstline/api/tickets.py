@@ -84,7 +84,8 @@ def _partner_for_new_ticket(
         # A partner account's tickets are its partner's; the body cannot say otherwise.
         if partner_id != user.partner_id:
             errors["partner_id"] = _("You can create tickets for your own partner only.")
-        return partners.first()
+        # Loaded with the user by the token lookup: no query.
+        return user.partner if user.partner_id is not None else partners.first()
     partner = partners.filter(pk=partner_id).first()
     if partner is None:
         errors["partner_id"] = _("Unknown partner.")
@@ -96,7 +97,8 @@ def _contact_for_new_ticket(
 ) -> Contact | None:
     if contact_id is None:
         return None
-    contacts = contacts_for(user).filter(pk=contact_id)
+    # With its organisation: the SLA policy (VIP) and urgency rules read it.
+    contacts = contacts_for(user).filter(pk=contact_id).select_related("organisation")
     contact = contacts.filter(partner=partner).first() if partner else contacts.first()
     if contact is None:
         errors["contact_id"] = _("This partner has no such contact.")
@@ -137,7 +139,9 @@ def create_ticket(request: HttpRequest, payload: TicketCreateIn) -> Status[Ticke
         priority=payload.priority.value,
         service=service,
     )
-    return Status(201, _ticket_or_404(user, ticket.pk))
+    # The ticket as created, with the partner, contact and service it was created with:
+    # its own new row needs no reading back.
+    return Status(201, ticket)
 
 
 @router.get("/tickets/{ticket_id}", response={200: TicketOut, **COMMON_ERRORS, **NOT_FOUND})
