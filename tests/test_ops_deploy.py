@@ -193,3 +193,17 @@ def test_alert_rules_and_dashboard_name_exported_metrics(db):
     for expr in exprs:
         assert promql_metrics(expr) <= exported, expr
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_serve_empties_only_the_prometheus_files(tmp_path):
+    from firstline.ops.serve import gunicorn_argv, prepare_multiproc_dir
+
+    (tmp_path / "counter_123.db").write_bytes(b"old figures")
+    (tmp_path / "notes.txt").write_text("not ours")
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    assert prepare_multiproc_dir(env) == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    argv = gunicorn_argv("127.0.0.1:8000", 3)
+    assert argv[argv.index("--workers") + 1] == "3"
+    assert argv[argv.index("--worker-class") + 1] == "gthread"
+    assert "python:firstline.ops.gunicorn_conf" in argv

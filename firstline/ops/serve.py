@@ -12,7 +12,6 @@ library requires, so request figures sum over the workers of this server.
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -37,13 +36,12 @@ def gunicorn_argv(bind: str, workers: int) -> list[str]:
 
 def prepare_multiproc_dir(env: dict[str, str]) -> Path:
     directory = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or data_dir() / "prometheus")
-    if directory.exists():
-        for entry in directory.iterdir():
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Only the client library's own files (counter_<pid>.db, histogram_<pid>.db...): a
+    # directory named by mistake keeps everything else.
+    for entry in directory.glob("*.db"):
+        if entry.is_file():
+            entry.unlink()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     return directory
 
