@@ -3,11 +3,13 @@ word forms, portal suggestions and deflection, the ticket page's panel, the publ
 page, attachments, bad input and tenancy. Runs on SQLite and PostgreSQL; what only
 PostgreSQL does (ranking by ts_rank, ts_headline) is asserted there."""
 
+import io
 from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -140,6 +142,12 @@ def test_postgres_ranks_by_weight_and_highlights_with_headline(cast, printer):
     assert Article.objects.get(pk=printer.pk).search_vector is None
     assert [hit.article for hit in search.search(Article.objects.all(), "принтеры")] == [
         body_only]
+    # After a bulk import (vectors missing), `firstline kb_reindex` rebuilds them.
+    Article.objects.update(search_vector=None)
+    call_command("kb_reindex", stdout=io.StringIO())
+    assert [hit.article for hit in search.search(Article.objects.all(), "принтеры")] == [
+        body_only]
+    assert Article.objects.get(pk=printer.pk).search_vector is None  # still withdrawn
 
 
 def test_punctuation_only_is_nothing_to_search_for(cast, printer):
