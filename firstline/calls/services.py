@@ -324,19 +324,17 @@ def _safe_e164(raw: str) -> str:
 def contact_for_number(partner: Partner | int, e164: str) -> Contact | None:
     """The partner's contact with this phone number, if any.
 
-    Contact phones are kept as people typed them (+7 912 345-67-89); the last two digits
-    narrow the rows in SQL, `phonenumbers` compares the rest.
+    Contact phones are kept as people typed them (+7 912 345-67-89) and, beside, in E.164
+    (ContactPhone.e164, filled on save): one lookup on the (partner, e164) index.
     """
     if not e164:
         return None
     partner_id = partner if isinstance(partner, int) else partner.pk
-    candidates = ContactPhone.objects.filter(
-        partner_id=partner_id, number__endswith=e164[-2:]
-    ).select_related("contact__organisation").order_by("id")
-    for phone in candidates:
-        if _safe_e164(phone.number) == e164:
-            return phone.contact
-    return None
+    phone = (
+        ContactPhone.objects.filter(partner_id=partner_id, e164=e164)
+        .select_related("contact__organisation").order_by("id").first()
+    )
+    return phone.contact if phone is not None else None
 
 
 # --- Calls and tickets ---------------------------------------------------------------------

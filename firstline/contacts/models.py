@@ -140,15 +140,47 @@ class ContactEmail(models.Model):
         super().save(*args, **kwargs)
 
 
+def phone_e164(number: str) -> str:
+    """The number in E.164 (+79123456789), or "" when it is not a phone number."""
+    # Imported here: a pure helper of the phone channel, no models.
+    from firstline.calls.phones import try_e164
+
+    return try_e164(number) or ""
+
+
+class ContactPhoneManager(models.Manager["ContactPhone"]):
+    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        objs = list(objs)
+        for phone in objs:
+            phone.e164 = phone_e164(phone.number)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class ContactPhone(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(_("phone"), max_length=40)
+    # The number as the phone channel writes callers (+79123456789), kept on every save, so
+    # "who is calling" is one indexed lookup; empty when the number is not a phone number.
+    e164 = models.CharField(_("phone in E.164"), max_length=16, blank=True, default="",
+                            editable=False)
+
+    objects = ContactPhoneManager()
 
     class Meta:
         verbose_name = _("phone")
         verbose_name_plural = _("phones")
-        indexes = [models.Index(fields=["partner", "number"], name="contact_phone_lookup")]
+        indexes = [
+            models.Index(fields=["partner", "number"], name="contact_phone_lookup"),
+            models.Index(fields=["partner", "e164"], name="contact_phone_e164"),
+        ]
 
     def __str__(self) -> str:
         return self.number
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.e164 = phone_e164(self.number)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "number" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "e164"}
+        super().save(*args, **kwargs)
