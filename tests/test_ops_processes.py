@@ -113,6 +113,8 @@ def box(django_db_setup, django_db_blocker):
         "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "MAIL_BACKEND": "console",
         "SITE_URL": f"http://127.0.0.1:{ports[0]}", "PYTHONUNBUFFERED": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus-web"),
+        # The SLA clock beats every 10 s; a stopped one shows within half a minute.
+        "FIRSTLINE_READY_HEARTBEAT_SECONDS": "25",
     })
     commands = unit_commands(Layout(bin=FIRSTLINE, bind=f"127.0.0.1:{ports[0]}"))
     import subprocess
@@ -293,3 +295,20 @@ def test_two_web_servers_and_two_workers_lose_nothing_and_do_nothing_twice(box, 
         errors="replace")))
     assert printed == {str(i): 1 for i in range(total)}
     assert time.monotonic() - started < 40
+
+
+def test_readyz_goes_unhealthy_when_the_sla_clock_stops(box):
+    wait_ready(box.url())
+    clock = next(c for c in box.supervisor.children if c.name == "firstline-sla-clock")
+    assert clock.process is not None
+    clock.process.terminate()  # as `systemctl stop firstline-sla-clock` does
+    clock.process.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    body: dict = {}
+    while time.monotonic() < deadline:
+        response = requests.get(f"{box.url()}/readyz", timeout=15)
+        body = response.json()
+        if response.status_code == 503:
+            break
+        time.sleep(1)
+    assert body["failing"] == ["heartbeat:SLA clock"], body
