@@ -306,6 +306,9 @@ def test_the_shared_phone_number_finds_the_partners_contact(cast, api, bot):
     assert stranger != cast.a.contact
     assert "+79123456789" in ticket.messages.get(kind=Message.Kind.NOTE).body_text
     assert AuditEvent.objects.filter(action="telegram.contact_found").exists()
+    # The same number shared again changes nothing and fails nothing.
+    post(bot, update(4, None, contact=shared))
+    assert Update.objects.get(update_id=4).status == Update.Status.PROCESSED
     post(bot, update(3, "Спасибо"))
     assert ticket.messages.filter(kind=Message.Kind.INBOUND).last().author_contact == \
         cast.a.contact

@@ -242,7 +242,7 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
         ticket = None
     if not text:
         # Only a phone number (or a sticker): nothing to open a ticket with.
-        if ticket is not None and incoming.contact is not None:
+        if ticket is not None and incoming.contact is not None and problems:
             update.ticket = ticket
             update.ticket_message = _note(ticket, "\n".join(problems))
         update.status = UpdateStatus.PROCESSED if incoming.contact else UpdateStatus.IGNORED
