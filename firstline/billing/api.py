@@ -17,7 +17,7 @@ from firstline.api.fields import Id
 from firstline.api.pagination import PageParams, paginate
 from firstline.api.schemas import COMMON_ERRORS, NOT_FOUND, ErrorOut, InvalidInputOut
 from firstline.billing import services
-from firstline.billing.models import Invoice, Kind
+from firstline.billing.models import Invoice
 from firstline.core.models import User
 from firstline.tenancy import partners_for
 
@@ -28,12 +28,17 @@ FILE_TYPES = {
 }
 
 
+# A Literal, not the model's `Kind` choices: ninja names an enum's schema after its class,
+# and tickets' Message.Kind is a "Kind" too.
+InvoiceKind = Literal["invoice", "credit_note"]
+
+
 class InvoiceFilters(PageParams):
     partner_id: Id | None = None
-    kind: Kind | None = None
+    kind: InvoiceKind | None = None
 
 
-class LineOut(Schema):
+class InvoiceLineOut(Schema):
     description: str
     quantity: Decimal
     unit: str
@@ -44,7 +49,7 @@ class LineOut(Schema):
 class InvoiceOut(Schema):
     id: int
     number: str
-    kind: Kind
+    kind: InvoiceKind
     partner_id: int
     month: date
     plan_name: str
@@ -57,7 +62,7 @@ class InvoiceOut(Schema):
     issued_at: str
     pdf: str | None
     xlsx: str | None
-    lines: list[LineOut]
+    lines: list[InvoiceLineOut]
 
 
 class InvoicePage(Schema):
@@ -65,7 +70,7 @@ class InvoicePage(Schema):
     next_cursor: str | None
 
 
-class UsageOut(Schema):
+class BillingUsageOut(Schema):
     partner_id: int
     month: date
     plan: str
@@ -148,7 +153,7 @@ def invoice_file(request: HttpRequest, invoice_id: Id, kind: Literal["pdf", "xls
                         filename=stored.name.rsplit("/", 1)[-1])
 
 
-@router.get("/billing/usage", response={200: list[UsageOut], **COMMON_ERRORS})
+@router.get("/billing/usage", response={200: list[BillingUsageOut], **COMMON_ERRORS})
 def usage(request: HttpRequest) -> Any:
     """This month's requests, talk minutes and accounts of each subscribed partner you can
     see, against its plan."""
