@@ -163,6 +163,7 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
     from firstline.outbox.models import Channel, OutboxMessage, Status
     from firstline.tickets import services as ticket_services
     from firstline.tickets.models import Channel as TicketChannel
+    from firstline.webhooks.adapter import EventHookAdapter
     from firstline.webhooks.models import Delivery, Subscription
 
     tariff = Tariff.objects.create(code="t", name="T", requests_included=1, minutes_included=1,
@@ -184,6 +185,8 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
 
     enqueue_rates, outbox_rates, plain_rates = [], [], []
     worker_cpu: list[float] = []
+    adapter_cpu: list[float] = []
+    adapter_rates: list[float] = []
     plain_cpu: list[float] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     firstline = str(Path(sys.executable).with_name("firstline"))
@@ -229,6 +232,15 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
         received = counter.value - before
         outbox_rates.append(args.events / elapsed)
 
+        # The adapter alone, in this process: sign, URL check, POST; no claim, no finish.
+        messages = list(OutboxMessage.objects.filter(channel=Channel.EVENT_HOOK))
+        hook = EventHookAdapter()
+        cpu_started, started = time.process_time(), time.perf_counter()
+        for message in messages:
+            hook.send(message)
+        adapter_cpu.append((time.process_time() - cpu_started) * 1000 / len(messages))
+        adapter_rates.append(len(messages) / (time.perf_counter() - started))
+
         # Baseline: the same bodies, signed, POSTed by plain clients, no database.
         chunks = [bodies[n::args.workers] for n in range(args.workers)]
         before_plain = counter.value
@@ -247,8 +259,9 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
         print(f"round {round_number}: outbox {outbox_rates[-1]:7.1f}/s ({elapsed:.2f} s, "
               f"{received} verified by the receiver, {failed} not sent), plain client "
               f"{plain_rates[-1]:7.1f}/s ({plain_received} verified), enqueue "
-              f"{enqueue_rates[-1]:7.1f} events/s; CPU per delivery: worker "
-              f"{worker_cpu[-1]:.2f} ms, plain client {plain_cpu[-1]:.2f} ms")
+              f"{enqueue_rates[-1]:7.1f} events/s; adapter alone {adapter_rates[-1]:7.1f}/s "
+              f"(1 process); CPU per delivery: worker {worker_cpu[-1]:.2f} ms, of which the "
+              f"adapter {adapter_cpu[-1]:.2f} ms; plain client {plain_cpu[-1]:.2f} ms")
         sent_ids = OutboxMessage.objects.filter(channel=Channel.EVENT_HOOK).values("pk")
         Delivery.objects.filter(message__in=sent_ids).delete()
         OutboxMessage.objects.filter(channel=Channel.EVENT_HOOK).delete()
@@ -256,6 +269,9 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
     print(f"outbox, {args.workers} workers: {_summary(outbox_rates)}")
     print(f"plain client, {args.workers} procs: {_summary(plain_rates)}")
     print(f"enqueue (publish):  {_summary(enqueue_rates)}")
+    print(f"adapter alone, 1 process: {_summary(adapter_rates)}; CPU "
+          f"{statistics.median(adapter_cpu):.2f} ms per delivery, the rest of the worker's "
+          f"{statistics.median(worker_cpu):.2f} ms is the outbox loop (claim, load, finish)")
     print(f"worker start-up (subtracted): {startup_cpu:.2f} s CPU each")
     print(f"worker CPU per delivery: median {statistics.median(worker_cpu):.2f} ms "
           f"(min {min(worker_cpu):.2f} – max {max(worker_cpu):.2f}); plain client "
