@@ -5,8 +5,9 @@ Usage (a throwaway database is created and dropped):
 
 Prints the median time of: the baseline (fetch one ticket by primary key), the operator's
 first queue page (all partners, active, due first), a partner's queue page, a search by
-number, and the count query the paginator runs; each as a ratio to the baseline, and the
-query plan of the queue page.
+number, the count query Django's paginator runs and the desk's bounded count, and the whole
+queue view rendered (Django's test client: middleware, query, template; no HTTP), with p95;
+each as a ratio to the baseline, and the query plan of the queue page.
 """
 
 import argparse
@@ -34,7 +35,9 @@ def main() -> None:
                     "-qc", f"CREATE DATABASE {DB}"], check=True)
     # Over the Unix socket: on these machines TCP to 127.0.0.1 costs ~4x per round trip.
     os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
-    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("FIRSTLINE_INSECURE_DEV_KEY", "1")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
     import django
 
@@ -105,14 +108,25 @@ def timed(function, repeat: int) -> float:
     return statistics.median(samples)
 
 
+def sampled(function, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 def run(count: int, repeat: int) -> None:
     from django.core.paginator import Paginator
     from django.db import connection
+    from django.test import Client
 
     from firstline.core.models import Partner, User
     from firstline.tenancy import tickets_for
     from firstline.tickets.models import Ticket
     from firstline.tickets.queries import QueueFilter, queue
+    from firstline.web.paging import BoundedPaginator
 
     start = time.perf_counter()
     populate(count)
@@ -135,13 +149,24 @@ def run(count: int, repeat: int) -> None:
         "queue page, search by number": first_page(QueueFilter(search=f"FL-{some_id:06d}")),
         "paginator count, all active": lambda: queue(
             tickets_for(operator), QueueFilter(), operator).count(),
+        "bounded count (the desk's, <= 1000)": lambda: BoundedPaginator(
+            queue(tickets_for(operator), QueueFilter(status="active"), operator), 50).count,
+        "queue view rendered, all active": lambda: desk.get("/tickets/?status=active"),
+        "queue view rendered, first line": lambda: desk.get("/tickets/?status=first_line"),
     }
+    desk = Client()
+    desk.force_login(operator)
+    active = queue(tickets_for(operator), QueueFilter(status="active"), operator).count()
+    print(f"{count} tickets, {active} active; median and p95 of {repeat} runs")
     baseline = None
     for name, function in cases.items():
         function()
-        median = timed(function, repeat)
+        samples = sampled(function, repeat)
+        median = statistics.median(samples)
         baseline = baseline or median
-        print(f"{name:36s} {median * 1000:8.2f} ms   x{median / baseline:6.1f}")
+        p95 = sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
+        print(f"{name:36s} {median * 1000:8.2f} ms  p95 {p95 * 1000:8.2f} ms   "
+              f"x{median / baseline:6.1f}")
     sql, params = queue(tickets_for(operator), QueueFilter(), operator)[:50].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN ANALYZE " + sql, params)
