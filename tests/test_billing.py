@@ -27,9 +27,10 @@ from firstline.core.models import AuditEvent, User
 from firstline.incidents.models import Incident, IncidentTicket
 from firstline.outbox.models import OutboxMessage
 from firstline.tickets.models import Channel, Ticket
+from tests.billing_support import billing_seed  # noqa: F401
 from tests.conftest import make_contact, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_seed")]
 
 MSK = 3  # Moscow is UTC+3 all year
 

@@ -4,16 +4,18 @@ violation. Screenshots go to test-artifacts/."""
 
 from datetime import date
 
+import pytest
 from django.db import connections
 
 from firstline.billing import services
 from firstline.billing.models import Invoice, Plan
 from firstline.tickets.models import Channel, Ticket
+from tests.billing_support import billing_seed  # noqa: F401
 
 from .browser import ARTIFACTS, BROWSER_TEST
 from .test_csp_browser import Watched
 
-pytestmark = BROWSER_TEST
+pytestmark = [*BROWSER_TEST, pytest.mark.usefixtures("billing_seed")]
 
 
 def test_supervisor_issues_and_corrects_an_invoice_manager_sees_the_meter(

@@ -89,8 +89,10 @@ def user_for_key(plaintext: str) -> User | None:
         return None
     moment = now()
     if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY:
-        _record_use(token, moment)
-        token.last_used_at = moment  # the cached copy too: one write a minute, not a request
+        if _record_use(token, moment):
+            # The cached copy too: one write a minute, not a request. Only once written: a
+            # use skipped for a busy database is recorded on the next request.
+            token.last_used_at = moment
     return token.user
 
 
@@ -102,11 +104,11 @@ def _live_token(key_hash: str) -> ApiToken | None:
     )
 
 
-def _record_use(token: ApiToken, moment: datetime) -> None:
+def _record_use(token: ApiToken, moment: datetime) -> bool:
     """Note when a token was used, unless that means waiting for someone else's lock.
 
     The note is a convenience; the request it rides on (often a read) must neither wait
-    for nor fail on a busy database because of it: skipped now, written on a later use.
+    for nor fail on a busy database because of it: skipped now (False), written on a later use.
     """
     connection = connections[ApiToken.objects.db]
     try:
@@ -117,11 +119,12 @@ def _record_use(token: ApiToken, moment: datetime) -> None:
                 rows = ApiToken.objects.filter(
                     pk__in=rows.select_for_update(skip_locked=True).values("pk")
                 )
-            rows.update(last_used_at=moment)
+            return rows.update(last_used_at=moment) > 0
     except OperationalError as exc:
         if not is_lock_error(exc):
             raise
         logger.info("API token %s: use not recorded, the database is busy", token.prefix)
+        return False
 
 
 @contextmanager
