@@ -35,7 +35,8 @@ def test_every_process_of_firstline_run_has_a_unit():
     commands = " ".join(re.findall(r"^ExecStart=\S+ (\S+)", "\n".join(units.values()), re.M))
     # What `firstline run` starts (firstline/cli.py), plus the mail poller.
     for command in ("serve", "db_worker", "deliver_outbox", "sla_clock", "surveys_tick",
-                    "incidents_clock", "metrics_reports", "mail_poll"):
+                    "incidents_clock", "metrics_reports", "billing_tick", "telegram_poll",
+                    "mail_poll"):
         assert command in commands
     target = units["firstline.target"]
     for name in units:

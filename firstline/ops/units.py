@@ -40,6 +40,10 @@ LOOPS = [
      "incidents_clock --loop --interval 30", []),
     ("firstline-report-clock", "firstline report clock (monthly partner reports)",
      "metrics_reports --loop --interval 900", []),
+    ("firstline-billing-clock", "firstline billing clock (usage notices, monthly invoices)",
+     "billing_tick --loop --interval 600", []),
+    ("firstline-telegram-poller", "firstline Telegram poller (bots in long-polling mode)",
+     "telegram_poll --loop --interval 5", []),
     ("firstline-mail-poller", "firstline mail poller (IMAP mailboxes)",
      "mail_poll --loop", []),
 ]
