@@ -88,11 +88,11 @@ def user_for_key(plaintext: str) -> User | None:
     if token is None or not token.user.is_active:
         return None
     moment = now()
-    if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY:
-        if _record_use(token, moment):
-            # The cached copy too: one write a minute, not a request. Only once written: a
-            # use skipped for a busy database is recorded on the next request.
-            token.last_used_at = moment
+    due = token.last_used_at is None or moment - token.last_used_at >= LAST_USED_GRANULARITY
+    if due and _record_use(token, moment):
+        # The cached copy too: one write a minute, not a request. Only once written: a use
+        # skipped for a busy database is recorded on the next request.
+        token.last_used_at = moment
     return token.user
 
 
