@@ -18,6 +18,7 @@ from firstline.mail.text import signature, signed, strip_subject
 from firstline.outbox import services as outbox
 from firstline.outbox.adapters import header
 from firstline.outbox.models import Channel, OutboxMessage
+from firstline.tickets.models import Channel as TicketChannel
 from firstline.tickets.models import Message, Ticket
 
 # Our mark on every letter we send: a letter that comes back with it is our own (a loop).
@@ -108,7 +109,7 @@ def send(
 
 def mail_public_reply(*, message: Message, **_event: Any) -> None:
     """The "message.public_reply" event: the reply goes to the customer by mail."""
-    if message.ticket.channel != "telegram":  # answered in the chat (firstline.telegram)
+    if message.ticket.channel != TicketChannel.TELEGRAM:  # answered in the chat (telegram app)
         mail_reply(message)
 
 
