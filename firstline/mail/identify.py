@@ -95,7 +95,12 @@ def identify(partner: Partner, sender: Sender, text: str) -> str:
     """
     if sender.email.is_confirmed:
         return IdentifiedBy.CONFIRMED_EMAIL
-    contact = sender.contact
+    return identify_by_text(partner, sender.contact, text)
+
+
+def identify_by_text(partner: Partner, contact: Contact, text: str) -> str:
+    """The script's identification from what the customer wrote (any written channel): the
+    organisation's code word or contract number; links a contact without organisation."""
     organisation = contact.organisation
     named: Organisation | None = None
     numbers = contract_numbers(text)

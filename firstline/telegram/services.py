@@ -30,12 +30,12 @@ from django.utils.translation import gettext as _
 
 from firstline.calls.phones import try_e164
 from firstline.calls.services import contact_for_number
-from firstline.contacts.models import Contact, ContactPhone, Organisation, letter_language
+from firstline.contacts.models import Contact, ContactPhone, letter_language
 from firstline.core import audit
 from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.mail import autoreply
-from firstline.mail.identify import code_words, contract_numbers
+from firstline.mail.identify import identify_by_text
 from firstline.mail.models import AutoReplyLog
 from firstline.mail.text import signature
 from firstline.outbox import services as outbox
@@ -258,7 +258,7 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
         created = False
     else:
         contact = chat.contact
-        how = _identify(partner, contact, text) if contact is not None else IdentifiedBy.NONE
+        how = identify_by_text(partner, contact, text) if contact is not None else IdentifiedBy.NONE
         ticket = ticket_services.create_ticket(
             partner=partner, actor=None, channel=Channel.TELEGRAM, subject="", text=text,
             contact=contact, attachments=fetched.files, identified_by=how,
@@ -341,28 +341,6 @@ def _shared_phone(chat: Chat, incoming: Incoming) -> list[str]:
                        "partner has it: kept on the new contact.") % {"phone": e164})
     chat.save(update_fields=["phone", "contact"])
     return lines
-
-
-def _identify(partner: Partner, contact: Contact, text: str) -> str:
-    """The script's identification from the text: the organisation's code word or contract
-    number (another organisation's number identifies nobody), as mail does."""
-    organisation = contact.organisation
-    named: Organisation | None = None
-    numbers = contract_numbers(text)
-    if numbers:
-        named = Organisation.objects.filter(partner=partner, contract_number__in=numbers).first()
-        if named is not None and organisation is not None and named.pk != organisation.pk:
-            named = None
-    candidate = organisation or named
-    how = IdentifiedBy.NONE
-    if candidate is not None and any(candidate.check_code_word(w) for w in code_words(text)):
-        how = IdentifiedBy.CODE_WORD
-    elif named is not None:
-        how = IdentifiedBy.CONTRACT_NUMBER
-    if how != IdentifiedBy.NONE and organisation is None and candidate is not None:
-        contact.organisation = candidate
-        contact.save(update_fields=["organisation"])
-    return how
 
 
 def _note(ticket: Ticket, text: str) -> Message:
