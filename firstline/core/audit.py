@@ -11,15 +11,15 @@ from django.db import models
 from firstline.core.models import AuditEvent, Partner, User
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return str(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
+        return {key: jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
@@ -40,8 +40,8 @@ def record(
         action=action,
         target_type=target._meta.model_name or "",
         target_id=str(target.pk),
-        before=_jsonable(before or {}),
-        after=_jsonable(after or {}),
+        before=jsonable(before or {}),
+        after=jsonable(after or {}),
     )
 
 

@@ -138,7 +138,7 @@ def _batch(partner: Partner, ids: list[int], actor: User | None,
         old = ticket.status
         if not automatic and ticket.status == Status.NEW:
             lifecycle.check_transition(ticket.status, Status.OPEN)
-            ticket_services._apply_status(ticket, Status.OPEN, moment)
+            ticket_services.apply_status(ticket, Status.OPEN, moment)
         if not automatic and ticket.first_response_at is None:
             # The first human public reply meets the reaction target.
             ticket.first_response_at = moment
@@ -152,7 +152,7 @@ def _batch(partner: Partner, ids: list[int], actor: User | None,
         if resolve and ticket.status != Status.RESOLVED:
             before = ticket.status
             lifecycle.check_transition(before, Status.RESOLVED)
-            ticket_services._apply_status(ticket, Status.RESOLVED, moment, actor)
+            ticket_services.apply_status(ticket, Status.RESOLVED, moment, actor)
             audits.append(_audit(partner, actor, "ticket.status_changed", ticket,
                                  {"status": before}, {"status": ticket.status, **by}, moment))
     save_tickets(batch, changed_fields)
@@ -218,9 +218,9 @@ def _mail(partner: Partner, batch: list[Ticket], messages: list[Message], automa
                       outbox_id=row.pk, recipient=row.recipient[:500])
         for row, (ticket, message) in zip(rows, owners, strict=True)])
     if rows:
-        from firstline.outbox.services import _nudge_after_commit
+        from firstline.outbox.services import nudge_after_commit
 
-        _nudge_after_commit()
+        nudge_after_commit()
     letters: dict[int, list[OutboxMessage]] = {}
     for row, (_ticket, message) in zip(rows, owners, strict=True):
         letters.setdefault(message.pk, []).append(row)
@@ -286,7 +286,7 @@ def resolve_as_system(*, partner: Partner, tickets: Sequence[Ticket]) -> list[Ti
         ticket.partner = partner
         before = ticket.status
         lifecycle.check_transition(before, Status.RESOLVED)
-        ticket_services._apply_status(ticket, Status.RESOLVED, moment)
+        ticket_services.apply_status(ticket, Status.RESOLVED, moment)
         ticket.updated_at = moment
         audits.append(_audit(partner, None, "ticket.status_changed", ticket,
                              {"status": before}, {"status": ticket.status, "by": SYSTEM},

@@ -37,7 +37,7 @@ def _nudge_delivery() -> None:
     deliver_outbox.enqueue()
 
 
-def _nudge_after_commit() -> None:
+def nudge_after_commit() -> None:
     """Nudge delivery once the current transaction commits: once per transaction.
 
     One delivery run sends everything that is due, so a transaction that writes several
@@ -53,7 +53,7 @@ def _nudge_after_commit() -> None:
     transaction.on_commit(_nudge_delivery, robust=True)
 
 
-def _clean_recipient(channel: str, recipient: str) -> str:
+def clean_recipient(channel: str, recipient: str) -> str:
     recipient = (recipient or "").strip()
     if not recipient:
         raise ValidationError({"recipient": _("A recipient is required.")})
@@ -111,7 +111,7 @@ def _clean_attachments(
     return files
 
 
-def _with_message_id(headers: dict[str, str], partner: Partner | None) -> dict[str, str]:
+def with_message_id(headers: dict[str, str], partner: Partner | None) -> dict[str, str]:
     """Give a letter its Message-ID now, so that every retry sends the same one.
 
     If a send succeeds but the worker dies before recording it, the letter goes twice; with
@@ -149,7 +149,7 @@ def enqueue(
     """
     if channel not in Channel.values:
         raise ValidationError({"channel": _("Unknown channel: %(value)s") % {"value": channel}})
-    recipient = _clean_recipient(channel, recipient)
+    recipient = clean_recipient(channel, recipient)
     if not (body or "").strip():
         raise ValidationError({"body": _("The message text is empty.")})
     if ticket is not None and (partner is None or ticket.partner_id != partner.pk):
@@ -161,7 +161,7 @@ def enqueue(
     clean_headers = _clean_headers(headers)
     files = _clean_attachments(channel, attachments)
     if channel == Channel.EMAIL:
-        clean_headers = _with_message_id(clean_headers, partner)
+        clean_headers = with_message_id(clean_headers, partner)
 
     fields = {
         "partner": partner,
@@ -194,7 +194,7 @@ def enqueue(
                 if existing is None:
                     raise
                 return _same_tenant(existing, partner)
-        _nudge_after_commit()
+        nudge_after_commit()
     return message
 
 
@@ -233,7 +233,7 @@ def retry_now(*, message_ids: Iterable[int], actor: User | None) -> int:
                     after=update,
                 )
         if changed:
-            _nudge_after_commit()
+            nudge_after_commit()
     return changed
 
 

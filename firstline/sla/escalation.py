@@ -265,7 +265,7 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                 # leads are on most steps) and without a query per message.
                 if (channel, address) not in cleaned:
                     try:
-                        cleaned[channel, address] = outbox._clean_recipient(channel, address)
+                        cleaned[channel, address] = outbox.clean_recipient(channel, address)
                     except ValidationError:
                         cleaned[channel, address] = None
                 if cleaned[channel, address] is None:
@@ -273,7 +273,7 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                     skipped[index].append(f"{label}: {address}")
                     continue
                 address = cleaned[channel, address]
-                headers = (outbox._with_message_id({}, ticket.partner)
+                headers = (outbox.with_message_id({}, ticket.partner)
                            if channel == EscalationStep.Channel.EMAIL else {})
                 outgoing.append((index, label, OutboxMessage(
                     partner=ticket.partner, ticket=ticket, channel=channel, recipient=address,
@@ -296,7 +296,7 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
         sent[index].append(label)
     if new:
         OutboxMessage.objects.bulk_create(new)
-        outbox._nudge_after_commit()
+        outbox.nudge_after_commit()
 
     notes, trail = [], []
     for index, (pending, late) in enumerate(batch):
@@ -320,7 +320,7 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
         trail.append(AuditEvent(
             actor=None, partner=ticket.partner, action="escalation.fired",
             target_type=ticket._meta.model_name, target_id=str(ticket.pk), before={},
-            after=audit._jsonable({"step": name, "due": pending.due_at, "late": late,
+            after=audit.jsonable({"step": name, "due": pending.due_at, "late": late,
                                    "notified": sent[index], "skipped": skipped[index]}),
         ))
     Message.objects.bulk_create(notes)

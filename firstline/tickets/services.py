@@ -278,7 +278,7 @@ def add_message(
     new_status = ticket.status if automatic else _status_after_message(ticket.status, kind)
     if new_status != ticket.status:
         lifecycle.check_transition(ticket.status, new_status)
-        _apply_status(ticket, new_status, moment)
+        apply_status(ticket, new_status, moment)
         update_fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS,
                           *script_metrics.FACT_FIELDS]
     if kind == Message.Kind.REPLY and not automatic and ticket.first_response_at is None:
@@ -329,7 +329,7 @@ def _status_after_message(current: str, kind: str) -> str:
     return current
 
 
-def _apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None = None) -> None:
+def apply_status(ticket: Ticket, status: str, moment: Any, actor: User | None = None) -> None:
     old = ticket.status
     ticket.status = status
     if status == Status.RESOLVED:
@@ -402,7 +402,7 @@ def change_ticket(*, ticket: Ticket, actor: User, change: TicketChange) -> Ticke
     fields = ["updated_at"]
     if change.status is not None and change.status != ticket.status:
         old = ticket.status
-        _apply_status(ticket, change.status, moment, actor)
+        apply_status(ticket, change.status, moment, actor)
         fields += ["status", "resolved_at", "closed_at", *deadlines.DEADLINE_FIELDS,
                    *script_metrics.FACT_FIELDS]
         reopened = old == Status.RESOLVED and ticket.status in ACTIVE_STATUSES
