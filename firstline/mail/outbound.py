@@ -107,10 +107,14 @@ def send(
     return row
 
 
-def mail_public_reply(*, message: Message, **_event: Any) -> None:
-    """The "message.public_reply" event: the reply goes to the customer by mail."""
-    if message.ticket.channel != TicketChannel.TELEGRAM:  # answered in the chat (telegram app)
-        mail_reply(message)
+def mail_public_reply(*, message: Message, mailed: bool = False, **_event: Any) -> None:
+    """The "message.public_reply" event: the reply goes to the customer by mail.
+
+    `mailed` is set by a publisher that has already put the letters in the outbox itself
+    (the incident's bulk reply writes them for a thousand tickets in one statement)."""
+    if mailed or message.ticket.channel == TicketChannel.TELEGRAM:  # chat: telegram app
+        return
+    mail_reply(message)
 
 
 def mail_reply(message: Message) -> list[OutboxMessage]:
