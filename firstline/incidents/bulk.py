@@ -14,7 +14,11 @@ public reply in each ticket:
   several linked tickets gets one letter, in the first), recorded as a MailReference, so
   their answer finds the ticket;
 - an audit row per reply and per status change, as the one-ticket path writes them; the
-  monitoring system's changes name it (`"by": "monitoring"`).
+  monitoring system's changes name it (`"by": "monitoring"`);
+- each reply told as the "message.public_reply" event, with `mailed=True`: the letters are
+  written here, so the mail subscriber skips them, and the other subscribers (the Telegram
+  chat of a ticket opened there, outbound webhooks) get it as from the one-ticket path. A
+  Telegram ticket gets no letter here: its chat is its channel, as in the one-ticket path.
 """
 
 from collections.abc import Callable, Sequence
@@ -28,6 +32,7 @@ from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import ContactEmail
+from firstline.core import events
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, User
 from firstline.mail import threading
@@ -41,6 +46,7 @@ from firstline.tenancy import tickets_for
 from firstline.tickets import lifecycle
 from firstline.tickets import services as ticket_services
 from firstline.tickets.html import text_to_html
+from firstline.tickets.models import Channel as TicketChannel
 from firstline.tickets.models import Message, Status, Ticket
 
 BATCH = 500
@@ -159,6 +165,11 @@ def _batch(partner: Partner, ids: list[int], actor: User | None,
     escalation.reschedule_many(batch)
     letters = _mail(partner, batch, messages, automatic, subject, mailed)
     AuditEvent.objects.bulk_create(audits)
+    for ticket, message in zip(batch, messages, strict=True):
+        # Also the monitoring system's recovery: the customer in a Telegram chat is told
+        # too (the webhook payload names the actor "system").
+        events.publish("message.public_reply", partner_id=partner.pk, moment=moment,
+                       ticket=ticket, message=message, actor=actor, mailed=True)
     return [Answered(ticket, message, letters.get(message.pk, []))
             for ticket, message in zip(batch, messages, strict=True)]
 
@@ -190,6 +201,8 @@ def _mail(partner: Partner, batch: list[Ticket], messages: list[Message], automa
     rows: list[OutboxMessage] = []
     owners: list[tuple[Ticket, Message]] = []
     for ticket, message in zip(batch, messages, strict=True):
+        if ticket.channel == TicketChannel.TELEGRAM:
+            continue  # answered in the chat (the "message.public_reply" event)
         found = [best[ticket.contact_id]] if ticket.contact_id in best else []
         addresses = list(dict.fromkeys([*found, *participants.get(ticket.pk, [])]))
         headers = {"Reply-To": reply_to, LOOP_HEADER: ticket.number,
