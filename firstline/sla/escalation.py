@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db import connections, router, transaction
+from django.db.models import NOT_PROVIDED, Case, Model, Q, QuerySet, Value, When
+from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from firstline.core import audit, events
 from firstline.core.clock import now
-from firstline.core.models import AuditEvent, User
+from firstline.core.models import AuditEvent, Partner, User
 from firstline.outbox import services as outbox
 from firstline.outbox.models import OutboxMessage
 from firstline.sla import deadlines
@@ -165,11 +165,25 @@ def _address(user: User, channel: str) -> str:
 
 
 def _due(moment: datetime) -> QuerySet[PendingEscalation]:
-    return (
-        PendingEscalation.objects.select_related("step", "ticket", "ticket__partner",
-                                                 "ticket__assignee")
-        .filter(fired_at__isnull=True, due_at__lte=moment)
-    )
+    return PendingEscalation.objects.filter(fired_at__isnull=True, due_at__lte=moment)
+
+
+def _attach_related(batch: Sequence[PendingEscalation]) -> None:
+    """Give a claimed batch its steps, partners and assignees, one query each.
+
+    A batch holds a few dozen steps and partners and a few operators, however many rows:
+    reading them once and sharing the instances costs far less than joining them onto
+    every row (and building a model instance of each per row)."""
+    tickets = [pending.ticket for pending in batch]
+    steps = EscalationStep.objects.in_bulk({pending.step_id for pending in batch})
+    partners = Partner.objects.in_bulk({ticket.partner_id for ticket in tickets})
+    assignees = User.objects.in_bulk(
+        {ticket.assignee_id for ticket in tickets if ticket.assignee_id is not None})
+    for pending in batch:
+        pending.step = steps[pending.step_id]
+        ticket = pending.ticket
+        ticket.partner = partners[ticket.partner_id]
+        ticket.assignee = assignees.get(ticket.assignee_id) if ticket.assignee_id else None
 
 
 def fire_due(moment: datetime, worker: str, limit: int) -> int:
@@ -181,7 +195,8 @@ def fire_due(moment: datetime, worker: str, limit: int) -> int:
     the whole batch are then inserted with one statement each. Fewer than `limit` means
     nothing else was due (or another clock holds it)."""
     with transaction.atomic():
-        batch = list(_due(moment).select_for_update(skip_locked=True, of=("self",))
+        batch = list(_due(moment).select_related("ticket")
+                     .select_for_update(skip_locked=True, of=("self",))
                      .order_by("due_at", "pk")[:limit])
         if not batch:
             return 0
@@ -194,6 +209,7 @@ def fire_due(moment: datetime, worker: str, limit: int) -> int:
         )
         if claimed != len(batch):  # pragma: no cover - the rows are locked by this claim
             raise RuntimeError("escalation claim lost rows it had locked")
+        _attach_related(batch)
         _notify([(p, moment - p.due_at > LATE_AFTER) for p in batch], moment)
     return len(batch)
 
@@ -216,6 +232,32 @@ def fire(pending_id: int, moment: datetime, worker: str) -> bool:
     return True
 
 
+def _insert_all(model: type[Model], objects: Sequence[Model]) -> None:
+    """`bulk_create` for rows whose keys nobody reads back; on PostgreSQL with COPY.
+
+    Django's bulk INSERT on PostgreSQL binds every column as an array quoted in Python,
+    which cost more than all the rest of firing a batch (about 0.1 ms a row). COPY takes
+    the same prepared values, row by row, through psycopg's C adapters. Like bulk_create
+    it sends no signals and calls no save(); a field that the database fills in itself
+    (generated, db_default) sends the rows the ordinary way."""
+    if not objects:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [field for field in model._meta.concrete_fields
+              if not isinstance(field, AutoFieldMixin)]
+    if connection.vendor != "postgresql" or any(
+            field.generated or field.db_default is not NOT_PROVIDED for field in fields):
+        model._default_manager.bulk_create(objects)
+        return
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor, cursor.copy(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    ) as copy:
+        for instance in objects:
+            copy.write_row([field.get_db_prep_save(field.pre_save(instance, True), connection)
+                            for field in fields])
+
+
 def _notify(batch: Sequence[tuple[PendingEscalation, bool]], moment: datetime) -> None:
     # Notices and the timeline note are for the provider's and partners' Russian-speaking
     # staff, whatever language the worker process happens to run in.
@@ -223,40 +265,79 @@ def _notify(batch: Sequence[tuple[PendingEscalation, bool]], moment: datetime) -
         _notify_in_language(batch, moment)
 
 
+class _Texts:
+    """The words of a batch's notices, translated once per batch rather than once per step:
+    a batch has a handful of distinct steps, priorities, channels, people and time zones."""
+
+    def __init__(self) -> None:
+        self.subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s")
+        self.body = _("Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
+                      "Deadline: %(due)s.")
+        self.late = "\n" + _("Fired late: the SLA clock was not running.")
+        self._steps: dict[tuple[str, int, str], tuple[str, str]] = {}
+        self._priorities: dict[str, str] = {}
+        self._labels: dict[tuple[int, str], str] = {}
+        self._zones: dict[str, ZoneInfo] = {}
+
+    def step(self, step: EscalationStep) -> tuple[str, str]:
+        """The step's name (as in the note and audit) and its target, lower case.
+
+        Keyed by what the name is made of: a batch's steps share a few of them."""
+        key = (step.target, step.percent, step.priority)
+        if key not in self._steps:
+            self._steps[key] = (str(step), step.get_target_display().lower())
+        return self._steps[key]
+
+    def priority(self, ticket: Ticket) -> str:
+        if ticket.priority not in self._priorities:
+            self._priorities[ticket.priority] = str(ticket.get_priority_display())
+        return self._priorities[ticket.priority]
+
+    def label(self, user: User, channel: str) -> str:
+        key = (user.pk, channel)
+        if key not in self._labels:
+            self._labels[key] = (f"{user.display_name} "
+                                 f"({EscalationStep.Channel(channel).label})")
+        return self._labels[key]
+
+    def local(self, moment: datetime | None, time_zone: str) -> str:
+        if moment is None:
+            return "—"
+        if time_zone not in self._zones:
+            self._zones[time_zone] = ZoneInfo(time_zone)
+        # The "d.m.Y H:i" of date_format, without its per-call localisation lookups.
+        return (f"{timezone.localtime(moment, self._zones[time_zone]):%d.%m.%Y %H:%M} "
+                f"({time_zone})")
+
+
 def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                         moment: datetime) -> None:
     people = _Recipients.load([(p.step, p.ticket) for p, _late in batch])
+    texts = _Texts()
     outgoing: list[tuple[int, str, OutboxMessage]] = []  # (batch index, label, message)
     sent: list[list[str]] = [[] for _ in batch]
     skipped: list[list[str]] = [[] for _ in batch]
     queued_at = now()
     cleaned: dict[tuple[str, str], str | None] = {}
-    step_names: dict[int, str] = {}
     for index, (pending, late) in enumerate(batch):
         ticket, step = pending.ticket, pending.step
-        subject = _("Escalation %(number)s: %(target)s %(percent)d%% — %(subject)s") % {
-            "number": ticket.number, "target": step.get_target_display().lower(),
-            "percent": step.percent, "subject": ticket.subject,
+        partner = ticket.partner
+        _name, target = texts.step(step)
+        subject = texts.subject % {
+            "number": ticket.number, "target": target, "percent": step.percent,
+            "subject": ticket.subject,
         }
         due = ticket.reaction_due_at if step.target == "reaction" else ticket.resolution_due_at
-        local_due = (
-            date_format(timezone.localtime(due, ZoneInfo(ticket.partner.time_zone)),
-                        "d.m.Y H:i") + f" ({ticket.partner.time_zone})"
-            if due else "—"
-        )
-        body = _(
-            "Ticket %(number)s of %(partner)s, priority %(priority)s.\n%(subject)s\n"
-            "Deadline: %(due)s."
-        ) % {
-            "number": ticket.number, "partner": ticket.partner.name,
-            "priority": ticket.get_priority_display(), "subject": ticket.subject,
-            "due": local_due,
+        body = texts.body % {
+            "number": ticket.number, "partner": partner.name,
+            "priority": texts.priority(ticket), "subject": ticket.subject,
+            "due": texts.local(due, partner.time_zone),
         }
         if late:
-            body += "\n" + _("Fired late: the SLA clock was not running.")
+            body += texts.late
         for user in people.of(step, ticket):
             for channel in step.channels:
-                label = f"{user.display_name} ({EscalationStep.Channel(channel).label})"
+                label = texts.label(user, channel)
                 address = _address(user, channel)
                 if not address:
                     skipped[index].append(label)
@@ -273,11 +354,11 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                     skipped[index].append(f"{label}: {address}")
                     continue
                 address = cleaned[channel, address]
-                headers = (outbox.with_message_id({}, ticket.partner)
+                headers = (outbox.with_message_id({}, partner)
                            if channel == EscalationStep.Channel.EMAIL else {})
                 outgoing.append((index, label, OutboxMessage(
-                    partner=ticket.partner, ticket=ticket, channel=channel, recipient=address,
-                    subject=subject.strip(), body=body, headers=headers,
+                    partner_id=partner.pk, ticket_id=ticket.pk, channel=channel,
+                    recipient=address, subject=subject.strip(), body=body, headers=headers,
                     dedupe_key=f"escalation:{pending.pk}:{user.pk}:{channel}",
                     next_attempt_at=queued_at,
                 )))
@@ -295,15 +376,14 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
             continue
         sent[index].append(label)
     if new:
-        OutboxMessage.objects.bulk_create(new)
+        _insert_all(OutboxMessage, new)
         outbox.nudge_after_commit()
 
     notes, trail = [], []
+    target_type = Ticket._meta.model_name
     for index, (pending, late) in enumerate(batch):
         ticket, step = pending.ticket, pending.step
-        if step.pk not in step_names:
-            step_names[step.pk] = str(step)
-        name = step_names[step.pk]
+        name, _target = texts.step(step)
         if skipped[index]:
             note = _("Escalation: %(step)s. Notified: %(sent)s. No usable address for: "
                      "%(skipped)s.") % {"step": name, "sent": ", ".join(sent[index]) or "—",
@@ -313,18 +393,18 @@ def _notify_in_language(batch: Sequence[tuple[PendingEscalation, bool]],
                 "step": name, "sent": ", ".join(sent[index]) or "—"
             }
         notes.append(Message(
-            partner_id=ticket.partner_id, ticket=ticket, kind=Message.Kind.NOTE,
+            partner_id=ticket.partner_id, ticket_id=ticket.pk, kind=Message.Kind.NOTE,
             is_automatic=True, body_text=note, body_html=text_to_html(note), created_at=moment,
         ))
         # What audit.record writes, inserted for the whole batch at once.
         trail.append(AuditEvent(
-            actor=None, partner=ticket.partner, action="escalation.fired",
-            target_type=ticket._meta.model_name, target_id=str(ticket.pk), before={},
+            actor=None, partner_id=ticket.partner_id, action="escalation.fired",
+            target_type=target_type, target_id=str(ticket.pk), before={},
             after=audit.jsonable({"step": name, "due": pending.due_at, "late": late,
                                    "notified": sent[index], "skipped": skipped[index]}),
         ))
-    Message.objects.bulk_create(notes)
-    AuditEvent.objects.bulk_create(trail)
+    _insert_all(Message, notes)
+    _insert_all(AuditEvent, trail)
     for pending, late in batch:
         ticket, step = pending.ticket, pending.step
         events.publish("escalation.fired", partner_id=ticket.partner_id, moment=moment,
