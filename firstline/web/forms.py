@@ -14,6 +14,7 @@ from firstline.tickets.models import Channel, Message, Priority, Status, Ticket
 from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, MINE, UNASSIGNED, QueueFilter
 from firstline.tickets.services import SUBJECT_MAX
 from firstline.web.queues import default_status
+from firstline.web.widgets import QuickSelect
 
 
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -50,11 +51,12 @@ class QueueFilterForm(forms.Form):
             attrs={"placeholder": _("Number, subject, contact or e-mail"), "type": "search"}
         ),
     )
+    # QuickSelect: the same markup as Django's Select, without a template per option.
     partner = forms.TypedChoiceField(label=_("Partner"), required=False, coerce=int,
-                                     empty_value=None)
-    status = forms.ChoiceField(label=_("Status"), required=False)
-    priority = forms.ChoiceField(label=_("Priority"), required=False)
-    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+                                     empty_value=None, widget=QuickSelect)
+    status = forms.ChoiceField(label=_("Status"), required=False, widget=QuickSelect)
+    priority = forms.ChoiceField(label=_("Priority"), required=False, widget=QuickSelect)
+    assignee = forms.ChoiceField(label=_("Assignee"), required=False, widget=QuickSelect)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

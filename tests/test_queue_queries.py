@@ -1,0 +1,141 @@
+"""The desk's lists cost the same number of queries however many rows they show.
+
+The queue, the ticket page and the SLA board are each asked twice: with N rows (tickets,
+messages, events) and with 3N spread over more partners, contacts, assignees and priorities.
+The count must not move: a query per row (a lazy `ticket.partner`, a per-row lookup in a
+tag) shows up as a difference.
+"""
+
+from datetime import timedelta
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from firstline.core.clock import now
+from firstline.tickets.models import Channel, Message, Priority, Ticket
+from firstline.tickets.services import TicketChange, add_message, change_ticket, create_ticket
+
+from .conftest import client_for
+
+PRIORITIES = [Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW]
+
+
+def queries_for(client, url, params=None):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(queries), response
+
+
+def add_tickets(cast, count, *, overdue=False):
+    """`count` tickets over both partners, their contacts, assignees and priorities."""
+    assignees = [cast.operator, cast.supervisor, None]
+    for index in range(count):
+        side = (cast.a, cast.b)[index % 2]
+        ticket = create_ticket(
+            partner=side.partner, actor=side.customer, channel=Channel.PORTAL,
+            contact=(side.contact, side.other_contact)[index % 3 % 2],
+            subject=f"Load {index}", text="Load", service=side.service)
+        change_ticket(ticket=ticket, actor=cast.operator, change=TicketChange(
+            priority=PRIORITIES[index % 4], assignee=assignees[index % 3]))
+        if overdue:  # half breached, half due within the board's "at risk" window
+            due = now() + (timedelta(minutes=-30 - index) if index % 2
+                           else timedelta(minutes=30 + index))
+            Ticket.objects.filter(pk=ticket.pk).update(due_at=due)
+
+
+def test_queue_costs_the_same_queries_for_n_and_3n_tickets(cast):
+    operator = client_for(cast.operator)
+    manager = client_for(cast.a.manager)
+    add_tickets(cast, 4)
+    views = [(operator, {"status": "active"}), (operator, {"status": "first_line"}),
+             (operator, {"status": "any", "partner": cast.a.partner.pk}),
+             (manager, {"status": "active"})]
+    for client, params in views:  # warm: the remembered filters, caches
+        queries_for(client, reverse("queue"), params)
+    few = [queries_for(client, reverse("queue"), params) for client, params in views]
+    add_tickets(cast, 8)
+    many = [queries_for(client, reverse("queue"), params) for client, params in views]
+    for (few_count, few_page), (many_count, many_page) in zip(few, many, strict=True):
+        assert len(many_page.context["rows"]) > len(few_page.context["rows"])
+        assert many_count == few_count
+
+
+def test_ticket_page_costs_the_same_queries_for_n_and_3n_messages_and_events(cast):
+    ticket = cast.a.ticket
+    client = client_for(cast.operator)
+    url = reverse("ticket", args=[ticket.pk])
+
+    def converse(count):
+        for index in range(count):
+            add_message(ticket=ticket, actor=(cast.operator, cast.supervisor)[index % 2],
+                        kind=Message.Kind.NOTE,
+                        text=f"Note {index}", attachments=[
+                            SimpleUploadedFile(f"log-{index}.txt", b"log", "text/plain")])
+            add_message(ticket=ticket, actor=cast.a.customer, kind=Message.Kind.INBOUND,
+                        text=f"Answer {index}")
+            change_ticket(ticket=Ticket.objects.get(pk=ticket.pk), actor=cast.operator,
+                          change=TicketChange(priority=PRIORITIES[index % 4],
+                                              assignee=(cast.operator, None)[index % 2]))
+
+    converse(2)
+    queries_for(client, url)  # warm: the draft, the schedule, caches
+    few, _page = queries_for(client, url)
+    converse(4)
+    many, page = queries_for(client, url)
+    assert page.content.decode().count("log-") >= 6
+    assert many == few
+
+
+def test_sla_board_costs_the_same_queries_for_n_and_3n_tickets(cast):
+    client = client_for(cast.operator)
+    add_tickets(cast, 4, overdue=True)
+    queries_for(client, reverse("sla-board"))  # warm
+    few, board = queries_for(client, reverse("sla-board"))
+    shown = len(board.context["breached"].object_list) + len(board.context["at_risk"].object_list)
+    add_tickets(cast, 8, overdue=True)
+    many, board = queries_for(client, reverse("sla-board"))
+    assert (len(board.context["breached"].object_list)
+            + len(board.context["at_risk"].object_list)) > shown
+    assert many == few
+
+
+def test_queue_rows_show_each_tickets_fields_and_link(cast):
+    change_ticket(ticket=cast.a.ticket, actor=cast.operator,
+                  change=TicketChange(priority=Priority.CRITICAL, assignee=cast.operator))
+    Ticket.objects.filter(pk=cast.b.ticket.pk).update(due_at=now() - timedelta(hours=1))
+    response = client_for(cast.operator).get(reverse("queue"), {"status": "active"})
+    rows = {row["pk"]: row for row in response.context["rows"]}
+    page = response.content.decode()
+    assert set(rows) == {ticket.pk for ticket in response.context["page"].object_list}
+    first = rows[cast.a.ticket.pk]
+    assert first["url"] == reverse("ticket", args=[cast.a.ticket.pk])
+    assert first["partner"] == cast.a.partner.name and first["contact"] == cast.a.contact.name
+    assert first["assignee"] == cast.operator.display_name == "Olga Operator"
+    assert first["status_label"] == str(cast.a.ticket.get_status_display())
+    assert first["priority"] == "critical"
+    assert f'<a href="{first["url"]}">{cast.a.ticket.number}</a>' in page
+    assert '<span class="prio prio-critical">' in page and "Olga Operator" in page
+    assert 'class="due due-breach"' in str(rows[cast.b.ticket.pk]["due"])
+    assert 'class="due due-breach"' in page
+
+
+def test_quick_select_writes_the_same_markup_as_djangos_select():
+    import re
+
+    from django import forms
+
+    from firstline.web.widgets import QuickSelect
+
+    choices = [("", "Anyone"), ("1", "O'Brien <b>&"), ("Group & co", [("2", "Two"), ("3", "3")])]
+    attrs = {"id": "id_who", "data-x": 'a"b', "disabled": False, "required": True}
+
+    def squeeze(html):
+        return re.sub(r">\s+<", "><", str(html)).strip()
+
+    for value in ("", "1", "3", None):
+        django_select = forms.Select(choices=choices).render("who", value, attrs)
+        quick = QuickSelect(choices=choices).render("who", value, attrs)
+        assert squeeze(quick) == squeeze(django_select)
