@@ -10,10 +10,17 @@ unfired. Each round measures:
   that failed in a batch, and the only path before batching) over `--baseline` steps;
 - two clocks, two processes running `clock.sweep()` at the same moment over all `--due`
   steps; then checks every step fired exactly once (one claim, two outbox messages, one
-  timeline note and one audit row each, no dedupe key twice).
-The written rows are deleted and the steps made due again between rounds. Prints per round
-and the median, min-max over rounds: seconds, steps/s, ms a step, statements a step, and
-the ratio of the two paths' per-step times.
+  timeline note and one audit row each, no dedupe key twice). By default twice
+  (`--subscribers both`): with the events' receivers connected as in production (webhooks
+  subscribes to escalation.fired and sla.breached; the bench has no webhook subscription,
+  so this is what the receiver costs when nobody subscribes), then with none, which is what
+  firing costs by itself.
+The written rows are deleted and the steps made due again before each measurement. Prints
+per round and the median, min-max over rounds: seconds, steps/s, ms a step, CPU a step
+(the clock processes plus their PostgreSQL backends, read from /proc: the figure that a
+loaded machine distorts least), statements a step (COPY is not counted), the ratio to the
+baseline's per-step time and the receivers' share of the time. `--profile DIR` writes each
+clock's cProfile stats.
 """
 
 import argparse
@@ -39,6 +46,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clocks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--subscribers", choices=("both", "on", "off"), default="both",
+                        help="fire with the events' receivers (webhooks) connected, "
+                             "disconnected, or both in turn (the receivers' cost)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="write each clock's cProfile stats to DIR/clock-N.prof")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -51,6 +63,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    started = time.perf_counter()
     try:
         call_command("migrate", verbosity=0)
         run(args)
@@ -59,23 +72,58 @@ def main() -> None:
 
         connections.close_all()
         subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
+    print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
 
 
-def _clock(name: str, moment, results) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process on this machine (the PostgreSQL backend of a clock)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _clock(name: str, moment, results, subscribers: bool, profile_dir: str | None) -> None:
+    import cProfile
+    import resource
+
     from django.db import connection, connections
 
+    from firstline.core import events
     from firstline.sla import clock
 
+    if not subscribers:
+        # What firing costs by itself: no receiver of the events it publishes (webhooks
+        # subscribes to both in production, with a query per event whether or not any
+        # subscription exists).
+        for event in ("escalation.fired", "sla.breached"):
+            signal = events._signal(event)
+            with signal.lock:
+                signal.receivers.clear()
+                signal.sender_receivers_cache.clear()
     statements = [0]
 
     def count(execute, sql, params, many, context):
         statements[0] += 1
         return execute(sql, params, many, context)
 
+    profiler = cProfile.Profile() if profile_dir else None
     try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        server_before = _cpu_seconds(backend)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        client_before = usage.ru_utime + usage.ru_stime
         with connection.execute_wrapper(count):
+            if profiler:
+                profiler.enable()
             fired = clock.sweep(moment=moment, worker=name)
-        results.put((name, fired, statements[0]))
+            if profiler:
+                profiler.disable()
+                suffix = "" if subscribers else "-without-subscribers"
+                profiler.dump_stats(os.path.join(profile_dir, f"{name}{suffix}.prof"))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        client = usage.ru_utime + usage.ru_stime - client_before
+        results.put((name, fired, statements[0], client, _cpu_seconds(backend) - server_before))
     finally:
         connections.close_all()
 
@@ -106,13 +154,15 @@ def run(args: argparse.Namespace) -> None:
     base_ids, due_ids = chosen[:args.baseline], chosen[args.baseline:]
     assert len(due_ids) == args.due, f"only {len(due_ids)} past-due steps; raise --tickets"
 
-    def reset() -> None:
+    def reset(held: list[int]) -> None:
+        """Nothing written yet, the chosen steps unfired except `held` (fired long ago)."""
         OutboxMessage.objects.all().delete()
         Message.objects.filter(is_automatic=True).delete()
         AuditEvent.objects.filter(action="escalation.fired").delete()
         DBTaskResult.objects.all().delete()
         PendingEscalation.objects.filter(pk__in=chosen).update(
             fired_at=None, fired_by="", fired_late=False)
+        PendingEscalation.objects.filter(pk__in=held).update(fired_at=moment)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
 
@@ -122,63 +172,86 @@ def run(args: argparse.Namespace) -> None:
         statements[0] += 1
         return execute(sql, params, many, context)
 
-    rounds = []
+    def clocks(subscribers: bool) -> dict[str, float]:
+        """All due steps fired by `--clocks` processes at once, then checked exactly once."""
+        reset(held=base_ids)
+        connections.close_all()
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        processes = [context.Process(target=_clock, args=(
+            f"clock-{n}", moment, results, subscribers, args.profile))
+            for n in range(args.clocks)]
+        start = time.perf_counter()
+        for process in processes:
+            process.start()
+        outcome = [results.get() for _ in processes]
+        for process in processes:
+            process.join()
+        seconds = time.perf_counter() - start
+        fired = sum(item[1] for item in outcome)
+        # Exactly once: every due step claimed once, with its two mails, note and audit row.
+        assert fired == args.due, (fired, args.due)
+        assert not PendingEscalation.objects.filter(pk__in=due_ids, fired_at__isnull=True).exists()
+        assert PendingEscalation.objects.filter(
+            pk__in=due_ids, fired_by__startswith="clock-").count() == args.due
+        mails = OutboxMessage.objects.filter(dedupe_key__startswith="escalation:").count()
+        notes = Message.objects.filter(is_automatic=True).count()
+        trail = AuditEvent.objects.filter(action="escalation.fired").count()
+        assert (mails, notes, trail) == (2 * args.due, args.due, args.due), (mails, notes, trail)
+        keys = OutboxMessage.objects.values("dedupe_key").distinct().count()
+        assert keys == OutboxMessage.objects.count()
+        return {
+            "seconds": seconds, "step": seconds / fired,
+            "statements": sum(item[2] for item in outcome) / fired,
+            "cpu": sum(item[3] + item[4] for item in outcome) / fired,
+            "server": sum(item[4] for item in outcome) / fired,
+            "split": ", ".join(f"{item[0]} {item[1]}" for item in sorted(outcome)),
+        }
+
+    def line(label: str, result: dict[str, float]) -> str:
+        return (f"  {label}: {args.due} in {result['seconds']:.2f} s = "
+                f"{args.due / result['seconds']:.0f} steps/s, {result['step'] * 1000:.3f} ms "
+                f"a step, CPU {result['cpu'] * 1000:.2f} ms a step (server "
+                f"{result['server'] * 1000:.2f}); {result['statements']:.2f} statements a step "
+                f"(COPY not counted); {result['split']}")
+
+    modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.subscribers]
+    rounds: list[dict[str, float]] = []
     for number in range(1, args.rounds + 1):
-        reset()
         # Baseline: only the baseline steps are due for it (the others are held back).
-        PendingEscalation.objects.filter(pk__in=due_ids).update(fired_at=moment)
+        reset(held=due_ids)
         statements[0] = 0
         with connection.execute_wrapper(count):
             start = time.perf_counter()
             fired = sum(escalation.fire(pk, moment, "bench:one") for pk in base_ids)
             one = time.perf_counter() - start
         assert fired == len(base_ids)
-        one_statements = statements[0] / fired
-        PendingEscalation.objects.filter(pk__in=due_ids).update(fired_at=None)
-        before_outbox = OutboxMessage.objects.count()
-        before_notes = Message.objects.filter(is_automatic=True).count()
-
-        connections.close_all()
-        context = multiprocessing.get_context("fork")
-        results = context.Queue()
-        clocks = [context.Process(target=_clock, args=(f"clock-{n}", moment, results))
-                  for n in range(args.clocks)]
-        start = time.perf_counter()
-        for process in clocks:
-            process.start()
-        outcome = [results.get() for _ in clocks]
-        for process in clocks:
-            process.join()
-        both = time.perf_counter() - start
-        fired = sum(item[1] for item in outcome)
-        batch_statements = sum(item[2] for item in outcome) / max(fired, 1)
-
-        # Exactly once: every due step claimed once, with its two mails, note and audit row.
-        assert fired == args.due, (fired, args.due)
-        assert not PendingEscalation.objects.filter(pk__in=due_ids, fired_at__isnull=True).exists()
-        outbox = OutboxMessage.objects.count() - before_outbox
-        notes = Message.objects.filter(is_automatic=True).count() - before_notes
-        keys = OutboxMessage.objects.values("dedupe_key").distinct().count()
-        assert outbox == 2 * args.due and notes == args.due, (outbox, notes)
-        assert keys == OutboxMessage.objects.count()
-        split = ", ".join(f"{name} {share}" for name, share, _ in sorted(outcome))
-        ratio = one / len(base_ids) / (both / fired)
-        rounds.append((one / len(base_ids), both, both / args.due))
-        print(f"round {number}: one per transaction {one / len(base_ids) * 1000:.2f} ms a step "
-              f"({one_statements:.1f} statements); {args.clocks} clocks fired {fired} in "
-              f"{both:.2f} s = {fired / both:.0f} steps/s, {both / fired * 1000:.3f} ms a step "
-              f"({batch_statements:.2f} statements; {split}); x{ratio:.1f} faster; "
-              f"{outbox} mails, {notes} notes, no key twice", flush=True)
+        figures = {"one": one / fired}
+        print(f"round {number}: one per transaction {one / fired * 1000:.2f} ms a step "
+              f"({statements[0] / fired:.1f} statements)", flush=True)
+        for subscribers in modes:
+            result = clocks(subscribers)
+            label = "with subscribers" if subscribers else "without subscribers"
+            figures[label] = result["seconds"]
+            figures[f"{label} cpu"] = result["cpu"]
+            print(line(f"{args.clocks} clocks {label}", result) +
+                  f"; x{figures['one'] / result['step']:.1f} the baseline", flush=True)
+        rounds.append(figures)
 
     def spread(values: list[float], scale: float, unit: str) -> str:
         return (f"median {statistics.median(values) * scale:.2f} {unit} "
                 f"(min {min(values) * scale:.2f}, max {max(values) * scale:.2f})")
 
     print(f"\n{args.rounds} rounds, {args.due} due steps, {args.clocks} clocks:")
-    print(f"  one per transaction: {spread([r[0] for r in rounds], 1000, 'ms a step')}")
-    print(f"  in batches:          {spread([r[2] for r in rounds], 1000, 'ms a step')}; "
-          f"all {args.due}: {spread([r[1] for r in rounds], 1, 's')}")
-    print(f"  ratio: {spread([r[0] / r[2] for r in rounds], 1, 'x')}")
+    print(f"  one per transaction: {spread([r['one'] for r in rounds], 1000, 'ms a step')}")
+    for subscribers in modes:
+        label = "with subscribers" if subscribers else "without subscribers"
+        print(f"  {label}: all {args.due}: {spread([r[label] for r in rounds], 1, 's')}; "
+              f"CPU {spread([r[label + ' cpu'] for r in rounds], 1000, 'ms a step')}; ratio "
+              f"to the baseline {spread([r['one'] * args.due / r[label] for r in rounds], 1, 'x')}")
+    if len(modes) == 2:
+        print("  the events' receivers' share of the time: " + spread(
+            [1 - r["without subscribers"] / r["with subscribers"] for r in rounds], 100, "%"))
 
 
 if __name__ == "__main__":
