@@ -2,7 +2,7 @@
 
 Usage (a throwaway database is created and dropped; the server listens on the loopback):
     .venv/bin/python bench/queue_http.py [--tickets 1000000] [--active 30000,130000,500000]
-        [--requests 200] [--connections 4] [--rounds 3]
+        [--requests 200] [--connections 4] [--rounds 3] [--compare REV]
 
 Fills the database with `--tickets` tickets in one `INSERT … SELECT generate_series` (100
 partners, 50 contacts each, 30 operators, 70% of the tickets assigned; active ones spread over
@@ -19,6 +19,13 @@ authenticated bare page: middleware, session, user; nothing else), the queue's f
 with all partners and all active tickets, the queue's default page (the first line), and one
 ticket's page. Prints p50/p95 per round, each page's p95 as a multiple of the baseline's,
 and median with min-max over the rounds per level.
+
+Besides latency (which the other work on a shared machine inflates), it prints the server's
+CPU per request: the gunicorn workers' and the database backends' CPU time (from /proc)
+over each batch, divided by its requests; that figure does not depend on how loaded the
+machine is. `--compare REV` also serves the code of git revision REV (e.g. the commit before
+a change) from a second gunicorn on the same database, measured interleaved with the
+working tree's: its queue pages appear as "REV: ..." lines.
 """
 
 import argparse
@@ -29,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -51,6 +59,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--compare", default="",
+                        help="git revision whose code is served beside the working tree's")
     args = parser.parse_args()
     levels = [int(level) for level in args.active.split(",")]
     if levels != sorted(levels) or levels[-1] > args.tickets:
@@ -70,7 +80,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    server = None
+    servers: list[subprocess.Popen] = []
     try:
         call_command("migrate", verbosity=0)
         start = time.perf_counter()
@@ -79,19 +89,27 @@ def main() -> None:
               f"{time.perf_counter() - start:.0f} s", flush=True)
         connections.close_all()
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-             str(args.workers), "--worker-class", "sync", "--backlog", "2048",
-             "--error-logfile", "-", "--log-level", "warning", "--chdir", str(ROOT),
-             "bench.queue_wsgi:application"],
-            env=os.environ.copy(), start_new_session=True)
-        wait_for(port)
+        servers.append(serve(ROOT, port, args.workers))
         pages = {
-            "baseline (bare desk page)": "/bench/desk-bare/",
-            "queue, all partners, active": "/tickets/?status=active",
-            "queue, first line (default)": "/tickets/?status=first_line",
-            "ticket page": f"/tickets/{ticket_id}/",
+            "baseline (bare desk page)": (port, "/bench/desk-bare/"),
+            "queue, all partners, active": (port, "/tickets/?status=active"),
+            "queue, first line (default)": (port, "/tickets/?status=first_line"),
+            "ticket page": (port, f"/tickets/{ticket_id}/"),
         }
+        if args.compare:
+            old_tree = Path(tempfile.mkdtemp(prefix="queue-http-"))
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.compare,
+                                      "firstline", "bench"], check=True, capture_output=True)
+            subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive.stdout, check=True)
+            old_port = free_port()
+            servers.append(serve(old_tree, old_port, args.workers))
+            pages = {
+                **pages,
+                f"{args.compare}: queue, all active": (old_port, "/tickets/?status=active"),
+                f"{args.compare}: queue, first line": (old_port, "/tickets/?status=first_line"),
+            }
+        for server in servers:
+            server.port_ready()
         summary = []
         for level in levels:
             start = time.perf_counter()
@@ -99,21 +117,66 @@ def main() -> None:
             connections.close_all()
             print(f"\n{active} active of {args.tickets} (prepared in "
                   f"{time.perf_counter() - start:.0f} s)", flush=True)
-            summary.append((active, measure(args, port, cookie, pages)))
-        print(f"\nSummary: p95 in ms, median (min-max) over {args.rounds} rounds of "
+            summary.append((active, measure(args, cookie, pages, servers)))
+        print(f"\nSummary: ms, median (min-max) over {args.rounds} rounds of "
               f"{args.requests} requests, {args.connections} connections, {args.workers} "
-              f"sync workers")
+              f"sync workers; CPU = server CPU per request (gunicorn worker + PostgreSQL)")
         for active, figures in summary:
-            for name, (p50s, p95s, ratios) in figures.items():
+            for name, (p50s, p95s, ratios, cpus) in figures.items():
                 print(f"  {active:>7} active  {name:30s} p50 {spread(p50s)}  p95 "
-                      f"{spread(p95s)}  p95 x{statistics.median(ratios):.1f} of baseline")
+                      f"{spread(p95s)}  p95 x{statistics.median(ratios):4.1f} of baseline  "
+                      f"CPU {spread(cpus)}")
         print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
     finally:
-        if server is not None:
+        for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         connections.close_all()
         subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
+
+
+class Server(subprocess.Popen):
+    port = 0
+
+    def port_ready(self) -> None:
+        wait_for(self.port)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+
+def serve(tree: Path, port: int, workers: int) -> Server:
+    """gunicorn serving the code in `tree` (its directory comes first on the import path)."""
+    server = Server(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(workers), "--worker-class", "sync", "--backlog", "2048", "--error-logfile", "-",
+         "--log-level", "warning", "--chdir", str(tree), "bench.queue_wsgi:application"],
+        env=os.environ.copy(), start_new_session=True)
+    server.port = port
+    return server
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (those that ended count 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def database_backends() -> list[int]:
+    """The PostgreSQL backends serving the bench database (the servers' connections)."""
+    found = subprocess.run(
+        ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-Atc",
+         f"SELECT pid FROM pg_stat_activity WHERE datname = '{DB}' "
+         "AND pid <> pg_backend_pid()"], check=True, capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
 
 
 def populate(count: int, active: int) -> tuple[str, int]:
@@ -295,23 +358,28 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
-def measure(args: argparse.Namespace, port: int, cookie: str,
-            pages: dict[str, str]) -> dict[str, tuple[list[float], list[float], list[float]]]:
-    for path in pages.values():  # warm every worker: imports, connections, caches
+def measure(args: argparse.Namespace, cookie: str, pages: dict[str, tuple[int, str]],
+            servers: list[Server]) -> dict[str, tuple[list[float], ...]]:
+    for port, path in pages.values():  # warm every worker: imports, connections, caches
         load(port, path, cookie, 4 * args.workers, args.connections)
-    figures: dict[str, tuple[list[float], list[float], list[float]]] = {
-        name: ([], [], []) for name in pages}
+    figures: dict[str, tuple[list[float], ...]] = {name: ([], [], [], []) for name in pages}
     for number in range(1, args.rounds + 1):
         line = []
         baseline_p95 = None
-        for name, path in pages.items():
+        for name, (port, path) in pages.items():
+            # Only this batch runs: every server's workers and every backend of the bench
+            # database together are what this page costs (the idle ones add nothing).
+            processes = [pid for server in servers for pid in server.worker_pids()]
+            before_backends = database_backends()
+            cpu_before = cpu_seconds(processes + before_backends)
             latencies = load(port, path, cookie, args.requests, args.connections)
+            processes += [pid for pid in database_backends() if pid not in before_backends]
+            cpu = (cpu_seconds(processes + before_backends) - cpu_before) / args.requests
             p50, p95 = percentile(latencies, .5) * 1000, percentile(latencies, .95) * 1000
             baseline_p95 = baseline_p95 or p95
-            figures[name][0].append(p50)
-            figures[name][1].append(p95)
-            figures[name][2].append(p95 / baseline_p95)
-            line.append(f"{name}: p50 {p50:.1f} p95 {p95:.1f}")
+            for index, value in enumerate((p50, p95, p95 / baseline_p95, cpu * 1000)):
+                figures[name][index].append(value)
+            line.append(f"{name}: p50 {p50:.1f} p95 {p95:.1f} CPU {cpu * 1000:.1f}")
         print(f"round {number}: " + "; ".join(line), flush=True)
     return figures
 

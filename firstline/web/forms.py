@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from firstline.contacts.models import Contact
+from firstline.core import config_cache
 from firstline.core.models import Partner, Service, User
 from firstline.quality.rules import ReplyKind
 from firstline.tenancy import assignable_users, contacts_for, partners_for, services_for
@@ -15,6 +16,9 @@ from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, MINE, UNASSIGNED,
 from firstline.tickets.services import SUBJECT_MAX
 from firstline.web.queues import default_status
 from firstline.web.widgets import QuickSelect
+
+# A new or renamed partner or person shows in the queue's filters at once in this process.
+config_cache.watch(Partner, User)
 
 
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -62,7 +66,10 @@ class QueueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         if user.is_provider_staff:
-            partners = partners_for(user).values_list("pk", "name")
+            # Configuration, read on every queue page: kept a few seconds (core.config_cache).
+            partners = config_cache.get(
+                ("queue-filter", "partners"),
+                lambda: list(partners_for(user).values_list("pk", "name")))
             self.fields["partner"].choices = [("", _("All partners")), *partners]
         else:
             del self.fields["partner"]
@@ -89,15 +96,22 @@ class QueueFilterForm(forms.Form):
             if assignee.isdigit():
                 chosen |= Q(pk=int(assignee), role__in=[User.Role.ENGINEER, User.Role.MANAGER])
             people = people.filter(chosen)
+            key = ("queue-filter", "people", partner if partner.isdigit() else "",
+                   assignee if assignee.isdigit() else "")
         else:
             people = people.filter(partner_id=user.partner_id).exclude(
                 role=User.Role.INTEGRATION
             )
+            key = ("queue-filter", "partner-people", user.partner_id)
+        # Configuration too, and the same for everyone who asks with these filters.
+        people_choices = config_cache.get(key, lambda: [
+            (str(person.pk), person.display_name)
+            for person in people.only("pk", "username", "first_name", "last_name")])
         self.fields["assignee"].choices = [
             ("", _("Anyone")),
             (MINE, _("Me")),
             (UNASSIGNED, _("Nobody")),
-            *[(str(person.pk), person.display_name) for person in people],
+            *people_choices,
         ]
 
     def to_filter(self) -> QueueFilter:

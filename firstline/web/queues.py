@@ -43,11 +43,10 @@ def saved_filters(user: User) -> dict[str, str]:
 def remember(user: User, params: Mapping[str, str]) -> None:
     """Keep `params` (already validated by the queue's form) as the user's queue filters."""
     filters = filter_params(params)
-    updated = QueuePreference.objects.filter(user=user).exclude(filters=filters).update(
-        filters=filters, updated_at=now()
-    )
-    if not updated:
-        QueuePreference.objects.get_or_create(user=user, defaults={"filters": filters})
+    # Read first: on the usual page view nothing changed, and one SELECT is all it costs.
+    row, created = QueuePreference.objects.get_or_create(user=user, defaults={"filters": filters})
+    if not created and row.filters != filters:
+        QueuePreference.objects.filter(pk=row.pk).update(filters=filters, updated_at=now())
 
 
 def forget(user: User) -> None:
