@@ -8,10 +8,13 @@ Usage (a throwaway database is created and dropped):
   calls bulk inserted with INSERT ... SELECT generate_series: 90% in the billed month, 10% in
   the month before (so the month filter has work to do); 1 ticket in 50 a monitoring alert,
   1 call in 50 abandoned, 1 ticket in 100 a follower of a mass incident.
-- invoices: `services.issue_month` for the month: the talk minutes of all partners in one
-  aggregate per time zone, then per partner its counted tickets and calls (the usage detail
-  snapshot), the lines, a gap-free number (the year's counter row locked) and the rows.
-  Without the PDF/XLSX files (`documents=False`); they are timed separately per invoice.
+- invoices: `services.issue_month` for the month, in batches of 200 partners: per time
+  zone one ordered query for the counted tickets and one for the billable calls of all
+  its partners (grouped in Python: the usage-detail snapshot), the talk minutes in one
+  aggregate, the lines computed in Python, the batch's gap-free numbers taken under one
+  lock of the year's counter row, invoices, lines and audit events bulk-inserted.
+  Without the PDF/XLSX files (`documents=False`: with files they are rendered afterwards,
+  one worker task per invoice); they are timed separately per invoice.
   Each round deletes the previous round's invoices and resets the counter.
 - baseline in the same run: a plain COUNT(*) of the month's tickets and of its calls, and a
   plain fetch of the same rows (id, time, channel / time, number, seconds) for every
