@@ -3,7 +3,8 @@ and the alert webhook.
 
 Usage (a throwaway database is created and dropped; over the Unix socket, see DESIGN.md):
     .venv/bin/python bench/incidents.py [--tickets 1000] [--alerts 500] [--pages 2000]
-        [--rounds 3] [--profile]
+        [--rounds 3] [--profile] [--webhook-payloads 400] [--per-payload 10]
+        [--connections 8] [--workers 2] [--only-webhook]
 
 Prints, each beside a baseline measured in the same run:
 - the time to answer an incident with `--tickets` linked tickets (one public reply in each
@@ -12,7 +13,15 @@ Prints, each beside a baseline measured in the same run:
 - status page requests per second through the WSGI handler in-process (cached, then with
   the cache dropped before every request), one process;
 - alerts per second through `alerts.receive` (Alertmanager v4 payloads, each a new
-  fingerprint, half of them opening or joining an incident).
+  fingerprint, half of them opening or joining an incident);
+- the alert webhook over real HTTP (the issue's aim, >= 500 alerts/s): firstline served by
+  gunicorn with `--workers` sync workers (bench/intake_wsgi.py, as bench/intake.py serves
+  it), `--connections` concurrent clients POSTing Alertmanager v4 payloads of
+  `--per-payload` alerts each (Alertmanager groups alerts), to /incidents/alerts/<token>/:
+  first every alert new (half parked, half joining the open incident), then the same
+  payloads again (Alertmanager repeats a group's firing alerts every group_interval: the
+  repeats), counted in alerts/s; beside the same server's bare one-row insert view in
+  requests/s (the baseline, the better of a run before and after).
 """
 
 import argparse
@@ -39,6 +48,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true",
                         help="print the answer's top functions by cumulative time")
+    parser.add_argument("--webhook-payloads", type=int, default=400)
+    parser.add_argument("--per-payload", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only-webhook", action="store_true",
+                        help="measure the alert webhook over HTTP only")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -46,6 +61,8 @@ def main() -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("FIRSTLINE_INSECURE_DEV_KEY", "1")
     os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
     import django
 
     django.setup()
@@ -53,7 +70,9 @@ def main() -> None:
 
     try:
         call_command("migrate", verbosity=0)
-        run(args)
+        if not args.only_webhook:
+            run(args)
+        webhook_over_http(args)
     finally:
         from django.db import connections
 
@@ -198,6 +217,98 @@ def run(args: argparse.Namespace) -> None:
     print(f"  baseline, one parked Alert row inserted per transaction: "
           f"{spread(floor_rates, '/s', 0)}; ratio of medians "
           f"{statistics.median(rates) / statistics.median(floor_rates):.2f}x")
+
+
+def webhook_over_http(args: argparse.Namespace) -> None:
+    """The alert webhook through gunicorn (see the module docstring)."""
+    import signal
+
+    from django.db import connection, connections
+
+    from bench.intake import free_port, load, wait_for
+    from firstline.core.clock import now
+    from firstline.core.models import Partner, Service, Tariff
+    from firstline.incidents.models import Alert, AlertRule, AlertSource, Incident
+
+    tariff = Tariff.objects.get_or_create(
+        code="w", defaults={"name": "W", "requests_included": 1, "minutes_included": 1,
+                            "monthly_fee": 1, "first_month_fee": 1, "overage_request_fee": 1,
+                            "overage_minute_fee": 1})[0]
+    partner = Partner.objects.create(name="Hooked", slug="hooked", tariff=tariff,
+                                     support_email="support@hooked.example")
+    service = Service.objects.create(partner=partner, name="Mail")
+    source = AlertSource.objects.create(name="Alertmanager over HTTP", kind="alertmanager")
+    AlertRule.objects.create(source=source, match={"team": "mail"}, partner=partner,
+                             service=service)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare (id bigserial PRIMARY KEY, "
+                       "subject text, created_at timestamptz)")
+    connections.close_all()
+    stamp = now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    counter = iter(range(10**9))
+
+    def payloads(count: int) -> list[dict]:
+        found = []
+        for _ in range(count):
+            number = next(counter)
+            found.append({
+                "version": "4", "groupKey": f'{{}}:{{group="{number}"}}', "status": "firing",
+                "receiver": "firstline", "groupLabels": {"group": str(number)},
+                "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": "http://alertmanager.example:9093", "truncatedAlerts": 0,
+                "alerts": [{
+                    "status": "firing", "startsAt": stamp, "endsAt": "0001-01-01T00:00:00Z",
+                    "labels": {"alertname": "Down", "instance": f"h{number}.{k}",
+                               "team": "mail" if (number + k) % 2 else "unknown"},
+                    "annotations": {"summary": "Host down"},
+                    "generatorURL": "http://prometheus.example:9090/graph",
+                    "fingerprint": f"{number:08x}{k:08x}"} for k in range(args.per_payload)]})
+        return found
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(args.workers), "--worker-class", "sync", "--backlog", "2048",
+         "--error-logfile", "-", "--log-level", "warning", "--chdir", str(ROOT),
+         "bench.intake_wsgi:application"],
+        env=os.environ.copy(), start_new_session=True)
+    path = f"/incidents/alerts/{source.token}/"
+    bare_body = [{"subject": "x"}]
+    try:
+        wait_for(port)
+        # Warm both paths; the first alert opens the incident the others join.
+        load(port, "/bench/bare/", bare_body * 50, {}, args.connections)
+        load(port, path, payloads(1), {}, 1, expect=200)
+        load(port, path, payloads(20), {}, args.connections, expect=200)
+        new_rates, repeat_rates, bare_rates, latencies = [], [], [], []
+        for number in range(1, args.rounds + 1):
+            bare_1 = load(port, "/bench/bare/", bare_body * args.webhook_payloads, {},
+                          args.connections)[0]
+            batch = payloads(args.webhook_payloads)
+            fresh, spent = load(port, path, batch, {}, args.connections, expect=200)
+            again = load(port, path, batch, {}, args.connections, expect=200)[0]
+            bare_2 = load(port, "/bench/bare/", bare_body * args.webhook_payloads, {},
+                          args.connections)[0]
+            new_rates.append(fresh * args.per_payload)
+            repeat_rates.append(again * args.per_payload)
+            bare_rates.append(max(bare_1, bare_2))
+            latencies += [value * 1000 for value in spent]
+            print(f"round {number}: new alerts {fresh * args.per_payload:.0f}/s "
+                  f"({fresh:.0f} payloads/s), repeats {again * args.per_payload:.0f}/s; "
+                  f"bare insert {max(bare_1, bare_2):.0f} req/s", flush=True)
+        incidents = Incident.objects.filter(partner=partner).count()
+        stored = Alert.objects.filter(source=source).count()
+        print(f"alert webhook over HTTP, {args.workers} sync workers, {args.connections} "
+              f"connections, {args.per_payload} alerts per payload: new "
+              f"{spread(new_rates, 'alerts/s', 0)}; repeats {spread(repeat_rates, 'alerts/s', 0)}"
+              f"; per new payload {spread(latencies, 'ms', 1)}")
+        print(f"  baseline, bare one-row insert view on the same server: "
+              f"{spread(bare_rates, 'req/s', 0)}; new alerts per bare request "
+              f"{statistics.median(new_rates) / statistics.median(bare_rates):.2f}x; "
+              f"{stored} alerts stored, {incidents} incident(s) open for the service")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from firstline.core import audit, config_cache
 from firstline.core.clock import now
+from firstline.core.models import Service
 from firstline.incidents import bulk, services
 from firstline.incidents import parts as part_rules
 from firstline.incidents.models import (
@@ -229,11 +230,41 @@ def _title(item: Incoming) -> str:
 @dataclass
 class _Payload:
     """What one payload's alerts share: the rules, the rows of their fingerprints (read
-    and locked in one query), the open incidents found so far."""
+    and locked in one query), the open incidents found so far, and the rows whose writes
+    wait for `flush` (a grouped payload's new and repeated alerts: one INSERT and one
+    UPDATE for all of them instead of one statement per alert)."""
 
     rules: list[AlertRule]
     alerts: dict[str, Alert]
     incidents: dict[tuple[int, int], Incident] = field(default_factory=dict)
+    new: dict[str, Alert] = field(default_factory=dict)
+    changed: dict[str, Alert] = field(default_factory=dict)
+
+    def known(self, alert: Alert) -> bool:
+        """The fingerprint was stored before, or earlier in this payload."""
+        return alert.pk is not None or alert.fingerprint in self.new
+
+    def save(self, alert: Alert) -> None:
+        """Write the row at the next flush (the last write of a fingerprint wins)."""
+        if alert.pk is None:
+            self.new[alert.fingerprint] = alert
+        else:
+            self.changed[alert.fingerprint] = alert
+
+    def flush(self) -> None:
+        """Write the waiting rows: before anything reads alerts back from the database
+        (an incident's resolution asks which of its alerts still fire), and at the end."""
+        if self.new:
+            Alert.objects.bulk_create(list(self.new.values()))
+            self.new.clear()
+        if self.changed:
+            bulk.save_fields(Alert, list(self.changed.values()), _ALERT_FIELDS)
+            self.changed.clear()
+
+
+# Everything `apply` may change on a known row.
+_ALERT_FIELDS = ["state", "labels", "annotations", "starts_at", "ends_at", "rule", "partner",
+                 "incident", "ticket", "parked_reason", "received", "updated_at"]
 
 
 @transaction.atomic
@@ -249,10 +280,14 @@ def receive(source: AlertSource, payload: Any) -> list[Alert]:
     known = {alert.fingerprint: alert for alert in Alert.objects.select_for_update()
              .filter(source=source, fingerprint__in=fingerprints)}
     shared = _Payload(rules=rules_of(source), alerts=known)
-    return [apply(source, item, shared) for item in incoming]
+    touched = [apply(source, item, shared) for item in incoming]
+    shared.flush()
+    return touched
 
 
 def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -> Alert:
+    """Apply one alert of a payload; its row is written by `shared.flush()` (the caller's,
+    at the end of the payload), or at once without `shared`."""
     if shared is None:
         return receive_one(source, item)
     fingerprint = item.fingerprint[:200]
@@ -262,24 +297,26 @@ def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -
         alert = Alert(source=source, fingerprint=fingerprint, received=0,
                       state=AlertState.PARKED, starts_at=item.starts_at)
         shared.alerts[fingerprint] = alert
-    repeat = alert.pk is not None and alert.state == AlertState.FIRING and item.firing
-    reopened = (alert.pk is not None and item.firing and alert.state != AlertState.FIRING)
+    known = shared.known(alert)
+    repeat = known and alert.state == AlertState.FIRING and item.firing
+    reopened = known and item.firing and alert.state != AlertState.FIRING
     alert.received += 1
     alert.labels, alert.annotations, alert.updated_at = item.labels, item.annotations, moment
     if repeat:
-        alert.save()
+        shared.save(alert)
         return alert
     if not item.firing:
         alert.ends_at = item.ends_at or moment
         if alert.state == AlertState.FIRING:
             alert.state = AlertState.RESOLVED
-            alert.save()
+            shared.save(alert)
+            shared.flush()  # the incident's other alerts are read back from the table
             _resolved(alert)
             shared.incidents.clear()  # the incident may be resolved now
         else:
-            if alert.pk is None:
+            if not known:
                 alert.parked_reason = _("A resolved alert that never fired here.")
-            alert.save()
+            shared.save(alert)
         return alert
     if reopened:
         alert.incident, alert.ticket, alert.ends_at = None, None, None
@@ -290,7 +327,7 @@ def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -
         alert.state, alert.rule, alert.partner = AlertState.PARKED, None, None
         alert.parked_reason = _("No rule matches the labels: %(labels)s.") % {
             "labels": labels or "—"}
-        alert.save()
+        shared.save(alert)
         return alert
     alert.rule, alert.partner, alert.parked_reason = rule, rule.partner, ""
     alert.state = AlertState.FIRING
@@ -301,17 +338,31 @@ def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -
             priority=Priority.HIGH)
     else:
         key = (rule.partner_id, rule.service_id)
-        alert.incident = shared.incidents.get(key) or (
-            Incident.objects.filter(partner=rule.partner, status=IncidentStatus.OPEN,
-                                    services=rule.service).order_by("started_at").first()
-            or services.open_incident(
-                partner=rule.partner, actor=None, title=_title(item), services=[rule.service],
-                impact=rule.impact, started_at=min(item.starts_at, moment),
-                time_zone=rule.partner.time_zone, detected_at=moment)
-        )
+        alert.incident = shared.incidents.get(key) or _open_incident_of(rule, item, moment)
         shared.incidents[key] = alert.incident
-    alert.save()
+    shared.save(alert)
     return alert
+
+
+def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime) -> Incident:
+    """The rule's service's open incident, or a new one. Two payloads about the same
+    service at once (two web workers) must not open two incidents: whoever finds none
+    locks the service row and looks again, so the second waits for the first's commit
+    and then joins its incident."""
+
+    def open_one() -> Incident | None:
+        return (Incident.objects.filter(partner=rule.partner, status=IncidentStatus.OPEN,
+                                        services=rule.service)
+                .order_by("started_at").first())
+
+    found = open_one()
+    if found is not None:
+        return found
+    list(Service.objects.select_for_update().filter(pk=rule.service_id).values_list("pk"))
+    return open_one() or services.open_incident(
+        partner=rule.partner, actor=None, title=_title(item), services=[rule.service],
+        impact=rule.impact, started_at=min(item.starts_at, moment),
+        time_zone=rule.partner.time_zone, detected_at=moment)
 
 
 def receive_one(source: AlertSource, item: Incoming) -> Alert:
@@ -321,7 +372,9 @@ def receive_one(source: AlertSource, item: Incoming) -> Alert:
                  .filter(source=source, fingerprint=item.fingerprint[:200]).first())
         shared = _Payload(rules=rules_of(source),
                           alerts={alert.fingerprint: alert} if alert else {})
-        return apply(source, item, shared)
+        applied = apply(source, item, shared)
+        shared.flush()
+        return applied
 
 
 def _alert_text(item: Incoming) -> str:
