@@ -4,7 +4,7 @@ Each source (the JSON webhook, Zadarma, Asterisk's queue_log) turns its own form
 `CallEvent`, or raises `BadEvent` naming the field and the reason.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -58,7 +58,9 @@ class CallEvent:
             raise BadEvent("talk_seconds", f"{self.talk_seconds} is not a plausible duration")
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # By hand rather than dataclasses.asdict (which deep-copies): the batch import
+        # calls this for every line.
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
         data["kind"] = str(self.kind)
         data["at"] = self.at.isoformat()
         return data

@@ -17,10 +17,11 @@ from django.db import transaction
 
 from firstline.calls import queue_log
 from firstline.calls.models import QueueLogPosition, RawCallEvent, Source
-from firstline.calls.services import record_event
+from firstline.calls.services import DUPLICATE, Incoming, record_event, record_many
 from firstline.core.clock import now
 
-BATCH_LINES = 500
+# Lines read, recorded and committed together with the file position.
+BATCH_LINES = 5000
 
 
 @dataclass
@@ -37,8 +38,14 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def import_lines(lines: Iterable[str]) -> Counts:
+def import_lines(lines: Iterable[str], *, one_by_one: bool = False) -> Counts:
+    """Record the call events among `lines`: as one batch (the default), or one by one.
+
+    Both give the same calls and raw events; the batch needs a few statements where one by
+    one needs several per line. Blank lines and events about no call are skipped.
+    """
     counts = Counts()
+    items: list[Incoming] = []
     for text in lines:
         counts.read += 1
         if not text.strip():
@@ -48,15 +55,21 @@ def import_lines(lines: Iterable[str]) -> Counts:
         if not line.is_call_event:
             counts.skipped += 1
             continue
-        result = record_event(
-            source=Source.QUEUE_LOG, payload={"line": text.rstrip("\r\n")},
-            dedupe_key=line.dedupe_key(), parse=lambda line=line: queue_log.to_event(line),
-        )
-        if result.duplicate:
+        items.append(Incoming(payload={"line": text.rstrip("\r\n")},
+                              dedupe_key=line.dedupe_key(),
+                              parse=lambda line=line: queue_log.to_event(line)))
+    if one_by_one:
+        states = [DUPLICATE if r.duplicate else r.raw.state for r in (
+            record_event(source=Source.QUEUE_LOG, payload=item.payload,
+                         dedupe_key=item.dedupe_key, parse=item.parse) for item in items)]
+    else:
+        states = record_many(source=Source.QUEUE_LOG, items=items)
+    for state in states:
+        if state == DUPLICATE:
             counts.duplicate += 1
-        elif result.raw.state == RawCallEvent.State.FAILED:
+        elif state == RawCallEvent.State.FAILED:
             counts.refused += 1
-        elif result.raw.state == RawCallEvent.State.WAITING:
+        elif state == RawCallEvent.State.WAITING:
             counts.waiting += 1
         else:
             counts.applied += 1

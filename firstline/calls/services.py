@@ -9,13 +9,14 @@ with its reason; an event for a call not seen yet waits and is applied when the 
 appears. Nothing here raises for bad input.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -67,14 +68,7 @@ def record_event(
     `parse` reads the payload (raising `BadEvent`); `partner`, when the sender is known to
     act for one partner (its token), is the only partner the event may touch.
     """
-    event: CallEvent | None = None
-    reason = ""
-    try:
-        event = parse()
-    except BadEvent as exc:
-        reason = str(exc)
-    except (KeyError, TypeError, ValueError) as exc:
-        reason = _("unreadable event: %(error)s") % {"error": exc}
+    event, reason = _parse(parse)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -92,6 +86,214 @@ def record_event(
         if event is not None:
             _apply_raw(raw, event, partner)
     return Recorded(raw)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event of a batch: its payload as received, its key, and how to read it."""
+
+    payload: dict[str, Any]
+    dedupe_key: str
+    parse: Callable[[], CallEvent]
+
+
+# Keys looked up per query: well under SQLite's limit on bound parameters.
+_KEYS_PER_QUERY = 900
+# What `record_many` says of an event already stored (by an earlier batch or earlier in it).
+DUPLICATE = "duplicate"
+
+
+def record_many(*, source: str, items: list[Incoming]) -> list[str]:
+    """`record_event` for many events at once, with the same results in a few statements.
+
+    Returns each event's state (`RawCallEvent.State`, or DUPLICATE for a replay). The raw
+    events go in with one bulk insert (COPY on PostgreSQL), each call's events are folded
+    in memory in the order given (the same merge as one by one), and the calls are written
+    with one bulk insert and one bulk update. An event that names no number or queue (its
+    call must be looked up, or it waits for it) takes the one-by-one path inside the batch.
+    If a concurrent writer stored one of these events or created one of these calls
+    meanwhile, the whole batch is redone one by one, where each event's checks sort it out.
+    """
+    try:
+        with transaction.atomic():
+            return _record_many(source, items)
+    except IntegrityError:
+        results = [record_event(source=source, payload=item.payload,
+                                dedupe_key=item.dedupe_key, parse=item.parse) for item in items]
+        return [DUPLICATE if r.duplicate else r.raw.state for r in results]
+
+
+@dataclass(slots=True)
+class _Raw:
+    """A raw event of a batch before it is stored: a model instance per line costs too much."""
+
+    key: str
+    payload: dict[str, Any]
+    event: CallEvent | None
+    state: str
+    reason: str
+    partner: Partner | None = None
+    call: Call | None = None
+
+    def refuse(self, exc: BadEvent) -> None:
+        self.state, self.reason = RawCallEvent.State.FAILED, str(exc)
+
+    def model(self, source: str, moment: datetime) -> RawCallEvent:
+        return RawCallEvent(
+            source=source, dedupe_key=self.key, payload=self.payload,
+            event=None if self.event is None else self.event.to_json(),
+            external_id=self.event.external_id if self.event else "", partner=self.partner,
+            received_at=moment, state=self.state, reason=self.reason, call=self.call)
+
+
+@dataclass
+class _Folding:
+    """A call being built from a batch's events, and whether it was stored before."""
+
+    partner: Partner
+    call: Call | None = None
+    existed: bool = False
+    changed: bool = False
+
+
+def _record_many(source: str, items: list[Incoming]) -> list[str]:
+    keys = list(dict.fromkeys(item.dedupe_key[:64] for item in items))
+    stored: set[str] = set()
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        stored.update(RawCallEvent.objects.filter(
+            source=source, dedupe_key__in=keys[start:start + _KEYS_PER_QUERY],
+        ).values_list("dedupe_key", flat=True))
+    results: list[_Raw | None] = []
+    fresh: list[_Raw] = []
+    for item in items:
+        key = item.dedupe_key[:64]
+        if key in stored:
+            results.append(None)
+            continue
+        event, reason = _parse(item.parse)
+        raw = _Raw(key, item.payload, event, RawCallEvent.State.FAILED if event is None
+                   else RawCallEvent.State.PROCESSED, reason)
+        stored.add(key)
+        results.append(raw)
+        fresh.append(raw)
+
+    # Which partner each event is for; events naming no number take the one-by-one path.
+    foldings: dict[tuple[int, str], _Folding] = {}
+    one_by_one: list[_Raw] = []
+    ordered: list[tuple[_Raw, CallEvent, _Folding]] = []
+    for raw in fresh:
+        event = raw.event
+        if event is None:
+            continue
+        try:
+            partner = _number_partner(event, None)
+        except BadEvent as exc:
+            raw.refuse(exc)
+            continue
+        if partner is None:
+            one_by_one.append(raw)
+            continue
+        folding = foldings.get((partner.pk, event.external_id))
+        if folding is None:
+            folding = foldings[(partner.pk, event.external_id)] = _Folding(partner)
+        ordered.append((raw, event, folding))
+    ids = list(dict.fromkeys(external_id for _partner, external_id in foldings))
+    for start in range(0, len(ids), _KEYS_PER_QUERY):
+        for call in Call.objects.select_for_update().filter(
+                source=source, external_id__in=ids[start:start + _KEYS_PER_QUERY]):
+            folding = foldings.get((call.partner_id, call.external_id))
+            if folding is not None:
+                folding.call, folding.existed = call, True
+
+    # Each event merged into its call in the given order, as `_apply` would one by one.
+    for raw, event, folding in ordered:
+        raw.partner = folding.partner
+        try:
+            caller, dialled = _numbers(event)
+            if folding.call is None:
+                call = Call(source=source, partner=folding.partner,
+                            external_id=event.external_id, direction=event.direction,
+                            started_at=event.at)
+                _merge(call, event, caller, dialled)
+                folding.call = call
+            else:
+                _check_span(folding.call, event)
+                _merge(folding.call, event, caller, dialled)
+        except BadEvent as exc:
+            raw.refuse(exc)
+            continue
+        folding.changed = True
+        raw.call = folding.call
+
+    moment = now()
+    created = [f.call for f in foldings.values() if f.call is not None and not f.existed]
+    updated = [f.call for f in foldings.values() if f.existed and f.changed]
+    for call in updated:
+        call.updated_at = moment
+    Call.objects.bulk_create(created)
+    Call.objects.bulk_update(updated, _MERGED_FIELDS, batch_size=500)
+    later = {id(raw) for raw in one_by_one}
+    _insert_raw_events(source, [raw for raw in fresh if id(raw) not in later], moment)
+
+    if created:
+        waiting = set(RawCallEvent.objects.filter(
+            source=source, state=RawCallEvent.State.WAITING,
+            external_id__in=[call.external_id for call in created],
+        ).values_list("external_id", flat=True))
+        for call in created:
+            if call.external_id in waiting:
+                _apply_waiting(source, call)
+    for raw in one_by_one:
+        # Stored as record_event stores it, then applied by the one-by-one rules.
+        row = raw.model(source, moment)
+        row.save(force_insert=True)
+        assert raw.event is not None
+        _apply_raw(row, raw.event, None)
+        raw.state = row.state
+    for folding in foldings.values():
+        if folding.call is not None and folding.changed:
+            _after_end(folding.call)
+    return [DUPLICATE if raw is None else raw.state for raw in results]
+
+
+_RAW_COLUMNS = ("source", "dedupe_key", "external_id", "partner_id", "payload", "event",
+                "received_at", "state", "reason", "call_id")
+
+
+def _insert_raw_events(source: str, raws: list[_Raw], moment: datetime) -> None:
+    """Insert many raw events: with COPY on PostgreSQL, a bulk insert elsewhere."""
+    if connection.vendor != "postgresql":
+        RawCallEvent.objects.bulk_create(raw.model(source, moment) for raw in raws)
+        return
+    table = RawCallEvent._meta.db_table
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {table} ({', '.join(_RAW_COLUMNS)}) FROM STDIN") as copy:
+        for raw in raws:
+            event = raw.event
+            copy.write_row((
+                source, raw.key, event.external_id if event else "",
+                raw.partner.pk if raw.partner else None, json.dumps(raw.payload),
+                None if event is None else json.dumps(event.to_json()), moment, raw.state,
+                raw.reason, raw.call.pk if raw.call else None,
+            ))
+
+
+# What `_merge` may change on a call.
+_MERGED_FIELDS = [
+    "started_at", "caller", "dialled", "direction", "entered_at", "answered_at", "ended_at",
+    "reported_talk_seconds", "reported_outcome", "operator", "recording_url", "talk_seconds",
+    "outcome", "wait_seconds", "updated_at",
+]
+
+
+def _parse(parse: Callable[[], CallEvent]) -> tuple[CallEvent | None, str]:
+    """The event `parse` reads, or None and the reason it could not."""
+    try:
+        return parse(), ""
+    except BadEvent as exc:
+        return None, str(exc)
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, _("unreadable event: %(error)s") % {"error": exc}
 
 
 def _refuse(raw: RawCallEvent, reason: str, state: str = RawCallEvent.State.FAILED) -> None:
@@ -126,6 +328,23 @@ def _apply_raw(raw: RawCallEvent, event: CallEvent, forced: Partner | None) -> N
 def _partner_for(
     source: str, event: CallEvent, forced: Partner | None
 ) -> tuple[Partner | None, Call | None]:
+    partner = _number_partner(event, forced)
+    if partner is not None:
+        return partner, None
+    calls = Call.objects.select_related("partner").filter(
+        source=source, external_id=event.external_id)
+    if forced is not None:
+        calls = calls.filter(partner=forced)
+    existing = next(iter(calls[:1]), None)
+    if existing is not None:
+        return existing.partner, existing
+    if forced is not None and event.kind == Kind.START:
+        return forced, None
+    return None, None
+
+
+def _number_partner(event: CallEvent, forced: Partner | None) -> Partner | None:
+    """The partner whose support number or queue the event names (None: it names neither)."""
     number = None
     if event.dialled:
         try:
@@ -142,18 +361,7 @@ def _partner_for(
         if number is None or (forced is not None and number.partner_id != forced.pk):
             raise BadEvent("queue", _("queue %(queue)s is not a partner's queue")
                            % {"queue": event.queue})
-    if number is not None:
-        return number.partner, None
-    calls = Call.objects.select_related("partner").filter(
-        source=source, external_id=event.external_id)
-    if forced is not None:
-        calls = calls.filter(partner=forced)
-    existing = next(iter(calls[:1]), None)
-    if existing is not None:
-        return existing.partner, existing
-    if forced is not None and event.kind == Kind.START:
-        return forced, None
-    return None, None
+    return number.partner if number is not None else None
 
 
 def _number_row(**lookup: str) -> PartnerPhoneNumber | None:
@@ -184,14 +392,7 @@ def _operator(extension: str) -> User | None:
 def _apply(
     source: str, partner: Partner, event: CallEvent, known: Call | None
 ) -> tuple[Call, bool]:
-    caller = ""
-    if event.caller:
-        try:
-            caller = to_e164(event.caller)
-        except NotANumber as exc:
-            raise BadEvent("caller", _("%(value)r is not a phone number (%(error)s)")
-                           % {"value": event.caller, "error": exc}) from exc
-    dialled = to_e164(event.dialled) if event.dialled else ""
+    caller, dialled = _numbers(event)
     calls = Call.objects.select_for_update()
     call = next(iter(calls.filter(
         source=source, partner=partner, external_id=event.external_id)[:1]), None)
@@ -208,13 +409,30 @@ def _apply(
             # Another worker created it a moment ago: merge into theirs.
             call = calls.get(source=source, partner=partner, external_id=event.external_id)
     if not created:
-        if abs((event.at - call.started_at).total_seconds()) > MAX_CALL_SECONDS:
-            raise BadEvent("at", _("%(at)s is more than 12 hours from the call's start")
-                           % {"at": event.at.isoformat()})
+        _check_span(call, event)
         _merge(call, event, caller, dialled)
         call.updated_at = now()
         call.save()
     return call, created
+
+
+def _numbers(event: CallEvent) -> tuple[str, str]:
+    """The event's caller and dialled numbers in E.164; a caller that is not one is refused."""
+    caller = ""
+    if event.caller:
+        try:
+            caller = to_e164(event.caller)
+        except NotANumber as exc:
+            raise BadEvent("caller", _("%(value)r is not a phone number (%(error)s)")
+                           % {"value": event.caller, "error": exc}) from exc
+    dialled = to_e164(event.dialled) if event.dialled else ""
+    return caller, dialled
+
+
+def _check_span(call: Call, event: CallEvent) -> None:
+    if abs((event.at - call.started_at).total_seconds()) > MAX_CALL_SECONDS:
+        raise BadEvent("at", _("%(at)s is more than 12 hours from the call's start")
+                       % {"at": event.at.isoformat()})
 
 
 def _earliest(current: datetime | None, moment: datetime) -> datetime:
@@ -222,7 +440,12 @@ def _earliest(current: datetime | None, moment: datetime) -> datetime:
 
 
 def _merge(call: Call, event: CallEvent, caller: str, dialled: str) -> None:
-    """Fold one event in; every rule is order-free (min, max, first non-empty)."""
+    """Fold one event in; every rule is order-free (min, max, first non-empty).
+
+    What can refuse the event is checked before anything changes, so a refused event
+    leaves the call as it was."""
+    if event.kind == Kind.END and event.outcome and event.outcome not in REPORTED_OUTCOMES:
+        raise BadEvent("outcome", _("unknown outcome %(value)r") % {"value": event.outcome})
     call.started_at = _earliest(call.started_at, event.at)
     call.caller = call.caller or caller
     call.dialled = call.dialled or dialled
@@ -243,9 +466,6 @@ def _merge(call: Call, event: CallEvent, caller: str, dialled: str) -> None:
         if event.talk_seconds is not None:
             call.reported_talk_seconds = event.talk_seconds
         if event.outcome:
-            if event.outcome not in REPORTED_OUTCOMES:
-                raise BadEvent("outcome", _("unknown outcome %(value)r") % {
-                    "value": event.outcome})
             call.reported_outcome = event.outcome
         if operator is not None and call.operator_id is None:
             call.operator = operator
