@@ -18,6 +18,9 @@ DEFAULT_BACKOFF_MAX_SECONDS = 3600
 # or a second worker could take over a message that is still being sent.
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_HTTP_TIMEOUT_SECONDS = 10
+# Sends in flight at once per worker process, for adapters that send a batch (webhooks):
+# a receiver's latency, not the CPU, bounds one connection.
+DEFAULT_SEND_THREADS = 4
 
 SMSRU_URL = "https://sms.ru/sms/send"
 DEFAULT_SMS_TEMPLATE = (
@@ -62,6 +65,10 @@ def lease_seconds() -> int:
 
 def http_timeout() -> float:
     return _number("FIRSTLINE_OUTBOX_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT_SECONDS)
+
+
+def send_threads() -> int:
+    return _positive_int("FIRSTLINE_OUTBOX_SEND_THREADS", DEFAULT_SEND_THREADS)
 
 
 def mailer() -> str:

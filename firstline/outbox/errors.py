@@ -11,3 +11,8 @@ class TemporaryError(DeliveryError):
 
 class PermanentError(DeliveryError):
     """Trying again cannot help: the recipient or the message itself was refused."""
+
+
+class NotStarted(Exception):  # noqa: N818 - an outcome, not a failure
+    """A batch adapter's answer for a message it did not start before the batch's deadline:
+    the worker hands it back (due again at once, the attempt not counted)."""

@@ -8,10 +8,13 @@ otherwise a hook could reach the provider's own database, metadata service or ad
 
 The check runs when a subscription is saved AND before every send (DNS can change between
 the two). Redirects are never followed (firstline.outbox.httpclient), so an allowed host
-cannot bounce the request inside either. What stays open: a name whose DNS answer changes
-between this check and the connection a few milliseconds later (DNS rebinding); an
-installation that fears it points the hooks' egress through a proxy that refuses private
-addresses (http_proxy / https_proxy are honoured).
+cannot bounce the request inside either. DNS rebinding (a name that answers a public
+address to the check and a private one to the connection a moment later) is closed too:
+`checked_address` returns the address it checked and the sender connects to exactly that
+address (httpclient.post_to_address), never resolving the name again; a kept-alive
+connection is reused only for the same checked address. Through a proxy (http_proxy /
+https_proxy) the proxy resolves the name: an installation that uses one lets the proxy
+refuse private addresses.
 
 `FIRSTLINE_WEBHOOKS_ALLOW_PRIVATE=true` (setting or environment) lifts the address check for
 installations whose receivers live on the internal network (and for tests with a local
@@ -93,16 +96,30 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
 def check(url: str) -> None:
     """Raise RefusedURL if `url` may not be called now; LookupError if its host does not
     resolve (maybe a passing DNS failure)."""
-    parts = check_syntax(url)
     if allow_private():
+        # Nothing to refuse by address, so no DNS needed at save time.
+        check_syntax(url)
         return
+    checked_address(url)
+
+
+def checked_address(url: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address to connect to for `url`, after the same checks as `check`: every address
+    the host resolves to must be public (unless allowed), and the first is the one to use."""
+    parts = check_syntax(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    for address in resolve(host, port):
-        if not is_public(address):
-            raise RefusedURL(
-                _("The address %(address)s of %(host)s is not a public Internet address "
-                  "(private, loopback, link-local, multicast or reserved); an administrator "
-                  "can allow such addresses with %(setting)s.")
-                % {"address": address, "host": host, "setting": ALLOW_PRIVATE}
-            )
+    resolved = resolve(host, port)
+    if not resolved:
+        raise LookupError(_("The host %(host)s does not resolve: %(error)s")
+                          % {"host": host, "error": "no address"})
+    if not allow_private():
+        for address in resolved:
+            if not is_public(address):
+                raise RefusedURL(
+                    _("The address %(address)s of %(host)s is not a public Internet address "
+                      "(private, loopback, link-local, multicast or reserved); an "
+                      "administrator can allow such addresses with %(setting)s.")
+                    % {"address": address, "host": host, "setting": ALLOW_PRIVATE}
+                )
+    return resolved[0]

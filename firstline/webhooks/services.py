@@ -12,10 +12,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner, User
 from firstline.outbox import services as outbox
@@ -179,20 +179,56 @@ def _enqueue(subscription: Subscription, *, partner: Partner, ticket: Any, body:
                                    resent_from=resent_from)
 
 
+type _Index = dict[str, dict[int | None, list[Subscription]]]
+
+_ACTIVE_KEY = "webhooks.active_subscriptions"
+
+
+def _load_active() -> _Index:
+    index: _Index = {}
+    # The secret is not needed to enqueue (the adapter signs at send time): left unread.
+    for subscription in Subscription.objects.filter(is_active=True).only(
+            "pk", "partner_id", "url", "events").order_by("partner_id", "pk"):
+        for event in subscription.events:
+            index.setdefault(event, {}).setdefault(subscription.partner_id, []).append(
+                subscription)
+    return index
+
+
+def active_subscriptions(event: str, partner_id: int) -> list[Subscription]:
+    """The active subscriptions that get `event` of this partner: its own, then the
+    provider-wide ones. Read from the per-process config cache (firstline.core.config_cache):
+    no query while the cache is fresh, none at all for an event nobody subscribes to; a
+    subscription saved in this process clears it at once, one created elsewhere gets events
+    within the cache's TTL (seconds). The caller re-checks that the ones found still exist."""
+    by_partner = config_cache.get(_ACTIVE_KEY, _load_active).get(event)
+    if not by_partner:
+        return []
+    return [*by_partner.get(partner_id, ()), *by_partner.get(None, ())]
+
+
+config_cache.watch(Subscription)
+
+
 def on_event(*, event: str, partner_id: int | None, moment: Any, **arguments: Any) -> None:
     """The receiver of every event: one outbox row per subscription that wants it.
 
     Runs in the publisher's transaction, so the rows exist exactly when the change does.
     Tenancy: a partner's subscription gets only its partner's events; provider-wide ones
-    get every partner's.
+    get every partner's. Cheap when nobody listens: the subscriptions come from a cache.
     """
     if partner_id is None:
         return
-    wanted = [
-        subscription for subscription in Subscription.objects.filter(
-            Q(partner_id=partner_id) | Q(partner__isnull=True), is_active=True)
-        if event in subscription.events
-    ]
+    wanted = active_subscriptions(event, partner_id)
+    if not wanted:
+        return
+    # The cache may be seconds old: a subscription deleted or switched off in another
+    # process meanwhile must not get a row (a delivery to a deleted one would fail the
+    # publisher's transaction on its foreign key). One query by primary key, only here.
+    still = set(Subscription.objects.filter(
+        pk__in=[subscription.pk for subscription in wanted], is_active=True,
+    ).values_list("pk", flat=True))
+    wanted = [subscription for subscription in wanted if subscription.pk in still]
     if not wanted:
         return
     ticket = arguments.get("ticket")
