@@ -2,7 +2,7 @@
 
 Usage (a throwaway database is created and dropped):
     .venv/bin/python bench/billing.py [--partners 1000] [--tickets 1000000] [--calls 1000000]
-                                      [--rounds 3] [--documents 5]
+                                      [--rounds 3] [--documents 5] [--single 50]
 
 - data: partners with subscriptions (Start / Optimum / All inclusive in turn), tickets and
   calls bulk inserted with INSERT ... SELECT generate_series: 90% in the billed month, 10% in
@@ -16,6 +16,9 @@ Usage (a throwaway database is created and dropped):
   Without the PDF/XLSX files (`documents=False`: with files they are rendered afterwards,
   one worker task per invoice); they are timed separately per invoice.
   Each round deletes the previous round's invoices and resets the counter.
+- the single path in the same run (`issue_invoice` per partner, what `issue_month` did
+  before the batch: ~15 queries an invoice) for `--single` partners (50), extrapolated to
+  all of them; its invoices are deleted again.
 - baseline in the same run: a plain COUNT(*) of the month's tickets and of its calls, and a
   plain fetch of the same rows (id, time, channel / time, number, seconds) for every
   partner — the rows the invoices have to read anyway.
@@ -46,6 +49,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--documents", type=int, default=5)
+    parser.add_argument("--single", type=int, default=50)
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -64,7 +68,7 @@ def main() -> None:
     try:
         partners = setup(args.partners)
         fill(partners, args.tickets, args.calls)
-        bench(partners, args.rounds, args.documents)
+        bench(partners, args.rounds, args.documents, args.single)
     finally:
         from django.db import connections
 
@@ -168,7 +172,7 @@ def _stats(name: str, runs: list[float]) -> float:
     return statistics.median(runs)
 
 
-def bench(partners, rounds: int, documents: int) -> None:  # type: ignore[no-untyped-def]
+def bench(partners, rounds: int, documents: int, single: int) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
     from firstline.billing import services
@@ -176,7 +180,7 @@ def bench(partners, rounds: int, documents: int) -> None:  # type: ignore[no-unt
     from firstline.calls.queries import month_bounds
 
     start, end = month_bounds(MONTH, "Europe/Moscow")
-    base_count, base_fetch, runs = [], [], []
+    base_count, base_fetch, runs, single_runs = [], [], [], []
     issued: list = []
     for _round in range(rounds):
         t0 = time.perf_counter()
@@ -202,6 +206,16 @@ def bench(partners, rounds: int, documents: int) -> None:  # type: ignore[no-unt
                 cursor.fetchall()
         base_fetch.append(time.perf_counter() - t0)
 
+        if single:
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE billing_invoiceline, billing_invoice, "
+                               "billing_counter, core_auditevent")
+            sample = partners[:single]
+            t0 = time.perf_counter()
+            for partner in sample:
+                services.issue_invoice(partner, MONTH, at=ISSUED_AT, documents=False,
+                                       mail=False)
+            single_runs.append((time.perf_counter() - t0) * len(partners) / len(sample))
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE billing_invoiceline, billing_invoice, billing_counter, "
                            "core_auditevent")
@@ -219,6 +233,10 @@ def bench(partners, rounds: int, documents: int) -> None:  # type: ignore[no-unt
           f"{sample.usage['requests']} requests, {sample.usage['minutes']} minutes, "
           f"{len(sample.usage['calls'])} calls listed):")
     best = _stats("issue_month (no files)", runs)
+    if single_runs:
+        before = _stats(f"single path, issue_invoice per partner ({single} partners, "
+                        f"x {len(partners) / single:g})", single_runs)
+        print(f"  batch speed-up over the single path: {before / best:.1f}x")
     count = _stats("baseline COUNT(*) tickets + calls of the month", base_count)
     fetch = _stats("baseline plain fetch of every partner's rows of the month", base_fetch)
     print(f"  ratio to the COUNT baseline {best / count:.0f}x, to the plain fetch "
@@ -238,7 +256,7 @@ def bench(partners, rounds: int, documents: int) -> None:  # type: ignore[no-unt
               f"~{len(issued[0].usage['calls'])} calls listed), per invoice:")
         per = _stats("render", doc_runs[1:] or doc_runs)
         print(f"  x {len(partners):,} partners ≈ {per * len(partners) / 60:.0f} min of one core "
-              "(the clock issues them one by one over the first working day)")
+              "(one worker task per invoice, after the batch commits)")
 
 
 if __name__ == "__main__":
