@@ -2,7 +2,10 @@
 
 One transaction each: check who acts, validate everything (ValidationError naming the
 field, nothing written), write, record the audit event, and bump the version of every
-calendar whose schedule changed, so that `schedule_for` compiles it afresh.
+calendar whose schedule changed, so that `schedule_for` compiles it afresh. Then, once that
+transaction is done, the open tickets of every policy on a calendar whose schedule changed
+get their deadlines and pending escalations from the new schedule
+(`recompute_open_tickets_on`: batched, each ticket audited), as when a policy's terms change.
 
 Who may: provider supervisors and administrators edit calendars; only administrators edit
 the shared production calendar (it moves every partner's deadlines). `actor=None` is the
@@ -12,7 +15,7 @@ system (migrations, scripts).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,7 +34,14 @@ from firstline.sla.calendars import (
     interval_messages,
     line_message,
 )
-from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind, WorkingInterval
+from firstline.sla.models import (
+    BusinessCalendar,
+    CalendarDay,
+    DayKind,
+    SlaPolicy,
+    WorkingInterval,
+)
+from firstline.sla.services import recompute_open_tickets
 
 NAME_MAX = BusinessCalendar._meta.get_field("name").max_length or 200
 NOTE_MAX = CalendarDay._meta.get_field("note").max_length or 200
@@ -59,6 +69,7 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
+    recomputed: int = 0  # open tickets whose deadlines the new days changed
 
     @property
     def total(self) -> int:
@@ -149,6 +160,26 @@ def _touch_followers_of_production_calendar() -> None:
     config_cache.clear()
 
 
+def recompute_open_tickets_on(calendar: BusinessCalendar | None, *, actor: User | None) -> int:
+    """Open tickets follow a calendar's new schedule; how many tickets' deadlines changed.
+
+    `calendar` None: the production calendar changed, so every calendar that follows it
+    did. Each policy on such a calendar has its open tickets recomputed as when its own
+    terms change (`services.recompute_open_tickets`: batches of their own transactions,
+    deadlines from the new schedule, unfired steps rescheduled, one audit row a ticket,
+    reason "sla.calendar_changed"). Run after the calendar's change committed, so that a
+    long recomputation neither holds the calendar locked nor undoes the change if it fails:
+    calling it again finishes the job."""
+    on_calendar = (Q(calendar=calendar) if calendar is not None
+                   else Q(calendar__uses_production_calendar=True))
+    total = 0
+    for policy in (SlaPolicy.objects.filter(on_calendar, partner__isnull=False)
+                   .select_related("partner").order_by("pk")):
+        total += recompute_open_tickets(actor=actor, partner=policy.partner, policy=policy,
+                                        reason="sla.calendar_changed")
+    return total
+
+
 @transaction.atomic
 def create_calendar(
     *, partner: Partner | None, actor: User | None, data: CalendarData
@@ -169,11 +200,23 @@ def create_calendar(
     return calendar
 
 
-@transaction.atomic
 def update_calendar(
     *, calendar: BusinessCalendar, actor: User | None, data: CalendarData
 ) -> BusinessCalendar:
-    """Change name, time zone, 24x7, production calendar and weekly hours (replaced)."""
+    """Change name, time zone, 24x7, production calendar and weekly hours (replaced).
+
+    When the schedule changed (anything but the name), the open tickets on it follow;
+    `recomputed` on the calendar returned says how many tickets' deadlines changed."""
+    updated, schedule_changed = _update_calendar(calendar=calendar, actor=actor, data=data)
+    updated.recomputed = (  # type: ignore[attr-defined]
+        recompute_open_tickets_on(updated, actor=actor) if schedule_changed else 0)
+    return updated
+
+
+@transaction.atomic
+def _update_calendar(
+    *, calendar: BusinessCalendar, actor: User | None, data: CalendarData
+) -> tuple[BusinessCalendar, bool]:
     _ensure_can_edit(actor, calendar)
     locked = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
     clean = _validate(data, partner=locked.partner, exclude=locked.pk)
@@ -185,7 +228,7 @@ def update_calendar(
     locked.uses_production_calendar = clean.uses_production_calendar
     after = _snapshot(locked, clean.intervals)
     if after == before:
-        return locked
+        return locked, False
     locked.save(update_fields=["name", "time_zone", "is_24x7", "uses_production_calendar"])
     if after["hours"] != before["hours"]:
         _store_intervals(locked, clean.intervals)
@@ -194,7 +237,7 @@ def update_calendar(
     audit.record(actor=actor, partner=locked.partner, action="calendar.updated", target=locked,
                  before={key: before[key] for key in changed},
                  after={key: after[key] for key in changed})
-    return locked
+    return locked, changed != ["name"]
 
 
 def _days_of(calendar: BusinessCalendar | None) -> Q:
@@ -208,7 +251,6 @@ def _after_days_changed(calendar: BusinessCalendar | None) -> None:
         _touch(calendar)
 
 
-@transaction.atomic
 def add_calendar_day(
     *,
     calendar: BusinessCalendar | None,
@@ -218,7 +260,25 @@ def add_calendar_day(
     note: str = "",
 ) -> CalendarDay:
     """Add an exception day (None: to the shared production calendar); an existing
-    exception on that date is replaced."""
+    exception on that date is replaced. The open tickets on the calendar (on every
+    calendar that follows the production one) then follow; `recomputed` on the day
+    returned says how many tickets' deadlines changed."""
+    added, changed = _add_calendar_day(calendar=calendar, actor=actor, day=day, kind=kind,
+                                       note=note)
+    added.recomputed = (  # type: ignore[attr-defined]
+        recompute_open_tickets_on(calendar, actor=actor) if changed else 0)
+    return added
+
+
+@transaction.atomic
+def _add_calendar_day(
+    *,
+    calendar: BusinessCalendar | None,
+    actor: User | None,
+    day: date | None,
+    kind: str,
+    note: str,
+) -> tuple[CalendarDay, bool]:
     _ensure_can_edit(actor, calendar)
     errors: dict[str, str] = {}
     note = (note or "").strip()
@@ -243,7 +303,7 @@ def add_calendar_day(
             source=SOURCE_MANUAL if calendar is None else "",
         )
     elif (existing.kind, existing.note) == (kind, note):
-        return existing
+        return existing, False
     else:
         existing.kind, existing.note = kind, note
         existing.save(update_fields=["kind", "note"])
@@ -256,11 +316,20 @@ def add_calendar_day(
         before=before,
         after={"date": day, "kind": kind, "note": note},
     )
-    return existing
+    # A changed note alone moves no deadline.
+    return existing, before.get("kind") != kind
+
+
+def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> int:
+    """Remove an exception day; the open tickets on the calendar follow. Returns how many
+    tickets' deadlines changed."""
+    calendar = day.calendar
+    _remove_calendar_day(day=day, actor=actor)
+    return recompute_open_tickets_on(calendar, actor=actor)
 
 
 @transaction.atomic
-def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> None:
+def _remove_calendar_day(*, day: CalendarDay, actor: User | None) -> None:
     calendar = day.calendar
     _ensure_can_edit(actor, calendar)
     if calendar is not None:
@@ -276,15 +345,25 @@ def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> None:
     _after_days_changed(calendar)
 
 
-@transaction.atomic
 def import_calendar_days(
     calendar: BusinessCalendar | None, text: str, *, actor: User | None = None
 ) -> ImportResult:
     """Add or replace exception days from `date,kind[,note]` lines (header optional).
 
     Every line is checked first; if any is bad, ValidationError on "file" lists each bad
-    line with its number and reason, and nothing is written.
+    line with its number and reason, and nothing is written. When days were added or
+    changed, the open tickets on the calendar follow (`recomputed` in the result).
     """
+    result = _import_calendar_days(calendar, text, actor=actor)
+    if not (result.created or result.updated):
+        return result
+    return replace(result, recomputed=recompute_open_tickets_on(calendar, actor=actor))
+
+
+@transaction.atomic
+def _import_calendar_days(
+    calendar: BusinessCalendar | None, text: str, *, actor: User | None
+) -> ImportResult:
     _ensure_can_edit(actor, calendar)
     rows, problems = parse_days(text or "", note_limit=NOTE_MAX)
     if problems:

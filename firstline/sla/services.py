@@ -297,7 +297,7 @@ def open_tickets_on(policy: SlaPolicy) -> models.QuerySet[Ticket]:
 
 def recompute_open_tickets(
     *, actor: User | None, partner: Partner, policy: SlaPolicy,
-    batch_size: int = RECOMPUTE_BATCH,
+    batch_size: int = RECOMPUTE_BATCH, reason: str = "sla.policy_terms_changed",
 ) -> int:
     """Bring the deadlines of the policy's open tickets in line with its terms now.
 
@@ -309,7 +309,8 @@ def recompute_open_tickets(
 
     Thousands of tickets: batches of `batch_size`, each its own transaction with its tickets
     locked, three queries for escalations and one bulk insert of audit rows per batch.
-    Returns how many tickets' deadlines changed (each one audited).
+    Returns how many tickets' deadlines changed (each one audited, with `reason`: the
+    policy's terms or its business calendar changed).
     """
     moment = now()
     changed_total = 0
@@ -326,12 +327,12 @@ def recompute_open_tickets(
                 return changed_total
             last_pk = batch[-1].pk
             changed_total += _recompute_batch(batch, actor=actor, partner=partner,
-                                              policy=policy, moment=moment)
+                                              policy=policy, moment=moment, reason=reason)
 
 
 def _recompute_batch(
     batch: Sequence[Ticket], *, actor: User | None, partner: Partner, policy: SlaPolicy,
-    moment: Any,
+    moment: Any, reason: str,
 ) -> int:
     changed: list[Ticket] = []
     events: list[AuditEvent] = []
@@ -349,8 +350,7 @@ def _recompute_batch(
             actor=actor, partner=partner, action="ticket.deadlines_recomputed",
             target_type=Ticket._meta.model_name or "", target_id=str(ticket.pk),
             created_at=moment, before=_isoformat(before),
-            after={**_isoformat(after), "policy": policy.name,
-                   "reason": "sla.policy_terms_changed"},
+            after={**_isoformat(after), "policy": policy.name, "reason": reason},
         ))
     if not changed:
         return 0
