@@ -138,3 +138,25 @@ def test_quick_select_writes_the_same_markup_as_djangos_select():
         django_select = forms.Select(choices=choices).render("who", value, attrs)
         quick = QuickSelect(choices=choices).render("who", value, attrs)
         assert squeeze(quick) == squeeze(django_select)
+
+
+def test_mine_queue_is_served_in_due_order_by_the_assignee_index(cast):
+    """On PostgreSQL the "mine" queue walks ticket_assignee_active_due: no sort of all of
+    one operator's active tickets (which grows with the backlog)."""
+    import pytest
+
+    from firstline.tickets.queries import QueueFilter
+    from firstline.web.queues import page_queue
+
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are PostgreSQL's")
+    add_tickets(cast, 6)
+    sql, params = page_queue(cast.operator, QueueFilter(assignee="me"))[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Tiny tables make any plan cheap: ask whether the index CAN serve the order.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ticket_assignee_active_due" in plan
+    assert "Sort  (" not in plan
