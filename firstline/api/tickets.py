@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -92,14 +92,29 @@ def _partner_for_new_ticket(
     return partner
 
 
+def _one_by_pk[M: Model](rows: QuerySet[M], pk: int, partner: Partner | None) -> M | None:
+    """The row with this primary key among `rows` (of `partner`, if known), else None.
+
+    `get()` rather than `filter().first()`: one primary key needs no ORDER BY, and the
+    query costs Django noticeably less to build (this runs on every intake).
+    """
+    lookup: dict[str, int] = {"pk": pk}
+    if partner is not None:
+        lookup["partner_id"] = partner.pk
+    try:
+        return rows.get(**lookup)
+    except rows.model.DoesNotExist:
+        return None
+
+
 def _contact_for_new_ticket(
     user: User, partner: Partner | None, contact_id: int | None, errors: dict[str, str]
 ) -> Contact | None:
     if contact_id is None:
         return None
     # With its organisation: the SLA policy (VIP) and urgency rules read it.
-    contacts = contacts_for(user).filter(pk=contact_id).select_related("organisation")
-    contact = contacts.filter(partner=partner).first() if partner else contacts.first()
+    contacts = contacts_for(user).select_related("organisation")
+    contact = _one_by_pk(contacts, contact_id, partner)
     if contact is None:
         errors["contact_id"] = _("This partner has no such contact.")
     return contact
@@ -110,8 +125,7 @@ def _service_for_new_ticket(
 ) -> Service | None:
     if service_id is None:
         return None
-    services_ = services_for(user).filter(pk=service_id)
-    service = services_.filter(partner=partner).first() if partner else services_.first()
+    service = _one_by_pk(services_for(user), service_id, partner)
     if service is None:
         errors["service_id"] = _("This partner has no such service.")
     return service
