@@ -2,6 +2,7 @@
 invoice `issue_invoice` gives, once per partner and month, numbered without gaps, also
 with two runs at once; the files are rendered and mailed afterwards, once."""
 
+import io
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -221,3 +222,15 @@ def test_two_batches_and_a_single_issuer_at_once_invoice_each_partner_once(cast)
     assert sorted(Invoice.objects.values_list("partner_id", flat=True)) == [p.pk
                                                                             for p in partners]
     assert Counter.objects.get(series="INV", year=2025).last == 2
+
+
+def test_the_demo_seed_subscribes_its_partners_so_usage_shows(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    rows = Subscription.objects.select_related("partner__tariff", "plan")
+    assert sorted((row.partner.tariff.code, row.plan.code) for row in rows) == sorted(
+        [("start", "start"), ("optimum", "optimum"), ("all-inclusive", "all-inclusive")])
+    for row in rows:
+        found = services.usage(row.partner)
+        assert found is not None and found.requests > 0
