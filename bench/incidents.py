@@ -61,7 +61,7 @@ def main() -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("FIRSTLINE_INSECURE_DEV_KEY", "1")
     os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     import django
 

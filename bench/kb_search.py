@@ -16,6 +16,8 @@ top 10, the headline of the hits), three ways:
 - portal: one partner's public articles (what a customer's suggestions search);
 - ticket panel: every article of the ticket's partner (internal and public);
 - desk, all partners: every article of all partners (a provider operator's search);
+- desk, the previous way: the same search ranking every matching row (every word, then
+  any word, ts_rank over all of them), for the ratio in the same run;
 - baseline: an indexed primary-key lookup of one article, in the same run;
 and, for scale, the naive alternative: a case-folded substring scan (`ucontains`) of the
 same words over all articles. Each round prints p50/p95; the summary gives min–max over
@@ -202,6 +204,35 @@ def queries(rng: random.Random, count: int) -> list[str]:
     return asked
 
 
+def previous_search(articles, text: str, limit: int = 10) -> list:
+    """The search before the tiers and the candidate cap: ranks every matching row."""
+    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+    from django.db.models import F
+
+    from firstline.kb import search
+    from firstline.kb.models import SEARCH_CONFIG, Article
+
+    parts = [SearchQuery(term, config=SEARCH_CONFIG["ru"] if search.CYRILLIC.search(term)
+                         else SEARCH_CONFIG["en"], search_type="plain")
+             for term in search.words(text)]
+    every, some = parts[0], parts[0]
+    for part in parts[1:]:
+        every, some = every & part, some | part
+
+    def ranked(found, query, count):
+        return list(found.filter(search_vector=query)
+                    .annotate(rank=SearchRank(F("search_vector"), query))
+                    .order_by("-rank", "id")[:count])
+
+    rows = ranked(articles, every, limit)
+    if len(rows) < limit and len(parts) > 1:
+        rows += ranked(articles.exclude(pk__in=[row.pk for row in rows]), some,
+                       limit - len(rows))
+    return list(Article.objects.filter(pk__in=[row.pk for row in rows]).annotate(
+        head=SearchHeadline("published_text", some, max_words=30, min_words=12,
+                            max_fragments=1)).values_list("pk", "head"))
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
@@ -240,6 +271,9 @@ def run(args: argparse.Namespace) -> None:
     def desk(item):
         return search.search(Article.objects.all(), item[0], limit=10)
 
+    def desk_previous(item):
+        return previous_search(Article.objects.filter(published_at__isnull=False), item[0])
+
     def baseline(item):
         return Article.objects.filter(pk=item).values_list("published_title", flat=True).first()
 
@@ -261,6 +295,7 @@ def run(args: argparse.Namespace) -> None:
             "portal: one partner's public": timed(portal, items),
             "ticket panel: one partner's all": timed(ticket_panel, items),
             "desk: all 100k articles": timed(desk, items),
+            "desk, previous way (every match ranked)": timed(desk_previous, items),
             "naive substring scan (all)": timed(substring, items[:3]),
         }
         line = []
