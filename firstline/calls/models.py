@@ -188,6 +188,14 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["partner", "started_at"], name="calls_partner_started"),
             models.Index(fields=["operator", "outcome"], name="calls_operator_live"),
+            # Talk minutes (queries.talk_minutes_for, read by billing): only the billable
+            # calls, their talk time in the key (not INCLUDE, which SQLite lacks), so the
+            # month's sum reads the index alone.
+            models.Index(
+                fields=["partner", "started_at", "talk_seconds"],
+                condition=models.Q(outcome="answered", talk_seconds__gt=0),
+                name="calls_billable_talk",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -69,19 +69,16 @@ def record_event(
     act for one partner (its token), is the only partner the event may touch.
     """
     event, reason = _parse(parse)
+    raw = RawCallEvent(
+        source=source, dedupe_key=dedupe_key[:64], payload=payload,
+        event=event.to_json() if event else None,
+        external_id=event.external_id if event else "",
+        state=RawCallEvent.State.FAILED if event is None else RawCallEvent.State.PROCESSED,
+        reason=reason, partner=partner,
+    )
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                raw = RawCallEvent.objects.create(
-                    source=source, dedupe_key=dedupe_key[:64], payload=payload,
-                    event=event.to_json() if event else None,
-                    external_id=event.external_id if event else "",
-                    state=RawCallEvent.State.FAILED if event is None else
-                    RawCallEvent.State.PROCESSED,
-                    reason=reason, partner=partner,
-                )
-        except IntegrityError:
-            return Recorded(RawCallEvent.objects.get(source=source, dedupe_key=dedupe_key[:64]),
+        if not _store_new(raw):
+            return Recorded(RawCallEvent.objects.get(source=source, dedupe_key=raw.dedupe_key),
                             duplicate=True)
         if event is not None:
             _apply_raw(raw, event, partner)
@@ -254,6 +251,31 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
         if folding.call is not None and folding.changed:
             _after_end(folding.call)
     return [DUPLICATE if raw is None else raw.state for raw in results]
+
+
+def _store_new(raw: RawCallEvent) -> bool:
+    """Insert the raw event unless its key is stored already (then False).
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike)
+    instead of a savepoint, an insert and its release: the webhook pays per round trip.
+    A concurrent insert of the same key waits for the other transaction and then does
+    nothing, so the event is applied once."""
+    table = RawCallEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(_RAW_COLUMNS)}) "  # noqa: S608 - constants
+            f"VALUES ({', '.join(['%s'] * len(_RAW_COLUMNS))}) "
+            "ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id",
+            [raw.source, raw.dedupe_key, raw.external_id, raw.partner_id,
+             json.dumps(raw.payload), None if raw.event is None else json.dumps(raw.event),
+             raw.received_at, raw.state, raw.reason, raw.call_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    raw.pk = row[0]
+    raw._state.adding = False
+    return True
 
 
 _RAW_COLUMNS = ("source", "dedupe_key", "external_id", "partner_id", "payload", "event",
