@@ -234,3 +234,19 @@ def test_the_demo_seed_subscribes_its_partners_so_usage_shows(db):
     for row in rows:
         found = services.usage(row.partner)
         assert found is not None and found.requests > 0
+
+
+def test_the_pdf_lists_every_request_and_call(cast):
+    from pypdf import PdfReader
+
+    partner = cast.a.partner
+    services.subscribe(partner=partner, plan=Plan.objects.get(code="start"),
+                       starts_on=date(2025, 10, 1), actor=None)
+    tickets = _tickets(partner, cast.a.contact, 230, date(2025, 11, 3))
+    _calls(partner, [61] * 210, date(2025, 11, 4))
+    invoice = services.issue_invoice(partner, NOVEMBER, at=ISSUED_AT, mail=False)
+    with invoice.pdf.open("rb") as handle:
+        text = " ".join(page.extract_text() for page in PdfReader(handle).pages)
+    last = max(ticket.pk for ticket in tickets)
+    assert f"FL-{last:06d}" in text  # beyond the 200 rows the PDF used to stop at
+    assert text.count("+7495000") == 210
