@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--baseline-lines", type=int, default=2000,
+                        help="queue_log lines imported one by one for the baseline")
     parser.add_argument("--skip", default="", help="comma-separated: webhook,queue_log,minutes")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -65,7 +67,7 @@ def main() -> None:
         if "webhook" not in skip:
             bench_webhook(args.events)
         if "queue_log" not in skip:
-            bench_queue_log(args.lines)
+            bench_queue_log(args.lines, args.baseline_lines)
         if "minutes" not in skip:
             bench_minutes(partners, args.calls)
     finally:
@@ -185,27 +187,46 @@ def bench_webhook(count: int) -> None:
           f"ratio {rate / local_rate:.2f}")
 
 
-def bench_queue_log(lines: int) -> None:
-    from firstline.calls.importer import import_file
-
+def _queue_log_file(lines: int, first_call: int) -> str:
     start = int(time.time()) - 86400
     with tempfile.NamedTemporaryFile("w", suffix=".queue_log", delete=False) as handle:
-        for n in range(lines // 4):
+        for n in range(first_call, first_call + lines // 4):
             t = start + n
             call, queue = f"{t}.{n}", f"q{n % PARTNERS}"
             handle.write(f"{t}|{call}|{queue}|NONE|ENTERQUEUE||7900{n % 10**7:07d}|1\n"
                          f"{t + 3}|{call}|{queue}|PJSIP/102|RINGNOANSWER|15000\n"
                          f"{t + 20}|{call}|{queue}|PJSIP/101|CONNECT|20|{t}.9|4\n"
                          f"{t + 200}|{call}|{queue}|PJSIP/101|COMPLETECALLER|20|180|1\n")
-        path = handle.name
+        return handle.name
+
+
+def bench_queue_log(lines: int, baseline_lines: int) -> None:
+    from firstline.calls import importer
+    from firstline.calls.importer import import_file
+
+    # Baseline in the same run: the one-by-one path (record_event per line) on a small file.
+    path = _queue_log_file(baseline_lines, 10**8)
+    real = importer.import_lines
+    importer.import_lines = lambda batch: real(batch, one_by_one=True)  # type: ignore[assignment]
     try:
         started = time.perf_counter()
+        base = import_file(path)
+        base_elapsed = time.perf_counter() - started
+    finally:
+        importer.import_lines = real  # type: ignore[assignment]
+        os.unlink(path)
+    path = _queue_log_file(lines, 0)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
         counts = import_file(path)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         os.unlink(path)
-    print(f"queue_log: {counts.read / elapsed:,.0f} lines/s ({counts.read} lines, "
-          f"{counts.applied} applied, {elapsed:.1f} s)")
+    rate, base_rate = counts.read / elapsed, base.read / base_elapsed
+    print(f"queue_log: {rate:,.0f} lines/s ({counts.read} lines, {counts.applied} applied, "
+          f"{elapsed:.1f} s; importer CPU {cpu / counts.read * 1e6:.0f} us/line)")
+    print(f"  baseline one by one: {base_rate:,.0f} lines/s ({base.read} lines); "
+          f"ratio {rate / base_rate:.1f}")
 
 
 def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]
@@ -213,7 +234,8 @@ def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]
 
     from firstline.calls.queries import month_bounds, talk_minutes_for
 
-    # Rows straight in with one INSERT ... SELECT: twelve months, 100 partners.
+    # Rows straight in with one INSERT ... SELECT: spread evenly over the last 365 days
+    # (about 1/12 of them in the month asked), 100 partners.
     ids = [p.pk for p in partners]
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -223,21 +245,47 @@ def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]
                 dialled, started_at, ended_at, wait_seconds, talk_seconds, outcome,
                 recording_url, reported_outcome, updated_at)
             SELECT (%s::bigint[])[1 + n %% %s], 'demo', 'm' || n, 'inbound', '', '',
-                now() - (n %% 31536000) * interval '1 second', now(), n %% 120,
+                now() - (n::bigint * 31536000 / %s) * interval '1 second', now(), n %% 120,
                 n %% 900, CASE WHEN n %% 50 = 0 THEN 'abandoned' ELSE 'answered' END,
                 '', '', now()
             FROM generate_series(1, %s) AS n
             """,
-            [ids, len(ids), calls],
+            [ids, len(ids), calls, calls],
         )
-        cursor.execute("ANALYZE calls_call")
+    # As autovacuum leaves a table: statistics and the visibility map (index-only scans).
+    connection.ensure_connection()
+    autocommit = connection.connection.autocommit
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE calls_call")
+    connection.connection.autocommit = autocommit
     print(f"minutes: {calls:,} calls inserted in {time.perf_counter() - started:.1f} s")
     month = datetime.now(UTC).date().replace(day=1)
-    runs = []
-    for _ in range(5):
-        started = time.perf_counter()
-        minutes = talk_minutes_for(partners, month)
-        runs.append(time.perf_counter() - started)
+
+    def timed() -> tuple[list[float], dict[int, int]]:
+        runs = []
+        for _ in range(7):
+            started = time.perf_counter()
+            minutes = talk_minutes_for(partners, month)
+            runs.append(time.perf_counter() - started)
+        return sorted(runs), minutes
+
+    runs, minutes = timed()
+    with connection.cursor() as cursor:
+        start, end = month_bounds(month, partners[0].time_zone)
+        cursor.execute("EXPLAIN SELECT partner_id, sum((talk_seconds + 59) / 60) FROM calls_call"
+                       " WHERE outcome = 'answered' AND talk_seconds > 0 AND partner_id = ANY(%s)"
+                       " AND started_at >= %s AND started_at < %s GROUP BY partner_id",
+                       [[p.pk for p in partners], start, end])
+        plan = [row[0] for row in cursor.fetchall()]
+        print("  plan: " + " / ".join(line.strip() for line in plan[:4]))
+        # Baseline in the same run: without the billable-calls index (the plain one serves).
+        cursor.execute("DROP INDEX calls_billable_talk")
+    plain_runs, plain_minutes = timed()
+    assert plain_minutes == minutes
+    print(f"  without calls_billable_talk: p50 {plain_runs[3] * 1000:.0f} ms, "
+          f"best {plain_runs[0] * 1000:.0f} ms; with it: p50 {runs[3] * 1000:.0f} ms, "
+          f"max {runs[-1] * 1000:.0f} ms")
     start, end = month_bounds(month, partners[0].time_zone)
     base_runs = []
     for _ in range(5):
@@ -247,7 +295,7 @@ def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]
                            "started_at < %s", [start, end])
             cursor.fetchone()
         base_runs.append(time.perf_counter() - started)
-    best, base = min(runs), min(base_runs)
+    best, base = runs[0], min(base_runs)
     print(f"  talk_minutes_for 100 partners, one month: {best * 1000:.0f} ms (best of 5; "
           f"sum {sum(minutes.values()):,} minutes)")
     print(f"  baseline COUNT(*) of the month: {base * 1000:.0f} ms; ratio {best / base:.1f}")

@@ -29,6 +29,8 @@ class BadEvent(ValueError):
         self.message = message
 
 
+_DIRECTIONS = frozenset(Direction.values)
+
 # A phone call longer than this is a broken PBX clock or a typo, not a call.
 MAX_CALL_SECONDS = 12 * 3600
 
@@ -52,7 +54,7 @@ class CallEvent:
             raise BadEvent("call_id", "required, at most 120 characters")
         if self.at.tzinfo is None:
             raise BadEvent("at", "the time needs a time zone")
-        if self.direction not in Direction.values:
+        if self.direction not in _DIRECTIONS:
             raise BadEvent("direction", f"unknown direction {self.direction!r}")
         if self.talk_seconds is not None and not 0 <= self.talk_seconds <= MAX_CALL_SECONDS:
             raise BadEvent("talk_seconds", f"{self.talk_seconds} is not a plausible duration")
@@ -60,7 +62,7 @@ class CallEvent:
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict (which deep-copies): the batch import
         # calls this for every line.
-        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["kind"] = str(self.kind)
         data["at"] = self.at.isoformat()
         return data
@@ -71,3 +73,6 @@ class CallEvent:
         values["kind"] = Kind(values["kind"])
         values["at"] = datetime.fromisoformat(values["at"])
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(CallEvent))

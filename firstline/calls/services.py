@@ -159,7 +159,7 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         stored.update(RawCallEvent.objects.filter(
             source=source, dedupe_key__in=keys[start:start + _KEYS_PER_QUERY],
-        ).values_list("dedupe_key", flat=True))
+        ).order_by().values_list("dedupe_key", flat=True))
     results: list[_Raw | None] = []
     fresh: list[_Raw] = []
     for item in items:
@@ -197,7 +197,7 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
     ids = list(dict.fromkeys(external_id for _partner, external_id in foldings))
     for start in range(0, len(ids), _KEYS_PER_QUERY):
         for call in Call.objects.select_for_update().filter(
-                source=source, external_id__in=ids[start:start + _KEYS_PER_QUERY]):
+                source=source, external_id__in=ids[start:start + _KEYS_PER_QUERY]).order_by():
             folding = foldings.get((call.partner_id, call.external_id))
             if folding is not None:
                 folding.call, folding.existed = call, True
