@@ -6,6 +6,12 @@ query and claims each with a conditional UPDATE (`fired_at IS NULL` -> now) that
 worker can win; the winner writes the notifications to the outbox, a note on the ticket's
 timeline and an audit row in the same transaction. A worker that was stopped over a
 deadline finds the row still unfired when it starts and fires it, marked late.
+
+The clock fires a batch at a time (`fire_due`): one claim, the batch's steps, partners and
+assignees read once, the notices' texts translated once, and the outbox rows, notes and
+audit rows written with one statement each (COPY on PostgreSQL). The events
+(escalation.fired, sla.breached) are still published once per fired step, inside the
+batch's transaction: their receivers' cost per event is part of every step's.
 """
 
 from collections.abc import Sequence
