@@ -306,6 +306,41 @@ def run(args: argparse.Namespace, url: str, counter: "multiprocessing.Value") ->
           f"{statistics.median(plain_cpu):.2f} ms; on 2 idle cores, 2 workers would top out "
           f"near {2000 / statistics.median(worker_cpu):.0f}/s before PostgreSQL's share")
     print(f"outbox / plain: {statistics.median(outbox_rates) / statistics.median(plain_rates):.2f}")
+    subscriber_cost(partner, ticket, operator, args.events)
+
+
+def subscriber_cost(partner, ticket, operator, count: int) -> None:  # type: ignore[no-untyped-def]
+    """What the webhooks' subscriber adds to a publisher's transaction, per event."""
+    from django.db import transaction
+    from django.db.models import Q
+
+    from firstline.core.clock import now
+    from firstline.webhooks import services
+    from firstline.webhooks.models import Subscription
+
+    def old_lookup(event: str) -> None:
+        # The query the subscriber used to run on every event (before the cache).
+        list(Subscription.objects.filter(Q(partner_id=partner.pk) | Q(partner__isnull=True),
+                                         is_active=True))
+
+    def subscriber(event: str) -> None:
+        services.on_event(event=event, partner_id=partner.pk, moment=now(), ticket=ticket,
+                          old="open", new="open", actor=operator, target="resolution")
+
+    for title, event, call in (
+        ("subscribed event (ticket.status_changed): on_event", "ticket.status_changed",
+         subscriber),
+        ("event nobody subscribes to (sla.breached): on_event", "sla.breached", subscriber),
+        ("the former per-event subscription query alone", "sla.breached", old_lookup),
+    ):
+        with transaction.atomic():
+            call(event)  # warm the cache
+            started = time.perf_counter()
+            for _n in range(count):
+                call(event)
+            spent = (time.perf_counter() - started) * 1000 / count
+            transaction.set_rollback(True)
+        print(f"publisher's cost, {title}: {spent:.3f} ms per event")
 
 
 if __name__ == "__main__":

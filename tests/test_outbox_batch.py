@@ -363,3 +363,88 @@ def test_two_workers_send_hundreds_of_webhooks_each_exactly_once(settings) -> No
     assert sent["w1"] + sent["w2"] == 300
     assert min(sent.values()) > 0  # both workers really took part
     assert OutboxMessage.objects.filter(status=Status.SENT, attempts=1).count() == 300
+
+
+# Publishing: the webhooks' subscriber inside every publisher's transaction ---------------
+
+
+def test_an_event_nobody_subscribes_to_costs_no_query(db, django_assert_num_queries) -> None:
+    from firstline.core.clock import now
+    from firstline.webhooks import services
+
+    partner = make_partner("quiet")
+    Subscription.objects.create(partner=partner, url="http://127.0.0.1:9/h", secret=SECRET,
+                                events=["ticket.created"])
+    services.on_event(event="sla.breached", partner_id=partner.pk, moment=now())  # warm
+    with django_assert_num_queries(0):
+        for _n in range(20):
+            services.on_event(event="sla.breached", partner_id=partner.pk, moment=now())
+    assert not OutboxMessage.objects.exists()
+
+
+def test_an_event_with_subscribers_costs_a_check_and_two_inserts(
+    db, django_assert_num_queries
+) -> None:
+    from firstline.core.clock import now
+    from firstline.webhooks import services
+
+    partner = make_partner("busy")
+    other = make_partner("other")
+    mine = [Subscription.objects.create(partner=partner, url=f"http://127.0.0.1:9/{n}",
+                                        secret=SECRET, events=["sla.breached"])
+            for n in range(3)]
+    provider_wide = Subscription.objects.create(
+        partner=None, url="http://127.0.0.1:9/all", secret=SECRET, events=["sla.breached"])
+    Subscription.objects.create(partner=other, url="http://127.0.0.1:9/x", secret=SECRET,
+                                events=["sla.breached"])
+    services.on_event(event="incident.resolved", partner_id=partner.pk, moment=now())  # warm
+    # The partner row (no ticket in the arguments), the re-check, two INSERTs.
+    with django_assert_num_queries(4):
+        services.on_event(event="sla.breached", partner_id=partner.pk, moment=now(),
+                          target="first_response")
+    deliveries = Delivery.objects.select_related("message")
+    assert sorted(d.subscription_id for d in deliveries) == sorted(
+        s.pk for s in [*mine, provider_wide])  # tenancy: not the other partner's hook
+    assert {d.message.partner_id for d in deliveries} == {partner.pk}
+    assert len({d.event_id for d in deliveries}) == 1
+    for item in deliveries:
+        assert item.message.headers[adapter.SUBSCRIPTION_HEADER] == str(item.subscription_id)
+        assert item.message.recipient == item.subscription.url
+
+
+def test_a_subscription_switched_off_elsewhere_gets_no_row_from_a_stale_cache(db) -> None:
+    from firstline.core.clock import now
+    from firstline.webhooks import services
+
+    partner = make_partner("stale")
+    subscription = Subscription.objects.create(
+        partner=partner, url="http://127.0.0.1:9/h", secret=SECRET, events=["incident.opened"])
+    assert services.active_subscriptions("incident.opened", partner.pk) == [subscription]
+    # As another process would: no signal reaches this process's cache.
+    Subscription.objects.filter(pk=subscription.pk).update(is_active=False)
+    services.on_event(event="incident.opened", partner_id=partner.pk, moment=now())
+    assert not OutboxMessage.objects.exists()
+
+
+def test_enqueue_many_writes_what_enqueue_writes_and_refuses_the_same_bad_input(db) -> None:
+    from django.core.exceptions import ValidationError
+
+    from firstline.outbox.services import enqueue_many
+
+    partner = make_partner("many")
+    item = {"partner": partner, "channel": Channel.EVENT_HOOK, "recipient": " http://h/x ",
+            "body": "{}", "subject": " ticket.created ", "headers": {"X-A": "1"}}
+    single = enqueue(**item)
+    (batch,) = enqueue_many([item])
+    fields = ("partner_id", "channel", "recipient", "body", "subject", "headers", "status",
+              "attempts", "ticket_id", "dedupe_key")
+    assert [getattr(batch, name) for name in fields] == [
+        getattr(single, name) for name in fields]
+    before = OutboxMessage.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        enqueue_many([item, {**item, "body": "  "}])
+    assert set(refused.value.message_dict) == {"body"}
+    with pytest.raises(ValidationError) as refused:
+        enqueue_many([{**item, "headers": {"X-B": "a\r\nBcc: x"}}])
+    assert set(refused.value.message_dict) == {"headers"}
+    assert OutboxMessage.objects.count() == before

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -124,6 +125,49 @@ def with_message_id(headers: dict[str, str], partner: Partner | None) -> dict[st
     return {**headers, "Message-ID": make_msgid(domain=domain)}
 
 
+def _message_fields(
+    *,
+    partner: Partner | None,
+    channel: str,
+    recipient: str,
+    body: str,
+    subject: str,
+    html: str,
+    headers: Mapping[str, str] | None,
+    ticket: Ticket | None,
+    dedupe_key: str | None,
+    attachments: Sequence[Mapping[str, str]],
+) -> dict[str, object]:
+    """The checked fields of one outgoing message; ValidationError naming the field."""
+    if channel not in Channel.values:
+        raise ValidationError({"channel": _("Unknown channel: %(value)s") % {"value": channel}})
+    recipient = clean_recipient(channel, recipient)
+    if not (body or "").strip():
+        raise ValidationError({"body": _("The message text is empty.")})
+    if ticket is not None and (partner is None or ticket.partner_id != partner.pk):
+        # Tenancy: a message about a ticket belongs to the ticket's partner, never another.
+        raise ValidationError({"ticket": _("The ticket belongs to another partner.")})
+    if dedupe_key is not None and len(dedupe_key) > 255:
+        raise ValidationError({"dedupe_key": _("At most 255 characters.")})
+    clean_headers = _clean_headers(headers)
+    files = _clean_attachments(channel, attachments)
+    if channel == Channel.EMAIL:
+        clean_headers = with_message_id(clean_headers, partner)
+    return {
+        "partner": partner,
+        "ticket": ticket,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject.strip(),
+        "body": body,
+        "html": html,
+        "headers": clean_headers,
+        "attachments": files,
+        "dedupe_key": dedupe_key,
+        "next_attempt_at": now(),
+    }
+
+
 def enqueue(
     *,
     partner: Partner | None,
@@ -147,35 +191,11 @@ def enqueue(
     storage, {"path", "filename", "content_type"}. Bad input raises ValidationError naming
     the field.
     """
-    if channel not in Channel.values:
-        raise ValidationError({"channel": _("Unknown channel: %(value)s") % {"value": channel}})
-    recipient = clean_recipient(channel, recipient)
-    if not (body or "").strip():
-        raise ValidationError({"body": _("The message text is empty.")})
-    if ticket is not None and (partner is None or ticket.partner_id != partner.pk):
-        # Tenancy: a message about a ticket belongs to the ticket's partner, never another.
-        raise ValidationError({"ticket": _("The ticket belongs to another partner.")})
     dedupe_key = dedupe_key or None
-    if dedupe_key is not None and len(dedupe_key) > 255:
-        raise ValidationError({"dedupe_key": _("At most 255 characters.")})
-    clean_headers = _clean_headers(headers)
-    files = _clean_attachments(channel, attachments)
-    if channel == Channel.EMAIL:
-        clean_headers = with_message_id(clean_headers, partner)
-
-    fields = {
-        "partner": partner,
-        "ticket": ticket,
-        "channel": channel,
-        "recipient": recipient,
-        "subject": subject.strip(),
-        "body": body,
-        "html": html,
-        "headers": clean_headers,
-        "attachments": files,
-        "dedupe_key": dedupe_key,
-        "next_attempt_at": now(),
-    }
+    fields = _message_fields(
+        partner=partner, channel=channel, recipient=recipient, body=body, subject=subject,
+        html=html, headers=headers, ticket=ticket, dedupe_key=dedupe_key,
+        attachments=attachments)
     with transaction.atomic():
         if dedupe_key is None:
             message = OutboxMessage.objects.create(**fields)
@@ -196,6 +216,29 @@ def enqueue(
                 return _same_tenant(existing, partner)
         nudge_after_commit()
     return message
+
+
+def enqueue_many(messages: Sequence[Mapping[str, Any]]) -> list[OutboxMessage]:
+    """Write several outgoing messages in the caller's transaction with one INSERT.
+
+    Each item takes `enqueue`'s keyword arguments, checked the same way (ValidationError
+    naming the field, nothing written), except `dedupe_key`: a batch is for messages that
+    are new by construction (e.g. one per webhook subscription of a fresh event).
+    """
+    rows = []
+    for item in messages:
+        if item.get("dedupe_key"):
+            raise ValidationError({"dedupe_key": _("Not for a batch: use enqueue().")})
+        rows.append(OutboxMessage(**_message_fields(
+            partner=item.get("partner"), channel=item["channel"],
+            recipient=item["recipient"], body=item["body"], subject=item.get("subject", ""),
+            html=item.get("html", ""), headers=item.get("headers"), ticket=item.get("ticket"),
+            dedupe_key=None, attachments=item.get("attachments", ()))))
+    if not rows:
+        return []
+    created = OutboxMessage.objects.bulk_create(rows)
+    nudge_after_commit()
+    return created
 
 
 def _same_tenant(existing: OutboxMessage, partner: Partner | None) -> OutboxMessage:

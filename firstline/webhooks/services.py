@@ -163,17 +163,24 @@ def _forget_on_commit(pk: int) -> None:
     transaction.on_commit(lambda: adapter.forget(pk))
 
 
-def _enqueue(subscription: Subscription, *, partner: Partner, ticket: Any, body: str,
-             event: str, event_id: str, resent_from: Delivery | None = None) -> Delivery:
+def _message_for(subscription: Subscription, *, partner: Partner, ticket: Any, body: str,
+                 event: str, event_id: str) -> dict[str, Any]:
     # Tenancy of the row itself: the event's partner (a provider-wide hook included). No
     # deduplication key: the event id is new for every event, so two rows for one event
-    # and subscription cannot arise, and two INSERTs are all an event costs a subscription.
-    message = outbox.enqueue(
-        partner=partner, channel=Channel.EVENT_HOOK, recipient=subscription.url, body=body,
-        subject=event, ticket=ticket if getattr(ticket, "partner_id", None) == partner.pk
-        else None,
-        headers={EVENT_HEADER: event, EVENT_ID_HEADER: event_id,
-                 adapter.SUBSCRIPTION_HEADER: str(subscription.pk)})
+    # and subscription cannot arise.
+    return {
+        "partner": partner, "channel": Channel.EVENT_HOOK, "recipient": subscription.url,
+        "body": body, "subject": event,
+        "ticket": ticket if getattr(ticket, "partner_id", None) == partner.pk else None,
+        "headers": {EVENT_HEADER: event, EVENT_ID_HEADER: event_id,
+                    adapter.SUBSCRIPTION_HEADER: str(subscription.pk)},
+    }
+
+
+def _enqueue(subscription: Subscription, *, partner: Partner, ticket: Any, body: str,
+             event: str, event_id: str, resent_from: Delivery | None = None) -> Delivery:
+    message = outbox.enqueue(**_message_for(subscription, partner=partner, ticket=ticket,
+                                            body=body, event=event, event_id=event_id))
     return Delivery.objects.create(message=message, subscription=subscription,
                                    event_id=event_id, event_type=event,
                                    resent_from=resent_from)
@@ -237,9 +244,17 @@ def on_event(*, event: str, partner_id: int | None, moment: Any, **arguments: An
     event_id = str(uuid.uuid4())
     body = payloads.build(event_id=event_id, event=event, moment=moment, partner=partner,
                           data=payloads.data_for(event, arguments))
-    for subscription in wanted:
-        _enqueue(subscription, partner=partner, ticket=ticket, body=body, event=event,
-                 event_id=event_id)
+    # Two INSERTs per event, whatever the number of subscriptions that want it.
+    messages = outbox.enqueue_many([
+        _message_for(subscription, partner=partner, ticket=ticket, body=body, event=event,
+                     event_id=event_id)
+        for subscription in wanted
+    ])
+    Delivery.objects.bulk_create(
+        Delivery(message=message, subscription=subscription, event_id=event_id,
+                 event_type=event)
+        for subscription, message in zip(wanted, messages, strict=True)
+    )
 
 
 def deliveries_for(subscription: Subscription) -> QuerySet[Delivery]:
