@@ -157,17 +157,23 @@ def serve(tree: Path, port: int, workers: int) -> Server:
     return server
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (those that ended count 0)."""
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each of these processes so far (those that ended: none)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two readings: by the processes seen both times, and all of a new
+    one's (a process gone by the second reading is left out: its last share is unknown)."""
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
 def database_backends() -> list[int]:
@@ -374,7 +380,8 @@ def measure(args: argparse.Namespace, cookie: str, pages: dict[str, tuple[int, s
             cpu_before = cpu_seconds(processes + before_backends)
             latencies = load(port, path, cookie, args.requests, args.connections)
             processes += [pid for pid in database_backends() if pid not in before_backends]
-            cpu = (cpu_seconds(processes + before_backends) - cpu_before) / args.requests
+            cpu_after = cpu_seconds(processes + before_backends)
+            cpu = cpu_spent(cpu_before, cpu_after) / args.requests
             p50, p95 = percentile(latencies, .5) * 1000, percentile(latencies, .95) * 1000
             baseline_p95 = baseline_p95 or p95
             for index, value in enumerate((p50, p95, p95 / baseline_p95, cpu * 1000)):

@@ -3,6 +3,8 @@ works as before (filters, rows, deadline badges), and a screenshot is kept for r
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from firstline.core.clock import now
 from firstline.tickets.models import Ticket
 from firstline.tickets.services import TicketChange, change_ticket
@@ -29,6 +31,6 @@ def test_queue_page_shows_rows_badges_and_filters(django_db_setup, live_server, 
     page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
     # The filters still work: choosing a partner narrows the rows (HTMX swap).
     page.select_option("select[name=partner]", str(cast.a.partner.pk))
-    page.wait_for_function("document.querySelectorAll('table.queue tbody tr').length === 2")
+    expect(rows).to_have_count(2)
     page.click("table.queue tbody tr a >> nth=0")
     page.wait_for_url("**/tickets/*/")

@@ -160,3 +160,15 @@ def test_mine_queue_is_served_in_due_order_by_the_assignee_index(cast):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "ticket_assignee_active_due" in plan
     assert "Sort  (" not in plan
+
+
+def test_queue_row_escapes_what_customers_and_partners_typed(cast):
+    from firstline.contacts.models import Contact
+
+    Ticket.objects.filter(pk=cast.a.ticket.pk).update(subject='<script>alert("x")</script>')
+    Contact.objects.filter(pk=cast.a.contact.pk).update(name="O'Brien & <b>Sons</b>")
+    page = client_for(cast.operator).get(reverse("queue"), {"status": "active"}).content.decode()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&quot;x&quot;)" in page
+    assert "O&#x27;Brien &amp; &lt;b&gt;Sons&lt;/b&gt;" in page
+    partner_page = client_for(cast.a.manager).get(reverse("queue"), {"status": "active"})
+    assert f"<td>{cast.a.partner.name}</td>" not in partner_page.content.decode()

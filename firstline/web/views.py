@@ -65,6 +65,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "rows": queues.queue_rows(page.object_list),
+        "partner_column": not user.is_partner_user,  # a partner sees only its own
         "query": urlencode(params),
         "views": queues.status_views(params, filters.status),
         "restored": bool(params) and not queues.filter_params(request.GET),

@@ -1,10 +1,12 @@
 from datetime import datetime
+from html import escape as escape_text
+from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -44,6 +46,32 @@ def due_badge(ticket: Ticket) -> SafeString | str:
         countdown.level, _("due %(when)s, in business time") % {
             "when": date_format(due, "DATETIME_FORMAT")},
         text,
+    )
+
+
+@register.simple_tag
+def queue_row(row: dict[str, Any], with_partner: bool) -> SafeString:
+    """One row of the queue (a dict from firstline.web.queues.queue_rows) written out here.
+
+    Fifty rows of a dozen template lookups and lazy-aware escapes each were most of the
+    queue page's rendering time; the values are plain strings, so the standard library's
+    escape (the one Django's `escape` calls) does the same job at a fraction of the cost.
+    """
+    url = escape_text(row["url"])
+    partner = f"<td>{escape_text(row['partner'])}</td>" if with_partner else ""
+    assignee = (escape_text(row["assignee"]) if row["assignee"]
+                else '<span class="muted">—</span>')
+    return mark_safe(  # noqa: S308 - every value is escaped; `due` is due_badge's SafeString
+        f'<tr>\n      <td><a href="{url}">{escape_text(row["number"])}</a></td>'
+        f"{partner}"
+        f'\n      <td><a href="{url}">{escape_text(row["subject"])}</a></td>'
+        f"\n      <td>{escape_text(row['contact'] or '—')}</td>"
+        f'\n      <td><span class="status status-{escape_text(row["status"])}">'
+        f'{escape_text(row["status_label"])}</span></td>'
+        f'\n      <td><span class="prio prio-{escape_text(row["priority"])}">'
+        f'{escape_text(row["priority_label"])}</span></td>'
+        f"\n      <td>{assignee}</td>"
+        f"\n      <td>{row['due']}</td>\n    </tr>"
     )
 
 
