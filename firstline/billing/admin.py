@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from firstline.billing.models import Invoice, Plan, PlanVersion, Subscription, VatRate
+from firstline.billing.models import Invoice, Plan, PlanVersion, Seller, Subscription, VatRate
 
 
 class PlanVersionInline(admin.TabularInline):
@@ -30,6 +30,22 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False  # issued invoices never change
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Seller)
+class SellerAdmin(admin.ModelAdmin):
+    """Read-only: the requisites are changed on the plans page (audited), never rewritten."""
+
+    list_display = ("name", "inn", "kpp", "bic", "account", "created_at", "created_by")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

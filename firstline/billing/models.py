@@ -146,6 +146,32 @@ class Subscription(models.Model):
         return f"{self.partner} {self.plan} {self.starts_on:%Y-%m-%d}"
 
 
+class Seller(models.Model):
+    """The provider's requisites printed on its invoices. A change is a new row (the latest
+    is in force); an invoice keeps a copy of the requisites it was issued with."""
+
+    name = models.CharField(_("seller's name"), max_length=300)
+    inn = models.CharField(_("INN"), max_length=12)
+    kpp = models.CharField(_("KPP"), max_length=9, blank=True)
+    address = models.CharField(_("address"), max_length=500)
+    bank = models.CharField(_("bank"), max_length=300)
+    bic = models.CharField(_("BIC"), max_length=9)
+    account = models.CharField(_("settlement account"), max_length=20)
+    correspondent_account = models.CharField(_("correspondent account"), max_length=20,
+                                             blank=True)
+    created_at = models.DateTimeField(_("created"), default=now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("seller's requisites")
+        verbose_name_plural = _("seller's requisites")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Counter(models.Model):
     """The last number given in a series and year; locked while a number is taken."""
 
@@ -189,6 +215,8 @@ class Invoice(models.Model):
     vat = models.DecimalField(_("VAT"), **MONEY)
     total = models.DecimalField(_("total incl. VAT"), **MONEY)
     usage = models.JSONField(_("usage detail"), default=dict, blank=True)
+    seller = models.JSONField(_("seller's requisites"), default=dict, blank=True,
+                              help_text=_("As they were when the invoice was issued."))
     corrects = models.OneToOneField("self", verbose_name=_("corrects"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="credit_note")
     reason = models.CharField(_("reason"), max_length=500, blank=True)

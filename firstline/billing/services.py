@@ -53,6 +53,7 @@ from firstline.billing.models import (
     Kind,
     Plan,
     PlanVersion,
+    Seller,
     Subscription,
     VatRate,
 )
@@ -220,6 +221,51 @@ def vat_percent_for(day: date) -> Decimal:
         raise ValidationError({"vat_rate": _("No VAT rate is set for %(day)s.") % {
             "day": f"{day:%d.%m.%Y}"}})
     return rate.percent
+
+
+# --- The seller's requisites -------------------------------------------------------------
+
+SELLER_FIELDS = ("name", "inn", "kpp", "address", "bank", "bic", "account",
+                 "correspondent_account")
+# name: (required, allowed lengths when digits only, or the longest text)
+_SELLER_RULES: dict[str, tuple[bool, tuple[int, ...] | int]] = {
+    "name": (True, 300), "inn": (True, (10, 12)), "kpp": (False, (9,)),
+    "address": (True, 500), "bank": (True, 300), "bic": (True, (9,)),
+    "account": (True, (20,)), "correspondent_account": (False, (20,)),
+}
+
+
+def seller_requisites() -> dict[str, str]:
+    """The requisites in force, as an invoice keeps them; empty until the admin sets them."""
+    row = Seller.objects.first()
+    return {name: getattr(row, name) for name in SELLER_FIELDS} if row else {}
+
+
+@transaction.atomic
+def set_seller(*, actor: User | None, **values: Any) -> Seller:
+    """New requisites of the provider, in force for invoices issued from now on (issued
+    ones keep theirs). INN 10 or 12 digits, KPP 9, BIC 9, accounts 20."""
+    clean: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name, (required, rule) in _SELLER_RULES.items():
+        text = " ".join(str(values.get(name) or "").split())
+        if not text:
+            if required:
+                errors[name] = _("Required.")
+        elif isinstance(rule, tuple):
+            if not text.isdigit() or len(text) not in rule:
+                errors[name] = _("%(count)s digits.") % {
+                    "count": _(" or ").join(str(n) for n in rule)}
+        elif len(text) > rule or "\x00" in text:
+            errors[name] = _("At most %(count)d characters.") % {"count": rule}
+        clean[name] = text
+    if errors:
+        raise ValidationError(errors)
+    before = seller_requisites()
+    row = Seller.objects.create(created_by=actor, **clean)
+    audit.record(actor=actor, partner=None, action="billing.seller", target=row,
+                 before=before, after=clean)
+    return row
 
 
 # --- Subscriptions ------------------------------------------------------------------------
@@ -639,6 +685,7 @@ def _document_data(invoice: Invoice, lines: list[dict[str, Any]]) -> dict[str, A
              f"{'' if c['minutes'] is None else c['minutes']:>14}"
              for c in detail.get("calls", [])]
     return {"invoice": invoice, "partner": invoice.partner, "lines": lines, "usage": detail,
+            "seller": _seller_lines(invoice.seller),
             "ticket_head": f"{_('Ticket'):<12} {_('Created'):<17} {_('Channel')}",
             "call_head": f"{_('Date'):<17} {_('Number'):<16} {_('Talk, seconds'):>12} "
                          f"{_('Minutes billed'):>14}",
@@ -665,6 +712,8 @@ def render_xlsx(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
         sheet.title = _("Invoice")[:31]
         title = _("Credit note") if invoice.kind == Kind.CREDIT_NOTE else _("Invoice")
         sheet.append([title, invoice.number])
+        for label, value in _seller_lines(invoice.seller):
+            sheet.append([label, value])
         sheet.append([_("Partner"), invoice.partner.legal_name or invoice.partner.name])
         sheet.append([_("Month"), f"{invoice.month:%m.%Y}"])
         sheet.append([_("Plan"), invoice.plan_name])
@@ -678,11 +727,12 @@ def render_xlsx(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
         sheet.append([_("VAT %(percent)s%%") % {"percent": _percent(invoice.vat_percent)},
                       None, None, None, invoice.vat])
         sheet.append([_("Total incl. VAT"), None, None, None, invoice.total])
-        for row in sheet.iter_rows(min_row=7, min_col=4, max_col=5):
+        heading = 6 + len(_seller_lines(invoice.seller))
+        for row in sheet.iter_rows(min_row=heading + 1, min_col=4, max_col=5):
             for cell in row:
                 cell.number_format = "#,##0.00"
         sheet.column_dimensions["A"].width = 60
-        for cell in sheet[6]:
+        for cell in sheet[heading]:
             cell.font = bold
         requests = book.create_sheet(_("Requests")[:31])
         requests.append([_("Ticket"), _("Created"), _("Channel")])
@@ -702,6 +752,19 @@ def render_xlsx(invoice: Invoice, lines: list[dict[str, Any]]) -> bytes:
         return out.getvalue()
 
 
+def _seller_lines(seller: dict[str, str]) -> list[tuple[str, str]]:
+    """The seller's requisites as (label, text) lines, in the active language."""
+    if not seller:
+        return []
+    tax = f"{seller['inn']} / {seller['kpp']}" if seller.get("kpp") else seller["inn"]
+    bank = f"{seller['bank']}, {_('BIC')} {seller['bic']}"
+    if seller.get("correspondent_account"):
+        bank += f", {_('corr. account')} {seller['correspondent_account']}"
+    return [(_("Seller"), seller["name"]), (_("INN / KPP"), tax),
+            (_("Address"), seller["address"]), (_("Bank"), bank),
+            (_("Settlement account"), seller["account"])]
+
+
 def _percent(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
@@ -717,16 +780,17 @@ def _number(kind: str, year: int, sequence: int) -> str:
 def _new_invoice(*, partner: Partner, kind: str, month: date, plan_name: str,
                  vat_percent: Decimal, lines: list[dict[str, Any]],
                  usage_detail: dict[str, Any], actor: User | None, year: int, sequence: int,
-                 at: datetime, corrects: Invoice | None = None, reason: str = "") -> Invoice:
-    """The unsaved invoice row with its totals (the batch and the single path build it
-    alike)."""
+                 at: datetime, seller: dict[str, str], corrects: Invoice | None = None,
+                 reason: str = "") -> Invoice:
+    """The unsaved invoice row with its totals and the seller's requisites in force (the
+    batch and the single path build it alike)."""
     subtotal = sum((line["amount"] for line in lines), Decimal("0.00"))
     vat = money(subtotal * vat_percent / 100)
     return Invoice(partner=partner, kind=kind, number=_number(kind, year, sequence), year=year,
                    sequence=sequence, month=month, plan_name=plan_name,
                    vat_percent=vat_percent, subtotal=subtotal, vat=vat, total=subtotal + vat,
-                   usage=usage_detail, corrects=corrects, reason=reason, issued_at=at,
-                   issued_by=actor)
+                   usage=usage_detail, seller=seller, corrects=corrects, reason=reason,
+                   issued_at=at, issued_by=actor)
 
 
 def _line_rows(invoice: Invoice, lines: list[dict[str, Any]]) -> list[InvoiceLine]:
@@ -760,7 +824,7 @@ def _create(*, partner: Partner, kind: str, month: date, plan_name: str, vat_per
     invoice = _new_invoice(partner=partner, kind=kind, month=month, plan_name=plan_name,
                            vat_percent=vat_percent, lines=lines, usage_detail=usage_detail,
                            actor=actor, year=year, sequence=sequence, at=at,
-                           corrects=corrects, reason=reason)
+                           seller=seller_requisites(), corrects=corrects, reason=reason)
     if documents:
         _render_documents(invoice, lines)
     invoice.save()
@@ -959,6 +1023,7 @@ def _issue_batch(partners: list[Partner], month: date, *, at: datetime, document
         counters = {year: _lock_counter("INV", year)
                     for year in sorted({years[pk] for pk in drafts})}
         invoiced = _invoiced(list(drafts), month)  # issued meanwhile by another process
+        seller = seller_requisites()
         invoices: list[Invoice] = []
         for partner in partners:
             data = drafts.get(partner.pk)
@@ -970,7 +1035,7 @@ def _issue_batch(partners: list[Partner], month: date, *, at: datetime, document
                 partner=partner, kind=Kind.INVOICE, month=month, plan_name=data["plan"],
                 vat_percent=data["vat_percent"], lines=data["lines"],
                 usage_detail=data["usage"], actor=None, year=counter.year,
-                sequence=counter.last, at=at))
+                sequence=counter.last, at=at, seller=seller))
         for counter in counters.values():
             Counter.objects.filter(pk=counter.pk).update(last=counter.last)
         # One row an INSERT: a multi-row bulk insert on PostgreSQL goes through UNNEST of

@@ -146,7 +146,21 @@ def plans(request: HttpRequest) -> HttpResponse:
     if not _can_manage(request.user):
         raise PermissionDenied
     errors: dict[str, str] = {}
-    if request.method == "POST":
+    seller_errors: dict[str, str] = {}
+    if request.method == "POST" and request.POST.get("action") == "seller":
+        # The provider's requisites: the administrator's (printed on every invoice).
+        if request.user.role != User.Role.ADMIN:
+            raise PermissionDenied
+        try:
+            services.set_seller(actor=request.user, **{
+                name: request.POST.get(name, "") for name in services.SELLER_FIELDS})
+        except ValidationError as error:
+            seller_errors = _errors(error)
+        else:
+            messages.success(request, _("The seller's requisites are saved; invoices issued "
+                                        "from now on carry them."))
+            return redirect("billing:plans")
+    elif request.method == "POST":
         values: dict[str, Any] = {
             name: request.POST.get(name, "").strip()
             for name in (*services.MONEY_FIELDS, *services.COUNT_FIELDS)
@@ -172,7 +186,10 @@ def plans(request: HttpRequest) -> HttpResponse:
         "plans": Plan.objects.all(), "channels": Channel.choices, "errors": errors,
         "values": request.POST if request.method == "POST" else {},
         "next_month": f"{services.next_month(date.today()):%Y-%m-%d}",
-    }, status=422 if errors else 200)
+        "can_edit_seller": request.user.role == User.Role.ADMIN,
+        "seller": (request.POST if seller_errors else services.seller_requisites()),
+        "seller_errors": seller_errors,
+    }, status=422 if errors or seller_errors else 200)
 
 
 @require_GET
