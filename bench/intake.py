@@ -12,7 +12,8 @@ a partner integration's bearer token, a known contact, subject and text), altern
 chunks of `--chunk` requests (bare, intake, intake, bare, ...) so that both meet the same
 background load; each figure is its requests over the time its chunks took. Prints
 requests/s and latency p50/p95 per round, the intake as a share of the baseline, and
-median, min-max over rounds.
+median, min-max over rounds; also the server's CPU time a request (gunicorn workers plus their
+PostgreSQL backends, from /proc), which a busy machine distorts far less than requests/s.
 """
 
 import argparse
@@ -73,7 +74,7 @@ def main() -> None:
              "bench.intake_wsgi:application"],
             env=os.environ.copy(), start_new_session=True)
         wait_for(port)
-        run(args, port, token, partner_id, contact_id)
+        run(args, port, token, partner_id, contact_id, server.pid)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -168,8 +169,43 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, int(round(share * len(ordered))) - 1)]
 
 
+def worker_pids(server_pid: int) -> list[int]:
+    """The gunicorn workers: the processes whose parent is the gunicorn master."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server_pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def backend_pids() -> list[int]:
+    """The PostgreSQL backends serving the workers (persistent: CONN_MAX_AGE)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                       "AND pid <> pg_backend_pid()", [DB])
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) these processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace, port: int, token: str, partner_id: int,
-        contact_id: int) -> None:
+        contact_id: int, server_pid: int) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     counter = iter(range(10**9))
 
@@ -181,27 +217,42 @@ def run(args: argparse.Namespace, port: int, token: str, partner_id: int,
     # Warm both paths (imports, connections, caches) before measuring.
     load(port, "/bench/bare/", tickets(50), {}, args.connections)
     load(port, "/api/tickets", tickets(50), auth, args.connections)
+    # Server CPU per request (workers, their PostgreSQL backends): unlike requests/s it
+    # hardly depends on what else the machine is doing, so it compares runs on busy machines.
+    workers, backends = worker_pids(server_pid), backend_pids()
     rounds = []
     for number in range(1, args.rounds + 1):
         # Bare inserts and intakes alternate in chunks (ABBA), so a change in the machine's
         # background load falls on both alike: the ratio stays honest on a busy machine.
         spent = {"bare": 0.0, "intake": 0.0}
+        cpu = {kind: [0.0, 0.0] for kind in spent}  # workers, PostgreSQL
         latencies: dict[str, list[float]] = {"bare": [], "intake": []}
         for chunk, size in enumerate(chunks(args.requests, args.chunk)):
             order = [("bare", "/bench/bare/", {}), ("intake", "/api/tickets", auth)]
             for kind, path, headers in order if chunk % 2 == 0 else reversed(order):
+                before = cpu_seconds(workers), cpu_seconds(backends)
                 rate, times = load(port, path, tickets(size), headers, args.connections)
+                cpu[kind][0] += cpu_seconds(workers) - before[0]
+                cpu[kind][1] += cpu_seconds(backends) - before[1]
                 spent[kind] += len(times) / rate
                 latencies[kind] += times
         bare = (len(latencies["bare"]) / spent["bare"], latencies["bare"])
         intake = (len(latencies["intake"]) / spent["intake"], latencies["intake"])
         share = intake[0] / bare[0]
-        rounds.append((bare, intake, share))
+        per_request = {kind: [seconds * 1000 / args.requests for seconds in cpu[kind]]
+                       for kind in cpu}
+        cpu_share = sum(per_request["bare"]) / sum(per_request["intake"])
+        rounds.append((bare, intake, share, per_request, cpu_share))
         print(f"round {number}: bare insert {bare[0]:.0f} req/s (p50 "
               f"{percentile(bare[1], .5) * 1000:.1f} ms, p95 {percentile(bare[1], .95) * 1000:.1f}"
               f" ms); POST /api/tickets {intake[0]:.0f} req/s (p50 "
               f"{percentile(intake[1], .5) * 1000:.1f} ms, p95 "
               f"{percentile(intake[1], .95) * 1000:.1f} ms); intake = {share:.0%} of bare",
+              flush=True)
+        print(f"         server CPU a request: bare {sum(per_request['bare']):.2f} ms (workers "
+              f"{per_request['bare'][0]:.2f} + PostgreSQL {per_request['bare'][1]:.2f}), intake "
+              f"{sum(per_request['intake']):.2f} ms (workers {per_request['intake'][0]:.2f} + "
+              f"PostgreSQL {per_request['intake'][1]:.2f}); bare / intake = {cpu_share:.0%}",
               flush=True)
 
     def spread(values: list[float], fmt: str) -> str:
@@ -216,6 +267,9 @@ def run(args: argparse.Namespace, port: int, token: str, partner_id: int,
           f"{spread([percentile(r[1][1], .5) * 1000 for r in rounds], '{:.1f}')} ms; p95 "
           f"{spread([percentile(r[1][1], .95) * 1000 for r in rounds], '{:.1f}')} ms")
     print(f"  intake / bare:     {spread([r[2] for r in rounds], '{:.0%}')}")
+    print(f"  server CPU a request: bare {spread([sum(r[3]['bare']) for r in rounds], '{:.2f}')}"
+          f" ms; intake {spread([sum(r[3]['intake']) for r in rounds], '{:.2f}')} ms; "
+          f"bare / intake {spread([r[4] for r in rounds], '{:.0%}')}")
 
 
 if __name__ == "__main__":
