@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -42,7 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=0,
-                        help="ingest only, with N worker processes in parallel")
+                        help="ingest only, with N worker processes in parallel: per-letter "
+                             "ingest_raw against the stored-letter queue")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --processes: interleaved rounds of both. Default 3.")
+    parser.add_argument("--batch", type=int, default=20,
+                        help="with --processes: letters a queue transaction takes. Default 20.")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -60,7 +66,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     try:
         if args.processes > 0:
-            run_parallel(args.messages, args.processes)
+            run_parallel(args.messages, args.processes, args.rounds, args.batch)
         else:
             run(args.messages)
     finally:
@@ -222,56 +228,115 @@ def run(count: int) -> None:
 
 
 WARM_UP = 20
+MODES = ("ingest", "queue")
 
 
-def _worker(letters: list[bytes], mailbox_pk: int, start: "multiprocessing.synchronize.Barrier",
-            results: "multiprocessing.Queue[tuple[int, float, int, int]]") -> None:
+def _ingest_letters(letters: list[bytes], mailbox) -> None:  # type: ignore[no-untyped-def]
+    """The transport calls ingest_raw for each letter: store (commit), process (commit)."""
+    from firstline.mail.ingest import ingest_raw
+
+    for raw in letters:
+        ingest_raw(raw, mailbox=mailbox)
+
+
+def _queue_letters(letters: list[bytes], mailbox, batch: int) -> None:  # type: ignore[no-untyped-def]
+    """The transport stores each letter (its own commit, as before), a worker processes the
+    stored queue in batches (one commit a batch); here one process does both in turn, the
+    way a poller fetching `batch` letters at a time would."""
+    from firstline.mail.ingest import process_stored, store_raw
+
+    for start in range(0, len(letters), batch):
+        for raw in letters[start:start + batch]:
+            store_raw(raw, mailbox=mailbox)
+        process_stored(limit=batch)
+    while process_stored(limit=batch):
+        pass
+
+
+def _worker(mode: str, batch: int, letters: list[bytes], mailbox_pk: int,
+            start: "multiprocessing.synchronize.Barrier",
+            results: "multiprocessing.Queue[tuple[int, float, int, float, float]]") -> None:
     # A forked child: the parent closed its connections before forking, so this process
     # opens its own.
-    from firstline.mail.ingest import ingest_raw
-    from firstline.mail.models import InboundMail, Mailbox
+    from firstline.mail.models import Mailbox
 
     mailbox = Mailbox.objects.select_related("partner").get(pk=mailbox_pk)
+    server = _server_pid()
     start.wait()
     began = time.perf_counter()
-    failed = 0
-    for raw in letters:
-        if ingest_raw(raw, mailbox=mailbox).status == InboundMail.Status.FAILED:
-            failed += 1
+    cpu = _cpu_seconds(os.getpid()), _cpu_seconds(server)
+    if mode == "ingest":
+        _ingest_letters(letters, mailbox)
+    else:
+        _queue_letters(letters, mailbox, batch)
     seconds = time.perf_counter() - began
+    client_cpu = _cpu_seconds(os.getpid()) - cpu[0]
+    server_cpu = _cpu_seconds(server) - cpu[1]
     from django.db import connections
 
     connections.close_all()
     results.put((len(letters), seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                 failed))
+                 client_cpu, server_cpu))
 
 
-def run_parallel(count: int, processes: int) -> None:
-    from django.db import connection, connections
+def _server_pid() -> int:
+    """The PostgreSQL backend process serving this process's connection (same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux /proc): what the work
+    costs whatever else the machine runs, unlike the wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _use_database(name: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def _one_run(mode: str, letters: list[bytes], processes: int, batch: int,
+             clone: str) -> dict[str, float]:
+    """One measurement on a fresh copy of the prepared database."""
+    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from firstline.mail.ingest import ingest_raw
-    from firstline.mail.models import InboundMail
-    from firstline.outbox.models import OutboxMessage
+    from firstline.mail.models import InboundMail, Mailbox
     from firstline.tickets.models import Ticket
 
-    mailbox = setup()
-    letters = generate(count)
-    print(f"{count} letters, {processes} worker process(es), PostgreSQL over the Unix socket, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    _use_database(DB)
+    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {clone}"], check=True)
+    subprocess.run([*PSQL, f"CREATE DATABASE {clone} TEMPLATE {DB}"], check=True)
+    _use_database(clone)
+    mailbox = Mailbox.objects.select_related("partner").get(address="help@oblako.example")
     with CaptureQueriesContext(connection) as queries:
-        for raw in letters[:WARM_UP]:
-            ingest_raw(raw, mailbox=mailbox)
+        if mode == "ingest":
+            _ingest_letters(letters[:WARM_UP], mailbox)
+        else:
+            _queue_letters(letters[:WARM_UP], mailbox, batch)
     per_letter = len(queries) / WARM_UP
     rest = letters[WARM_UP:]
     size = -(-len(rest) // processes)
     runs = [rest[index * size:(index + 1) * size] for index in range(processes)]
-    connections.close_all()  # never share a connection with the children
+    _use_database(clone)  # never share a connection with the children
 
     context = multiprocessing.get_context("fork")
     start = context.Barrier(processes + 1)
-    results: multiprocessing.Queue[tuple[int, float, int, int]] = context.Queue()
-    workers = [context.Process(target=_worker, args=(run, mailbox.pk, start, results))
+    results: multiprocessing.Queue[tuple[int, float, int, float, float]] = context.Queue()
+    workers = [context.Process(target=_worker, args=(mode, batch, run, mailbox.pk, start,
+                                                     results))
                for run in runs]
     for worker in workers:
         worker.start()
@@ -284,15 +349,71 @@ def run_parallel(count: int, processes: int) -> None:
         if worker.exitcode:
             raise SystemExit(f"a worker failed with exit code {worker.exitcode}")
     done = sum(report[0] for report in reports)
-    print(f"ingest_raw with {processes} process(es) {done / wall:9.0f} letters/s total "
-          f"({done} letters in {wall:.1f} s)   {per_letter:.0f} queries/letter (warm-up)")
-    for index, (letters_done, seconds, max_rss, failed) in enumerate(reports):
-        print(f"  worker {index}: {letters_done} letters, {letters_done / seconds:.0f} "
-              f"letters/s, peak RSS {max_rss / 1024:.0f} MiB, {failed} failed")
+    measured = InboundMail.objects.filter(pk__gt=WARM_UP)
+    left = measured.filter(status=InboundMail.Status.STORED).count()
+    failed = measured.filter(status=InboundMail.Status.FAILED).count()
+    if left or failed or measured.count() != done:
+        raise SystemExit(f"{mode}: {left} letters left stored, {failed} failed, "
+                         f"{measured.count()} rows for {done} letters")
+    # Latency of a letter: from stored to processed (what a customer waits for the
+    # acknowledgement, before the outbox sends it).
+    latencies = [(processed - received).total_seconds() * 1000 for received, processed in
+                 measured.values_list("received_at", "processed_at")]
+    result = {
+        "rate": done / wall, "wall": wall, "queries": per_letter,
+        "p50": _percentile(latencies, 0.50), "p95": _percentile(latencies, 0.95),
+        "tickets": Ticket.objects.count(),
+        "rss": max(report[2] for report in reports) / 1024,
+        # CPU milliseconds a letter costs, in the worker and in its PostgreSQL backend: 2,000
+        # divided by it is what two idle cores could ingest, however busy this machine is.
+        "client_ms": sum(report[3] for report in reports) * 1000 / done,
+        "server_ms": sum(report[4] for report in reports) * 1000 / done,
+    }
+    result["capacity"] = 2000 / (result["client_ms"] + result["server_ms"])
+    _use_database(DB)
+    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {clone}"], check=True)
+    return result
+
+
+def run_parallel(count: int, processes: int, rounds: int, batch: int) -> None:
+    """Per-letter ingest_raw (the baseline) against the stored-letter queue, interleaved
+    round by round, each on a fresh copy of the same prepared database."""
+    setup()
+    letters = generate(count)
+    _use_database(DB)
+    print(f"{count} letters, {processes} worker process(es), {rounds} rounds, queue batches "
+          f"of {batch}, PostgreSQL over the Unix socket, load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    figures: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    for number in range(rounds):
+        for mode in MODES:
+            result = _one_run(mode, letters, processes, batch, f"{DB}_{mode}")
+            figures[mode].append(result)
+            print(f"  round {number + 1} {mode:6}: {result['rate']:6.0f} letters/s "
+                  f"({count - WARM_UP} in {result['wall']:.1f} s), "
+                  f"{result['queries']:.1f} queries/letter, latency p50 "
+                  f"{result['p50']:.0f} ms p95 {result['p95']:.0f} ms, "
+                  f"CPU {result['client_ms']:.1f} + {result['server_ms']:.1f} ms/letter "
+                  f"(worker + PostgreSQL: {result['capacity']:.0f} letters/s on 2 idle cores), "
+                  f"{result['tickets']:.0f} tickets, peak RSS {result['rss']:.0f} MiB")
+
+    def spread(mode: str, key: str) -> str:
+        values = [result[key] for result in figures[mode]]
+        return f"{statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f})"
+
+    for mode in MODES:
+        print(f"{mode:6}: {spread(mode, 'rate')} letters/s, p50 {spread(mode, 'p50')} ms, "
+              f"p95 {spread(mode, 'p95')} ms, {figures[mode][0]['queries']:.1f} queries/letter, "
+              f"CPU-bound capacity on 2 idle cores {spread(mode, 'capacity')} letters/s")
+    ratios = [queue["rate"] / ingest["rate"]
+              for ingest, queue in zip(figures["ingest"], figures["queue"], strict=True)]
+    print(f"queue / ingest: x{statistics.median(ratios):.2f} "
+          f"(x{min(ratios):.2f}–x{max(ratios):.2f} over the rounds)")
+    ratios = [queue["capacity"] / ingest["capacity"]
+              for ingest, queue in zip(figures["ingest"], figures["queue"], strict=True)]
+    print(f"queue / ingest in CPU per letter: x{statistics.median(ratios):.2f} "
+          f"(x{min(ratios):.2f}–x{max(ratios):.2f})")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    print(f"result: {Ticket.objects.count()} tickets, {OutboxMessage.objects.count()} outbox "
-          f"letters, {InboundMail.objects.count()} inbound rows "
-          f"({InboundMail.objects.filter(status='failed').count()} failed)")
 
 
 if __name__ == "__main__":

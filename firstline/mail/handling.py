@@ -257,9 +257,12 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
     if result.inbound.is_automatic:
         result.problems.append(_("No acknowledgement: the letter was sent automatically."))
         return
-    if ticket.messages.filter(kind=Message.Kind.REPLY, is_automatic=True).exists():
+    if ticket.service_id is not None and ticket.messages.filter(
+        kind=Message.Kind.REPLY, is_automatic=True
+    ).exists():
         # Already answered automatically as the ticket was created (the announcement of the
-        # open incident it joined): one automatic answer per new ticket.
+        # open incident it joined; only a ticket with a service joins one, see
+        # firstline.incidents.intake): one automatic answer per new ticket.
         return
     _acknowledge(result, ticket, mailbox, sender.contact.name, text)
 
