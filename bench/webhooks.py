@@ -13,8 +13,13 @@ their idle polling while the events are published.
 
 Baseline in the same run: the same number of signed POSTs of the same bodies to the same
 receiver, from `--workers` plain client processes through the same HTTP client
-(firstline.outbox.httpclient), no database. The ratio says what the outbox costs
-on top of HTTP: claim, load, per-send subscription lookup and URL check, two updates.
+(firstline.outbox.httpclient.post: urllib, a new connection per request), no database.
+The ratio says what the outbox costs on top of HTTP: the batch claim and load, the
+subscription lookup and URL check per batch, the finishing UPDATE; the workers send over
+kept-alive connections, which the baseline does not.
+
+At the end: the publisher's cost per event of the webhooks' subscriber (on_event), with a
+subscription, for an event nobody subscribes to, and the former per-event query alone.
 """
 
 import argparse

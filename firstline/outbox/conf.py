@@ -14,8 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 DEFAULT_MAX_ATTEMPTS = 30
 DEFAULT_BACKOFF_BASE_SECONDS = 60
 DEFAULT_BACKOFF_MAX_SECONDS = 3600
-# A claim lasts this long; it must exceed the slowest single send (HTTP and SMTP timeouts),
-# or a second worker could take over a message that is still being sent.
+# A claim (of a whole batch) lasts this long. No send of a batch starts later than
+# lease - 3 x the HTTP timeout after the claim (the rest is handed back), so it must exceed
+# the slowest single send (HTTP and SMTP timeouts), or a second worker could take over a
+# message that is still being sent (firstline.outbox.delivery).
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_HTTP_TIMEOUT_SECONDS = 10
 # Sends in flight at once per worker process, for adapters that send a batch (webhooks):
