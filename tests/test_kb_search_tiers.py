@@ -19,7 +19,9 @@ def article(cast, title, text, **extra):
                      body=f"<p>{text}</p>", **extra)
 
 
-def test_more_of_the_words_rank_first_and_each_tier_is_ranked(cast):
+@pytest.mark.parametrize("few", [300, 1], ids=["at-once", "tier-by-tier"])
+def test_more_of_the_words_rank_first_and_each_tier_is_ranked(cast, monkeypatch, few):
+    monkeypatch.setattr(search, "FEW", few)
     every = article(cast, "Сканер и принтер", "Бумага застряла, сканер не видит принтер.")
     two = article(cast, "Сканер", "Сканер подключают к принтеру кабелем.")
     # One word only, in the title: ts_rank would put it above "two" (title weighs more).
@@ -39,10 +41,12 @@ def test_more_of_the_words_rank_first_and_each_tier_is_ranked(cast):
 def test_each_tier_ranks_at_most_the_candidates(cast, monkeypatch):
     both = article(cast, "Принтер и сканер", "Сканер и принтер в одной коробке.")
     singles = [article(cast, f"Принтер {number}", "Модель для офиса.") for number in range(5)]
+    # Few matches (up to FEW): all ranked at once, those with both words first.
+    hits = search.search(Article.objects.all(), "принтер сканер", limit=10)
+    assert hits[0].article == both and {hit.article for hit in hits[1:]} == set(singles)
+    # More than FEW: tier by tier; the "any word" tier found five, but ranked only two.
+    monkeypatch.setattr(search, "FEW", 2)
     monkeypatch.setattr(search, "CANDIDATES", 2)
     hits = search.search(Article.objects.all(), "принтер сканер", limit=10)
     assert hits[0].article == both
-    # The "any word" tier found five more, but ranked only two of them.
     assert len(hits) == 3 and {hit.article for hit in hits[1:]} <= set(singles)
-    monkeypatch.setattr(search, "CANDIDATES", 1000)
-    assert len(search.search(Article.objects.all(), "принтер сканер", limit=10)) == 6

@@ -30,7 +30,7 @@ from typing import Any
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -46,7 +46,9 @@ MAX_QUERY = 500
 # Marks ts_headline puts around matches; private-use characters nobody types.
 START, STOP = "\ue000", "\ue001"
 SNIPPET_CHARS = 200
-# Rows ranked per query tier, and the most words whose combinations make the tiers.
+# Up to FEW matching articles are all ranked at once; beyond, each tier of the query ranks
+# at most CANDIDATES. TIERED_WORDS: the most words whose combinations make tiers.
+FEW = 300
 CANDIDATES = 1000
 TIERED_WORDS = 5
 
@@ -90,14 +92,25 @@ def _postgres(articles: QuerySet[Article], terms: list[str], limit: int) -> list
     some = parts[0]
     for part in parts[1:]:
         some = some | part
-    # Articles with every word first, then, while they are not enough, those with all but
-    # one of the words, and so on down to those with any of them («принтеры не
-    # настраиваются» → «принтер»): the best-matching articles are ranked first.
-    ranks: dict[int, float] = {}
-    for query in _tiers(parts):
-        ranks.update(_ranked(articles.exclude(pk__in=list(ranks)), query, limit - len(ranks)))
-        if len(ranks) >= limit:
-            break
+    # Articles with every word first. When they are not enough, the others with some of
+    # the words: at once when they are few (one partner's base), ordered by how many of the
+    # words they have, then by rank; when they are more than FEW (all partners' articles,
+    # a common word), tier by tier, each ranking at most CANDIDATES: all but one of the
+    # words, and so on down to any word («принтеры не настраиваются» → «принтер»).
+    tiers = _tiers(parts)
+    ranks, _capped = _ranked(articles, tiers[0], limit)
+    if len(ranks) < limit and len(parts) > 1:
+        rest = articles.exclude(pk__in=list(ranks))
+        found, capped = _ranked(rest, some, limit - len(ranks), parts=parts, cap=FEW)
+        if capped:
+            for query in tiers[1:]:
+                found, _capped = _ranked(rest.exclude(pk__in=list(ranks)), query,
+                                         limit - len(ranks))
+                ranks.update(found)
+                if len(ranks) >= limit:
+                    break
+        else:
+            ranks.update(found)
     # The articles shown, with their headlines (ts_headline re-parses the whole text, so
     # it runs on these rows only), in one query.
     found = {article.pk: article for article in Article.objects.filter(pk__in=list(ranks))
@@ -127,21 +140,32 @@ def _tiers(parts: list[SearchQuery]) -> list[Any]:
     return tiers
 
 
-def _ranked(articles: QuerySet[Article], query: Any, limit: int) -> dict[int, float]:
-    """id -> rank of the best `limit` of at most CANDIDATES articles matching the query.
+def _ranked(articles: QuerySet[Article], query: Any, limit: int, *,
+            parts: list[SearchQuery] | None = None,
+            cap: int | None = None) -> tuple[dict[int, float], bool]:
+    """id -> rank of the best `limit` of at most `cap` (CANDIDATES) articles matching the
+    query, with `parts` those with more of them first; and whether the cap cut them short.
 
     ts_rank reads every row it ranks: a common word matches tens of thousands of articles
-    of all partners (the desk's search took 0.5 s), so only the first CANDIDATES rows the
-    GIN index finds are ranked, in the scan itself (a LIMIT'd subquery, unordered, so the
-    scan stops there), and only the ids and ranks leave it."""
+    of all partners (the desk's search took 0.5 s), so only the first rows the GIN index
+    finds are ranked, in the scan itself (a LIMIT'd subquery, unordered, so the scan stops
+    there), and only the ids and ranks leave it."""
+    matched: Any = Value(0)
+    if parts and len(parts) > 1:
+        matched = reduce(operator.add, [
+            Case(When(search_vector=part, then=Value(1)), default=Value(0))
+            for part in parts])
+    cap = cap or CANDIDATES
     candidates = (articles.filter(search_vector=query).order_by()
-                  .annotate(rank=SearchRank(F("search_vector"), query))
-                  .values_list("pk", "rank")[:CANDIDATES])
+                  .annotate(rank=SearchRank(F("search_vector"), query), matched=matched)
+                  .values_list("pk", "rank", "matched")[:cap])
     sql, params = candidates.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) AS candidate "  # noqa: S608 - Django's SQL
-                       "ORDER BY 2 DESC, 1 LIMIT %s", [*params, limit])
-        return {pk: float(rank) for pk, rank in cursor.fetchall()}
+        cursor.execute(f"SELECT *, count(*) OVER () FROM ({sql}) AS candidate "  # noqa: S608
+                       "ORDER BY 3 DESC, 2 DESC, 1 LIMIT %s", [*params, limit])
+        rows = cursor.fetchall()
+    return ({pk: float(rank) for pk, rank, _matched, _count in rows},
+            bool(rows) and rows[0][3] >= cap)
 
 
 def _marked(head: str) -> SafeString:
