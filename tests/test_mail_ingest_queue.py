@@ -135,6 +135,21 @@ def test_a_parser_crash_in_a_batch_fails_that_letter_only(cast, mailbox) -> None
     assert fine.status == "processed" and fine.ticket is not None
 
 
+def test_a_letter_whose_raw_file_is_gone_fails_and_the_batch_goes_on(
+    cast, mailbox, settings
+) -> None:
+    settings.FIRSTLINE_MAIL_RAW_DB_MAX_BYTES = 100
+    lost = store_raw(eml(message_id="<lost@alpha.example>", body="x" * 500), mailbox=mailbox)
+    lost.raw_file.delete(save=False)
+    kept = store_raw(eml(message_id="<kept@alpha.example>", body="x" * 500), mailbox=mailbox)
+    assert process_stored() == 2
+    lost.refresh_from_db()
+    kept.refresh_from_db()
+    assert lost.status == "failed" and lost.error
+    assert kept.status == "processed" and kept.ticket is not None
+    assert process_stored() == 0
+
+
 def test_two_letters_of_a_batch_cannot_both_adopt_one_message_id(cast, mailbox) -> None:
     # The header scan found no Message-ID (stored without), the parser found the same one.
     parsed = letter(message_id="folded@customer.example")

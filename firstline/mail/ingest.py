@@ -144,7 +144,10 @@ def _handle_batch(
 ) -> None:
     adopted: set[tuple[int, str]] = set()
     for row in rows:
-        raw = row.raw_bytes()
+        try:
+            raw = row.raw_bytes()
+        except Exception as exc:
+            raise _BatchFailed(row.pk) from exc  # e.g. its file is gone: see process_stored
         stored_id = row.message_id
         try:
             parsed = parse(raw)
@@ -217,8 +220,16 @@ def process_stored(
         logger.warning("mail batch %s..%s failed (%s): processing its letters one by one",
                        rows[0].pk, rows[-1].pk, exc)
     for row in InboundMail.objects.filter(pk__in=[row.pk for row in rows]).order_by("id"):
-        if row.status == InboundMail.Status.STORED:
+        if row.status != InboundMail.Status.STORED:
+            continue
+        try:
             process(row, parse=parse)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — e.g. the raw file is gone
+            # Failed for an operator: left stored, it would come back in every batch.
+            logger.exception("mail %s: could not be processed", row.pk)
+            _fail(row, f"{type(exc).__name__}: {exc}")
     return len(rows)
 
 
