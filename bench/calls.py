@@ -2,15 +2,18 @@
 
 Usage (a throwaway database is created and dropped):
     .venv/bin/python bench/calls.py [--events 4000] [--lines 100000] [--calls 1000000]
+        [--baseline-lines 2000] [--skip webhook,queue_log,minutes]
 
 - webhook: `POST /api/calls/events` over real HTTP to gunicorn with 2 workers (HMAC-signed,
   keep-alive clients in 8 threads), 4 events per call (start, offer, answer, end) across
   100 partners. Baseline in the same run: the same server answering Zadarma's zd_echo (the
   HTTP stack and Django without the database), and `record_event` called in-process.
 - queue_log: `calls_import queue_log FILE` over a generated file (4 lines per call and
-  partners' queues), lines per second.
+  partners' queues), lines per second and importer CPU per line; baseline in the same run:
+  the one-by-one path (`--baseline-lines`).
 - minutes: `talk_minutes_for` of 100 partners for one month over `--calls` calls (bulk
-  inserted), one query; baseline: COUNT(*) of the same month's rows.
+  inserted, spread over a year), one query; baselines: the same without the billable-calls
+  index, and COUNT(*) of the month's rows.
 The load average is printed: figures from a busy machine are not comparable.
 """
 
