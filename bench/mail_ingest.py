@@ -13,13 +13,20 @@ path), ingest letters per second with its ratio to each, queries per letter, and
 memory (the process's maximum RSS, and tracemalloc's peak over a sample of the letters).
 The load average is printed too: figures from a busy machine are not comparable.
 
-With `--processes N` only ingest is measured, as a deployment with N mail workers runs it:
-after the same warm-up (20 letters, in the parent) the remaining letters are split into N
-contiguous runs and ingested by N forked worker processes at once, each with its own
-connection to the same database. Printed: the total letters per second (all letters over
-the wall time from the common start until the last worker ends), each worker's own rate
-and its peak RSS. An answer whose original is still being ingested by another worker opens
-a ticket of its own, as it would in production; the result line shows the counts.
+With `--processes N` only ingest is measured, as a deployment with N mail processes runs
+it, two ways interleaved over `--rounds` rounds, each on a fresh copy (CREATE DATABASE …
+TEMPLATE) of the same prepared database: "ingest", each letter through `ingest_raw` (stored,
+committed, processed, committed: the transports' immediate path, the baseline), and
+"queue", each letter stored (committed) and the stored letters processed by
+`process_stored` in batches of `--batch` (one transaction a batch), the way `firstline
+mail_work` workers run. The first 20 letters warm up (in the parent, queries counted), the
+others are split into N contiguous runs for N forked processes. Printed per round: letters
+per second over the wall time, queries per letter, the latency from stored to processed
+(p50/p95), and the CPU a letter costs in the worker processes and their PostgreSQL backends
+(from /proc): 2,000 ms over that is what two idle cores could ingest, a figure a busy
+machine distorts far less than the wall time. Then median (min–max) over the rounds and
+the queue/ingest ratios. An answer whose original is still being ingested by another
+worker opens a ticket of its own, as it would in production; the ticket counts show it.
 """
 
 import argparse
