@@ -21,7 +21,9 @@ from django.dispatch import Signal
 EVENTS: dict[str, str] = {
     "ticket.created": "ticket, actor — after the ticket and its opening message exist",
     "ticket.status_changed": "ticket, old, new, actor — the new status is set, not yet saved",
-    "message.public_reply": "ticket, message, actor — a human public reply to the customer",
+    "message.public_reply": "ticket, message, actor[, mailed] — a public reply to the customer "
+                            "(a person's, or an incident's announcement; mailed: the letters "
+                            "are already in the outbox)",
     "escalation.fired": "ticket, step, late — an escalation step fired",
     "sla.breached": "ticket, target — a step at 100% or more fired: the deadline passed",
     "incident.opened": "incident, actor",
