@@ -32,7 +32,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.intake import free_port, wait_for  # noqa: E402  (after the path is set)
+
 DB = "firstline_bench_queue_http"
 PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
 PARTNERS = 100
@@ -296,23 +298,6 @@ def reopen_up_to(level: int) -> int:
             cursor.execute("VACUUM ANALYZE tickets_ticket")
             active = level
     return active
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start")
 
 
 def load(port: int, path: str, cookie: str, requests: int, connections: int) -> list[float]:
