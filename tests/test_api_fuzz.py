@@ -51,6 +51,8 @@ DOMAIN_REFUSALS = {
     ("POST", "/api/incidents/{incident_id}/resolve"): "a recovery's parts depend on kind",
     ("GET", "/api/metrics"): "a period's end before its start, another partner's service",
     ("GET", "/api/metrics/assessment"): "as /api/metrics, and a partner is required",
+    ("POST", "/api/tickets/{ticket_id}/merge"): "`into` must exist, be the same partner's "
+    "ticket and not the ticket itself",
 }
 
 

@@ -10,6 +10,8 @@ EXPECTED = {
     "/api/tickets/{ticket_id}": {"get", "patch"},
     "/api/tickets/{ticket_id}/messages": {"get", "post"},
     "/api/tickets/{ticket_id}/handover": {"post"},
+    "/api/tickets/{ticket_id}/spam": {"post", "delete"},
+    "/api/tickets/{ticket_id}/merge": {"post"},
     "/api/partners": {"get"},
     "/api/services": {"get"},
     "/api/contacts": {"get"},

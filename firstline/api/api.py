@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 
 from firstline.agreements.api import router as agreements_router
-from firstline.api import directory, errors, tickets
+from firstline.api import directory, errors, ticket_actions, tickets
 from firstline.api.auth import api_auth
 from firstline.billing.api import router as billing_router
 from firstline.calls.api import router as calls_router
@@ -71,6 +71,7 @@ api = FirstlineAPI(
 )
 errors.install(api)
 api.add_router("", tickets.router)
+api.add_router("", ticket_actions.router)
 api.add_router("", directory.router)
 api.add_router("", incidents_api.router)
 api.add_router("", metrics_router)

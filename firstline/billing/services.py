@@ -8,8 +8,8 @@ Rules, stated once:
   the version's `excluded_channels` (monitoring alerts by default); not counted unless the
   version says so: tickets whose contact is a desk account (staff opening one for
   themselves) and tickets linked to a mass incident that is not the incident's first ticket
-  (the lowest number among its linked tickets). Ticket has no spam or merged flag, so
-  neither can be excluded yet.
+  (the lowest number among its linked tickets). Never counted, under any version: spam
+  and duplicates merged into another ticket (firstline.tickets.merge).
 - Talk minutes are `firstline.calls.queries.talk_minutes_for`: answered calls, rounded as
   the partner's tariff says (each call up to a started minute by default).
 - The first month (the month of the partner's first subscription) is billed at the plan's
@@ -346,6 +346,8 @@ def _counted_tickets_of(partner_ids: list[int], start: datetime, end: datetime,
     version: the one statement of the rule, for one partner or a batch."""
     rows = Ticket.objects.filter(partner_id__in=partner_ids, created_at__gte=start,
                                  created_at__lt=end)
+    # Spam and merged duplicates are never requests, whatever the version (tickets.merge).
+    rows = rows.filter(is_spam=False, merged_into__isnull=True)
     if version.excluded_channels:
         rows = rows.exclude(channel__in=version.excluded_channels)
     if not version.count_staff_own:

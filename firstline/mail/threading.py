@@ -152,7 +152,15 @@ def find_ticket(
         return None
     ticket.partner = partner  # the row the filter names: not read again
     check = tag[1] if tag is not None and tag[0] == ticket.pk else ""
-    return Found(ticket, known.answers_ours or check_is_valid(ticket, check))
+    proven = known.answers_ours or check_is_valid(ticket, check)
+    if ticket.merged_into_id is not None:
+        # A merged duplicate's thread goes on in the ticket it was merged into
+        # (firstline.tickets.merge keeps that one unmerged, so one step is enough).
+        merged = Ticket.objects.filter(partner=partner, pk=ticket.merged_into_id).first()
+        if merged is not None:
+            merged.partner = partner
+            ticket = merged
+    return Found(ticket, proven)
 
 
 def may_join(

@@ -166,6 +166,16 @@ class Ticket(models.Model):
     first_contact_resolved = models.BooleanField(
         _("resolved within the first contact"), null=True, blank=True
     )
+    # Cleaning up (firstline.tickets.merge): spam, and a duplicate merged into another ticket.
+    # Neither counts as a request in billing. PROTECT on `merged_into`: the target holds the
+    # source's conversation, so deleting it would orphan the duplicate's history; the source
+    # keeps the link so its number still leads (and mail on its thread goes) to the target.
+    is_spam = models.BooleanField(_("spam"), default=False)
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), on_delete=models.PROTECT, null=True,
+        blank=True, related_name="merged_from",
+    )
+    merged_at = models.DateTimeField(_("merged"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -22,10 +23,12 @@ from firstline.outbox.queries import pending_for_ticket
 from firstline.quality import macros
 from firstline.sla import countdown
 from firstline.tenancy import attachments_for, messages_for, tickets_for
+from firstline.tickets import merge as merging
 from firstline.tickets import services
 from firstline.tickets.models import Ticket
 from firstline.web import drafts, pending_steps, queues
 from firstline.web.access import desk_required
+from firstline.web.confirm import confirm_delete
 from firstline.web.forms import MessageForm, QueueFilterForm, TicketUpdateForm, add_service_error
 from firstline.web.paging import BoundedPaginator
 from firstline.web.script_forms import checklist_context
@@ -112,6 +115,9 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         "notice": forms.get("notice", ""),
         "resolve_errors": forms.get("resolve_errors", ()),
         "refused": forms.get("refused", False),
+        # «Объединить с…»: what was typed and why it was refused, under the field.
+        "merge_into": forms.get("merge_into", ""),
+        "merge_errors": forms.get("merge_errors", ()),
         # The script's checklist card (web/script/checklist.html); bound forms after an error.
         **checklist_context(request.user, ticket, forms),
     }
@@ -264,4 +270,68 @@ def attachment_view(request: HttpRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(attachments_for(request.user), pk=pk)
     return FileResponse(
         attachment.file.open("rb"), as_attachment=True, filename=attachment.filename
+    )
+
+
+@desk_required
+@require_http_methods(["GET", "POST"])
+def spam_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: confirm; POST: mark the ticket as spam (closed, nobody mailed)."""
+    ticket = _get_ticket(request, pk)
+    title = _("Mark %(number)s as spam") % {"number": ticket.number}
+    back = reverse("ticket", args=[pk])
+    if request.method == "POST":
+        try:
+            merging.mark_spam(ticket=ticket, actor=request.user)
+        except ValidationError as error:
+            return confirm_delete(request, title=title, question="", cancel_url=back,
+                                  refusal=error.messages, status=400)
+        return answer(request, pk, done=_("Marked as spam; the ticket is closed."))
+    return confirm_delete(
+        request, title=title, cancel_url=back, button=_("Mark as spam"),
+        question=_("Mark “%(subject)s” as spam? The ticket is closed and the customer gets "
+                   "no letter; it does not count as a request.") % {"subject": ticket.subject},
+    )
+
+
+@desk_required
+@require_http_methods(["GET", "POST"])
+def unspam_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: not spam after all (the ticket stays closed)."""
+    if back := _back_to_ticket(request, pk):
+        return back
+    ticket = _get_ticket(request, pk)
+    merging.unmark_spam(ticket=ticket, actor=request.user)
+    return answer(request, pk, done=_("The spam mark is removed; the ticket stays closed."))
+
+
+@desk_required
+@require_http_methods(["GET", "POST"])
+def merge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET ?into=FL-…: confirm the merge (or show why not, under the field); POST: merge."""
+    ticket = _get_ticket(request, pk)
+    typed = (request.POST if request.method == "POST" else request.GET).get("into", "")
+    try:
+        target = merging.find_target(request.user, typed)
+        refusals = merging.merge_refusals(ticket, target)
+        if refusals:
+            raise ValidationError(refusals)
+        if request.method == "POST":
+            merging.merge(source=ticket, target=target, actor=request.user)
+    except ValidationError as error:
+        return answer(request, pk, reason=" ".join(error.messages), merge_into=typed,
+                      merge_errors=error.messages)
+    if request.method == "POST":
+        messages.success(request, _("%(source)s is merged into %(target)s.")
+                         % {"source": ticket.number, "target": target.number})
+        return redirect("ticket", pk=target.pk)
+    return confirm_delete(
+        request, title=_("Merge %(source)s into %(target)s") % {
+            "source": ticket.number, "target": target.number},
+        cancel_url=reverse("ticket", args=[pk]), button=_("Merge"),
+        hidden={"into": str(target.pk)},
+        question=_("Merge %(source)s «%(source_subject)s» into %(target)s «%(target_subject)s»? "
+                   "Its messages move to %(target)s, it is closed, and nobody is mailed.") % {
+            "source": ticket.number, "source_subject": ticket.subject,
+            "target": target.number, "target_subject": target.subject},
     )
