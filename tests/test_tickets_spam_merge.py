@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.urls import reverse
 
 from firstline.billing.models import PlanVersion
@@ -361,7 +361,7 @@ def test_two_operators_merging_two_tickets_into_each_other_make_no_cycle(cast):
         except ValidationError:
             outcomes.append("refused")
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     workers = [threading.Thread(target=attempt, args=pair) for pair in ((one, two), (two, one))]
     for worker in workers:
