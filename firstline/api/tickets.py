@@ -33,6 +33,7 @@ from firstline.api.schemas import (
     TicketPatchIn,
 )
 from firstline.contacts.models import Contact
+from firstline.contacts.queries import contact_with_organisation
 from firstline.core.models import Partner, Service, User
 from firstline.quality import checking
 from firstline.quality import services as script_services
@@ -113,8 +114,14 @@ def _contact_for_new_ticket(
     if contact_id is None:
         return None
     # With its organisation: the SLA policy (VIP) and urgency rules read it.
-    contacts = contacts_for(user).select_related("organisation")
-    contact = _one_by_pk(contacts, contact_id, partner)
+    if partner is not None and user.is_active and (
+            user.is_provider_staff or (user.is_partner_user and user.partner_id == partner.pk)):
+        # The scope contacts_for(user) gives these accounts within the partner: its
+        # contacts. Read without building a queryset on every intake.
+        contact = contact_with_organisation(contact_id, partner.pk)
+    else:
+        contacts = contacts_for(user).select_related("organisation")
+        contact = _one_by_pk(contacts, contact_id, partner)
     if contact is None:
         errors["contact_id"] = _("This partner has no such contact.")
     return contact

@@ -219,15 +219,18 @@ def acknowledge(
     text: str,
     reply_to: str | None = None,
     thread: dict[str, str] | None = None,
+    just_created: bool = False,
 ) -> tuple[OutboxMessage, Acknowledgement]:
     """Record the acknowledgement on the ticket and put it in the outbox (caller's transaction).
 
     `reply_to` is the mailbox the letter came to; `thread` answers the customer's letter
-    (by default, the ticket's thread as recorded).
+    (by default, the ticket's thread as recorded). `just_created`: the ticket is the one
+    create_ticket just returned in this transaction (see tickets.services.add_message).
     """
     ack = compose(ticket, name=name, subject=subject, text=text)
     message: Message = ticket_services.add_message(
-        ticket=ticket, actor=None, kind=Message.Kind.REPLY, text=ack.body, automatic=True
+        ticket=ticket, actor=None, kind=Message.Kind.REPLY, text=ack.body, automatic=True,
+        just_created=just_created,
     )
     # No deduplication key: a ticket is created, and acknowledged, once.
     row = outbound.send(

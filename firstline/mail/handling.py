@@ -285,6 +285,7 @@ def _acknowledge(
             _row, ack = autoreply.acknowledge(
                 ticket, recipient=recipient, name=name, subject=parsed.subject, text=text,
                 reply_to=mailbox.address, thread=threading.answering(parsed),
+                just_created=True,
             )
     except ValidationError as exc:
         result.problems.append(

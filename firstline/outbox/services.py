@@ -196,24 +196,28 @@ def enqueue(
         partner=partner, channel=channel, recipient=recipient, body=body, subject=subject,
         html=html, headers=headers, ticket=ticket, dedupe_key=dedupe_key,
         attachments=attachments)
-    with transaction.atomic():
-        if dedupe_key is None:
+    if dedupe_key is None:
+        # One INSERT is all or nothing by itself: no savepoint (two more round trips) inside
+        # the caller's transaction, whose failure it shares like any other statement of it.
+        with transaction.atomic(savepoint=False):
             message = OutboxMessage.objects.create(**fields)
-        else:
+            nudge_after_commit()
+        return message
+    with transaction.atomic():
+        existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return _same_tenant(existing, partner)
+        try:
+            # A savepoint: when a concurrent transaction inserted the same key first
+            # (PostgreSQL makes this insert wait for it, then fail), only the insert is
+            # undone and the caller's transaction goes on with the existing row.
+            with transaction.atomic():
+                message = OutboxMessage.objects.create(**fields)
+        except IntegrityError:
             existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
-            if existing is not None:
-                return _same_tenant(existing, partner)
-            try:
-                # A savepoint: when a concurrent transaction inserted the same key first
-                # (PostgreSQL makes this insert wait for it, then fail), only the insert is
-                # undone and the caller's transaction goes on with the existing row.
-                with transaction.atomic():
-                    message = OutboxMessage.objects.create(**fields)
-            except IntegrityError:
-                existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
-                if existing is None:
-                    raise
-                return _same_tenant(existing, partner)
+            if existing is None:
+                raise
+            return _same_tenant(existing, partner)
         nudge_after_commit()
     return message
 

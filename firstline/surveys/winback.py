@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import Organisation
-from firstline.core import audit
+from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import User
 from firstline.outbox import services as outbox
@@ -185,9 +185,26 @@ _HIGHER = {Priority.LOW: Priority.NORMAL, Priority.NORMAL: Priority.HIGH,
            Priority.HIGH: Priority.CRITICAL, Priority.CRITICAL: Priority.CRITICAL}
 
 
+# Asked for every new ticket of a known customer (every letter of the mail channel); a
+# standing changes when a win-back case closes: the partner's sensitive organisations are
+# kept a few seconds per process (firstline.core.config_cache), dropped at once when this
+# process saves a standing.
+config_cache.watch(CustomerStanding)
+
+
+def sensitive_organisations(partner_id: int) -> frozenset[int]:
+    """The ids of the partner's returned (sensitive) organisations, cached briefly."""
+    return config_cache.get(
+        ("surveys.sensitive_organisations", partner_id),
+        lambda: frozenset(CustomerStanding.objects.filter(
+            partner_id=partner_id, is_sensitive=True).values_list("organisation_id", flat=True)),
+    )
+
+
 def priority_for_new_ticket(partner_id: int, organisation_id: int | None, priority: str) -> str:
     """One step higher for a returned (sensitive) customer, if the partner wants it."""
-    if not is_sensitive(organisation_id) or not settings_for(
-            partner_id).raise_priority_when_sensitive:
+    if organisation_id is None or organisation_id not in sensitive_organisations(partner_id):
+        return priority
+    if not settings_for(partner_id).raise_priority_when_sensitive:
         return priority
     return _HIGHER.get(Priority(priority), priority)

@@ -86,7 +86,25 @@ def _ensure_can_work_on(actor: User, ticket: Ticket) -> None:
         raise PermissionDenied(_("This ticket is not available to you."))
 
 
-@transaction.atomic
+class _CreatedHere:
+    """A no-op on-commit callback that marks the transaction a ticket was created in.
+
+    Django drops it when the savepoint it was registered in rolls back and forgets it at
+    commit, so while it is registered the ticket's row exists, written by this transaction
+    and invisible (hence unlockable) to any other until it commits."""
+
+    def __call__(self) -> None:
+        pass
+
+
+def _created_in_this_transaction(ticket: Ticket) -> bool:
+    marker = getattr(ticket, "_created_here", None)
+    connection = transaction.get_connection()
+    return marker is not None and connection.in_atomic_block and any(
+        func is marker for _sids, func, _robust in connection.run_on_commit
+    )
+
+
 def create_ticket(
     *,
     partner: Partner,
@@ -135,73 +153,79 @@ def create_ticket(
         raise ValidationError(errors)
     _check_attachments(attachments)
 
-    created = now()
-    if not subject_text:
-        subject_text = body.splitlines()[0][:SUBJECT_MAX]
-    matched_rule = None
-    if priority is None:
-        matched = urgency.priority_for(partner, subject_text, body, service, contact)
-        priority, matched_rule = matched if matched else (Priority.NORMAL, None)
-        if contact is not None:
-            # A customer won back is more sensitive: one step higher, per partner setting.
-            from firstline.surveys.winback import priority_for_new_ticket
+    # Everything above only reads: a refusal leaves the caller's transaction as it was. The
+    # writes need no savepoint of their own (two round trips) inside the caller's
+    # transaction: if one fails, the caller's whole transaction is rolled back.
+    with transaction.atomic(savepoint=False):
+        created = now()
+        if not subject_text:
+            subject_text = body.splitlines()[0][:SUBJECT_MAX]
+        matched_rule = None
+        if priority is None:
+            matched = urgency.priority_for(partner, subject_text, body, service, contact)
+            priority, matched_rule = matched if matched else (Priority.NORMAL, None)
+            if contact is not None:
+                # A customer won back is more sensitive: one step higher, per partner setting.
+                from firstline.surveys.winback import priority_for_new_ticket
 
-            priority = priority_for_new_ticket(partner.pk, contact.organisation_id, priority)
-    ticket = Ticket(
-        partner=partner,
-        contact=contact,
-        channel=channel,
-        identified_by=identified_by,
-        subject=subject_text,
-        customer_words=body,
-        priority=priority,
-        service=service,
-        typical_request=typical_request,
-        created_at=created,
-        updated_at=created,
-    )
-    deadlines.start(ticket)
-    ticket.save()
-    escalation.reschedule(ticket, new=True)
-    message = Message.objects.create(
-        partner=partner,
-        ticket=ticket,
-        kind=Message.Kind.INBOUND,
-        author=actor if actor is not None and not actor.is_customer else None,
-        author_contact=contact,
-        body_text=body,
-        body_html=sanitise(html) if html else text_to_html(body),
-        created_at=created,
-    )
-    _store_attachments(message, attachments)
-    # The opening message, for a caller that goes on with it (the mail channel threads it)
-    # without reading it back.
-    ticket.opening_message = message
-    audit.record(
-        actor=actor,
-        partner=partner,
-        action="ticket.created",
-        target=ticket,
-        after={
-            "subject": ticket.subject,
-            "channel": channel,
-            "identified_by": identified_by,
-            "status": ticket.status,
-            "priority": priority,
-            "contact": contact.name if contact else None,
-            "service": service.name if service else None,
-            "urgency_rule": matched_rule.name if matched_rule else None,
-            "sla_policy": ticket.sla_policy.name if ticket.sla_policy else None,
-            "reaction_due": ticket.reaction_due_at,
-            "resolution_due": ticket.resolution_due_at,
-        },
-    )
-    events.publish("ticket.created", partner_id=partner.pk, moment=created, ticket=ticket,
-                   actor=actor)
-    return ticket
+                priority = priority_for_new_ticket(partner.pk, contact.organisation_id, priority)
+        ticket = Ticket(
+            partner=partner,
+            contact=contact,
+            channel=channel,
+            identified_by=identified_by,
+            subject=subject_text,
+            customer_words=body,
+            priority=priority,
+            service=service,
+            typical_request=typical_request,
+            created_at=created,
+            updated_at=created,
+        )
+        deadlines.start(ticket)
+        ticket.save()
+        escalation.reschedule(ticket, new=True)
+        message = Message.objects.create(
+            partner=partner,
+            ticket=ticket,
+            kind=Message.Kind.INBOUND,
+            author=actor if actor is not None and not actor.is_customer else None,
+            author_contact=contact,
+            body_text=body,
+            body_html=sanitise(html) if html else text_to_html(body),
+            created_at=created,
+        )
+        _store_attachments(message, attachments)
+        # The opening message, for a caller that goes on with it (the mail channel threads it)
+        # without reading it back.
+        ticket.opening_message = message
+        # For add_message(just_created=True): see _CreatedHere.
+        ticket._created_here = _CreatedHere()
+        transaction.on_commit(ticket._created_here)
+        audit.record(
+            actor=actor,
+            partner=partner,
+            action="ticket.created",
+            target=ticket,
+            after={
+                "subject": ticket.subject,
+                "channel": channel,
+                "identified_by": identified_by,
+                "status": ticket.status,
+                "priority": priority,
+                "contact": contact.name if contact else None,
+                "service": service.name if service else None,
+                "urgency_rule": matched_rule.name if matched_rule else None,
+                "sla_policy": ticket.sla_policy.name if ticket.sla_policy else None,
+                "reaction_due": ticket.reaction_due_at,
+                "resolution_due": ticket.resolution_due_at,
+            },
+        )
+        events.publish("ticket.created", partner_id=partner.pk, moment=created, ticket=ticket,
+                       actor=actor)
+        return ticket
 
 
-@transaction.atomic
 def add_message(
     *,
     ticket: Ticket,
@@ -213,6 +237,7 @@ def add_message(
     html: str = "",
     automatic: bool = False,
     reply_kind: str = ReplyKind.REGULAR,
+    just_created: bool = False,
 ) -> Message:
     """A customer's answer, a public reply or an internal note, with its effect on status.
 
@@ -221,9 +246,40 @@ def add_message(
     reply (`automatic`). An automatic message changes no status and is not the first
     response: only a human reply meets the reaction target. A human public reply is mailed
     to the customer.
+
+    `just_created`: the caller passes the very ticket create_ticket returned in this
+    transaction, changed by nothing else since (the mail channel's acknowledgement). It is
+    then neither read again nor locked (no other transaction can see its row yet), and a
+    message that changes nothing on it (automatic, or a note) leaves its updated_at at the
+    creation moment instead of an UPDATE a few milliseconds later. Without the creation in
+    this transaction (e.g. rolled back) the ticket is read and locked as usual.
     """
+    fresh = just_created and _created_in_this_transaction(ticket)
+    # On a ticket created in this transaction, no savepoint of its own either (two round
+    # trips): a refusal or failure then rolls back the caller's transaction, or the
+    # savepoint the caller keeps for this (the mail channel's acknowledgement has one).
+    with transaction.atomic(savepoint=not fresh):
+        return _add_message(
+            ticket=ticket, fresh=fresh, actor=actor, kind=kind, text=text,
+            attachments=attachments, contact=contact, html=html, automatic=automatic,
+            reply_kind=reply_kind)
+
+
+def _add_message(
+    *,
+    ticket: Ticket,
+    fresh: bool,
+    actor: User | None,
+    kind: str,
+    text: str,
+    attachments: Sequence[UploadedFile],
+    contact: Contact | None,
+    html: str,
+    automatic: bool,
+    reply_kind: str,
+) -> Message:
     given = ticket
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket = given if fresh else Ticket.objects.select_for_update().get(pk=ticket.pk)
     if Ticket.partner.is_cached(given) and given.partner_id == ticket.partner_id:
         # The partner row the caller already holds: not read again for the audit row.
         ticket.partner = given.partner
@@ -274,7 +330,8 @@ def add_message(
 
     before: dict[str, Any] = {"status": ticket.status}
     update_fields = ["updated_at"]
-    ticket.updated_at = moment
+    if not fresh:
+        ticket.updated_at = moment
     new_status = ticket.status if automatic else _status_after_message(ticket.status, kind)
     if new_status != ticket.status:
         lifecycle.check_transition(ticket.status, new_status)
@@ -286,7 +343,10 @@ def add_message(
         ticket.first_response_at = moment
         deadlines.first_response(ticket, moment)
         update_fields += ["first_response_at", *deadlines.DEADLINE_FIELDS]
-    ticket.save(update_fields=list(dict.fromkeys(update_fields)))
+    if fresh and len(update_fields) > 1:
+        ticket.updated_at = moment
+    if not fresh or len(update_fields) > 1:
+        ticket.save(update_fields=list(dict.fromkeys(update_fields)))
     if len(update_fields) > 1:
         escalation.reschedule(ticket)
     if kind == Message.Kind.REPLY and not automatic:
