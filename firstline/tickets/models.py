@@ -170,7 +170,9 @@ class Ticket(models.Model):
     # Neither counts as a request in billing. PROTECT on `merged_into`: the target holds the
     # source's conversation, so deleting it would orphan the duplicate's history; the source
     # keeps the link so its number still leads (and mail on its thread goes) to the target.
-    is_spam = models.BooleanField(_("spam"), default=False)
+    # db_default too: rows inserted by raw SQL or COPY (benchmarks, bulk loads) that do not
+    # name the column are not spam.
+    is_spam = models.BooleanField(_("spam"), default=False, db_default=False)
     merged_into = models.ForeignKey(
         "self", verbose_name=_("merged into"), on_delete=models.PROTECT, null=True,
         blank=True, related_name="merged_from",
