@@ -80,14 +80,13 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[st
 def _partner_for_new_ticket(
     user: User, partner_id: int, errors: dict[str, str]
 ) -> Partner | None:
-    partners = partners_for(user)
     if not user.is_provider_staff:
         # A partner account's tickets are its partner's; the body cannot say otherwise.
         if partner_id != user.partner_id:
             errors["partner_id"] = _("You can create tickets for your own partner only.")
-        # Loaded with the user by the token lookup: no query.
-        return user.partner if user.partner_id is not None else partners.first()
-    partner = partners.filter(pk=partner_id).first()
+        # Loaded with the user by the token lookup: no query (nor a queryset to build).
+        return user.partner if user.partner_id is not None else partners_for(user).first()
+    partner = partners_for(user).filter(pk=partner_id).first()
     if partner is None:
         errors["partner_id"] = _("Unknown partner.")
     return partner
