@@ -253,6 +253,10 @@ def test_the_desk_merges_through_the_confirmation_page(cast):
     source_page = client.get(reverse("ticket", args=[source.pk])).content.decode()
     assert f'href="{reverse("ticket", args=[target.pk])}"' in source_page
     assert f"Merged into {target.number}" in source_page
+    # The audit trail names the actions in words, not by their codes.
+    assert "Merged into another ticket" in source_page and "ticket.merged" not in source_page
+    target_page = client.get(reverse("ticket", args=[target.pk])).content.decode()
+    assert "A duplicate merged in" in target_page
 
 
 @pytest.mark.parametrize("into", ["abc", "{other}", "{self}"])
@@ -278,6 +282,7 @@ def test_the_desk_marks_spam_through_the_confirmation_page(cast):
     assert client.post(url).status_code == 302
     page = client.get(reverse("ticket", args=[ticket.pk])).content.decode()
     assert "tag-spam" in page
+    assert "Marked as spam" in page and "ticket.marked_spam" not in page
     # Another partner's ticket is a 404 for a partner account, like a missing one.
     assert client.post(reverse("ticket-spam", args=[cast.b.ticket.pk])).status_code == 404
     assert not Ticket.objects.get(pk=cast.b.ticket.pk).is_spam
