@@ -246,3 +246,28 @@ def test_deploy_check_site_url_host_must_be_allowed():
 
 def test_plain_check_skips_the_deploy_checks():
     assert not [m for m in run_checks(tags=["firstline"]) if m.id.startswith("firstline.")]
+
+
+@override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend",
+                                      "QUEUES": ["default"]}})
+def test_a_task_deleted_while_it_runs_does_not_stop_the_worker(transactional_db):
+    """django-tasks-db's own worker dies when the outcome of a task whose row was purged
+    meanwhile cannot be saved; ours records nothing for it and goes on to the next task."""
+    from django_tasks_db.models import DBTaskResult
+
+    from firstline.ops.management.commands.db_worker import BeatingWorker
+    from firstline.outbox.tasks import deliver_outbox
+
+    deliver_outbox.enqueue()
+    deliver_outbox.enqueue()
+    first, second = DBTaskResult.objects.order_by("enqueued_at", "id")
+    DBTaskResult.objects.filter(pk=first.pk).delete()  # purged under the worker
+    worker = BeatingWorker(queue_names=["default"], interval=0, batch=True,
+                           backend_name="default", startup_delay=False, max_tasks=None,
+                           worker_id="test", excluded_queue_names=[])
+
+    worker.run_task(first)  # would raise Model.NotUpdated
+    worker.run_task(second)
+
+    assert DBTaskResult.objects.get(pk=second.pk).status == "SUCCESSFUL"
+    assert not DBTaskResult.objects.filter(pk=first.pk).exists()
