@@ -123,6 +123,30 @@ def client_for(user: User) -> Client:
     return client
 
 
+def _serve_live_requests_one_at_a_time_on_sqlite() -> None:
+    """On SQLite the test database is in memory, and the live server's request threads all
+    share the test's one connection; two requests at once on it (a page and its HTMX panels
+    or polls) can hang both for good. Served one at a time (a plain WSGIServer answers with
+    `Connection: close`, so a browser's kept-alive connection doesn't hold the server), the
+    browser tests see the same pages. PostgreSQL gives each thread its own connection."""
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # LiveServerThread.run has already given its own thread the shared connection.
+            super().__init__(*args, **kwargs)
+
+    LiveServerThread.server_class = SerialWSGIServer
+
+
+_serve_live_requests_one_at_a_time_on_sqlite()
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Compiled calendars and partner configuration are cached per process; SQLite reuses
