@@ -44,7 +44,8 @@ TicketRef = Annotated[
     Field(max_length=40, pattern=_NUMBER_PATTERN),
     WithJsonSchema({"anyOf": [
         {"type": "integer", "minimum": 1, "maximum": ID_MAX},
-        {"type": "string", "maxLength": 40, "pattern": _NUMBER_PATTERN},
+        {"type": "string", "maxLength": 40, "pattern": _NUMBER_PATTERN,
+         "examples": ["FL-000123", "123"]},
     ]}),
 ]
 
