@@ -255,6 +255,7 @@ def test_the_desk_merges_through_the_confirmation_page(cast):
     assert f"Merged into {target.number}" in source_page
     # The audit trail names the actions in words, not by their codes.
     assert "Merged into another ticket" in source_page and "ticket.merged" not in source_page
+    assert "messages moved" in source_page and "messages_moved" not in source_page
     target_page = client.get(reverse("ticket", args=[target.pk])).content.decode()
     assert "A duplicate merged in" in target_page
 

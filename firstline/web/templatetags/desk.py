@@ -123,6 +123,11 @@ AUDIT_FIELDS = {
     "typical_request": gettext_lazy("typical request"),
     "group": gettext_lazy("group"),
     "reason": gettext_lazy("reason"),
+    "is_spam": gettext_lazy("spam"),
+    "merged_into": gettext_lazy("merged into"),
+    "merged_from": gettext_lazy("merged from"),
+    "messages_moved": gettext_lazy("messages moved"),
+    "also_repointed": gettext_lazy("duplicates re-pointed"),
 }
 AUDIT_VALUES = {"status": Status, "priority": Priority, "channel": Channel}
 
