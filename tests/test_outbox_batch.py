@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 
 from firstline.outbox import delivery, httpclient
 from firstline.outbox.models import Channel, OutboxMessage, Status
 from firstline.outbox.services import enqueue
 from firstline.webhooks import adapter, addresses, signing
 from firstline.webhooks.models import Delivery, Subscription
+from tests.test_outbox_delivery import two_workers_deliver
 from tests.test_outbox_http import (
     FakeServer,
     make_partner,
@@ -335,26 +335,7 @@ def test_two_workers_send_hundreds_of_webhooks_each_exactly_once(settings) -> No
     settings.FIRSTLINE_WEBHOOKS_ALLOW_PRIVATE = True
     with KeepAliveReceiver() as receiver:
         made = subscribed_hooks(receiver.url(), 300)
-        start = threading.Barrier(2)
-        sent: dict[str, int] = {}
-        errors: list[BaseException] = []
-
-        def work(name: str) -> None:
-            try:
-                start.wait(timeout=10)
-                sent[name] = 0
-                while (result := delivery.run_pass(limit=20, worker_id=name)).claimed:
-                    sent[name] += result.sent
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        workers = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=120)
+        sent, errors = two_workers_deliver(limit=20, timeout=120)
 
     assert errors == []
     counts = Counter(receiver.deliveries)

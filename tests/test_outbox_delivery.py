@@ -235,27 +235,7 @@ def test_two_workers_deliver_a_hundred_messages_each_exactly_once(sms_webhook) -
                           body=f"Сообщение {number}")
             for number in range(100)
         )
-        start = threading.Barrier(2)
-        sent: dict[str, int] = {}
-        errors: list[BaseException] = []
-
-        def work(name: str) -> None:
-            try:
-                start.wait(timeout=10)
-                # Small batches, passes until nothing is left: both workers take part.
-                sent[name] = 0
-                while (result := delivery.run_pass(limit=10, worker_id=name)).claimed:
-                    sent[name] += result.sent
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        workers = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=60)
+        sent, errors = two_workers_deliver(limit=10, timeout=60)
 
     assert errors == []
     phones = [seen.json()["phone"] for seen in server.requests]
@@ -312,3 +292,30 @@ def test_the_task_delivers_what_is_due(db) -> None:
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == 2
     assert len(server.requests) == 2
+
+
+def two_workers_deliver(*, limit: int, timeout: float) -> tuple[dict[str, int], list]:
+    """Workers w1 and w2, each on its own connection, start together and run delivery
+    passes of `limit` (small batches, so both take part) until nothing is left; what each
+    sent, and what they raised."""
+    start = threading.Barrier(2)
+    sent: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            start.wait(timeout=10)
+            sent[name] = 0
+            while (result := delivery.run_pass(limit=limit, worker_id=name)).claimed:
+                sent[name] += result.sent
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+    return sent, errors

@@ -7,6 +7,7 @@ import time_machine
 from django.db import transaction
 
 from firstline.core import events
+from firstline.core.bulk import insert_all
 from firstline.core.models import AuditEvent, User
 from firstline.outbox.models import OutboxMessage
 from firstline.sla import escalation
@@ -173,7 +174,7 @@ def test_insert_all_writes_the_rows_bulk_create_writes(cast):
     for model, batch in zip((OutboxMessage, Message, AuditEvent), objects("orm"), strict=True):
         model.objects.bulk_create(batch)
     for model, batch in zip((OutboxMessage, Message, AuditEvent), objects("copy"), strict=True):
-        escalation._insert_all(model, batch)
+        insert_all(model, batch)
     orm, copied = rows("orm"), rows("copy")
     assert all(orm) and copied == orm
     assert Message.objects.get(body_text=f"copy {tricky}").created_at == moment
