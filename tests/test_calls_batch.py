@@ -217,3 +217,39 @@ def test_a_russian_number_read_quickly_is_what_phonenumbers_reads():
             except phones.NotANumber:
                 slow = None
             assert phones.try_e164(text) == slow, text
+
+
+def _webhook_items(partner) -> list[services.Incoming]:
+    from datetime import UTC, datetime
+
+    from firstline.calls.events import CallEvent, Kind
+    from tests.calls_support import ALPHA_NUMBER, BETA_NUMBER
+
+    at = datetime(2025, 12, 5, 9, 0, tzinfo=UTC)
+    events = [
+        ("own-number", CallEvent(Kind.START, "w-1", at, caller=KNOWN_CALLER,
+                                 dialled=ALPHA_NUMBER)),
+        ("other-number", CallEvent(Kind.START, "w-2", at, caller=KNOWN_CALLER,
+                                   dialled=BETA_NUMBER)),
+        ("no-number", CallEvent(Kind.START, "w-3", at, caller=KNOWN_CALLER)),
+    ]
+    return [services.Incoming(payload={"n": key}, dedupe_key=key,
+                              parse=lambda event=event: event, partner=partner)
+            for key, event in events]
+
+
+def test_a_batch_for_one_partners_token_touches_only_that_partner_as_one_by_one(lines):
+    partner = lines.a.partner
+    states = services.record_many(source="webhook", items=_webhook_items(partner))
+    batch = _snapshot()
+    _wipe()
+    one_by_one = [services.record_event(source="webhook", payload=item.payload,
+                                        dedupe_key=item.dedupe_key, parse=item.parse,
+                                        partner=partner).raw.state
+                  for item in _webhook_items(partner)]
+    assert states == one_by_one == ["processed", "failed", "processed"]
+    assert _snapshot() == batch
+    assert set(Call.objects.values_list("external_id", "partner_id")) == {
+        ("w-1", partner.pk), ("w-3", partner.pk)}
+    refused = RawCallEvent.objects.get(dedupe_key="other-number")
+    assert refused.partner_id == partner.pk and refused.reason.startswith("dialled:")

@@ -92,6 +92,9 @@ class Incoming:
     payload: dict[str, Any]
     dedupe_key: str
     parse: Callable[[], CallEvent]
+    # The only partner the event may touch (its sender's token acts for one), as
+    # `record_event(partner=...)`.
+    partner: Partner | None = None
 
 
 # Keys looked up per query: well under SQLite's limit on bound parameters.
@@ -131,6 +134,7 @@ class _Raw:
     reason: str
     partner: Partner | None = None
     call: Call | None = None
+    forced: Partner | None = None
 
     def refuse(self, exc: BadEvent) -> None:
         self.state, self.reason = RawCallEvent.State.FAILED, str(exc)
@@ -169,7 +173,8 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
             continue
         event, reason = _parse(item.parse)
         raw = _Raw(key, item.payload, event, RawCallEvent.State.FAILED if event is None
-                   else RawCallEvent.State.PROCESSED, reason)
+                   else RawCallEvent.State.PROCESSED, reason, partner=item.partner,
+                   forced=item.partner)
         stored.add(key)
         results.append(raw)
         fresh.append(raw)
@@ -183,7 +188,7 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
         if event is None:
             continue
         try:
-            partner = _number_partner(event, None)
+            partner = _number_partner(event, raw.forced)
         except BadEvent as exc:
             raw.refuse(exc)
             continue
@@ -245,7 +250,7 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
         row = raw.model(source, moment)
         row.save(force_insert=True)
         assert raw.event is not None
-        _apply_raw(row, raw.event, None)
+        _apply_raw(row, raw.event, raw.forced)
         raw.state = row.state
     for folding in foldings.values():
         if folding.call is not None and folding.changed:
