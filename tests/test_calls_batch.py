@@ -253,3 +253,20 @@ def test_a_batch_for_one_partners_token_touches_only_that_partner_as_one_by_one(
         ("w-1", partner.pk), ("w-3", partner.pk)}
     refused = RawCallEvent.objects.get(dedupe_key="other-number")
     assert refused.partner_id == partner.pk and refused.reason.startswith("dialled:")
+
+
+def test_precheck_refuses_what_applying_would_refuse_and_passes_the_rest(lines):
+    from firstline.calls.events import BadEvent
+
+    items = _webhook_items(lines.a.partner)
+    services.precheck(items[0].parse(), lines.a.partner)
+    services.precheck(items[2].parse(), lines.a.partner)
+    services.precheck(items[1].parse())  # another partner's number, no token
+    with pytest.raises(BadEvent) as refused:
+        services.precheck(items[1].parse(), lines.a.partner)
+    assert refused.value.field == "dialled"
+    from dataclasses import replace
+    with pytest.raises(BadEvent) as refused:
+        services.precheck(replace(items[0].parse(), caller="not-a-number"))
+    assert refused.value.field == "caller"
+    assert not Call.objects.exists() and not RawCallEvent.objects.exists()

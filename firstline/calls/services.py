@@ -258,6 +258,15 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
     return [DUPLICATE if raw is None else raw.state for raw in results]
 
 
+def precheck(event: CallEvent, partner: Partner | None = None) -> None:
+    """Raise `BadEvent` for what applying `event` would refuse without looking at its call:
+    a dialled number or queue of no partner (or not of `partner`, when the sender acts for
+    one), a caller that is not a phone number. No query once the numbers are cached, so a
+    way in that answers before the event is applied can still refuse it with the reason."""
+    _number_partner(event, partner)
+    _numbers(event)
+
+
 def _store_new(raw: RawCallEvent) -> bool:
     """Insert the raw event unless its key is stored already (then False).
 
