@@ -10,7 +10,15 @@ from firstline.api.fields import SEARCH_MAX, TEXT_MAX, Id, NonBlankText, Text
 from firstline.api.pagination import PageParams
 from firstline.contacts.models import Contact
 from firstline.quality.metrics import script_facts
-from firstline.tickets.models import Attachment, Channel, Message, Priority, Status, Ticket
+from firstline.tickets.models import (
+    Attachment,
+    Channel,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    format_number,
+)
 from firstline.tickets.services import SUBJECT_MAX
 
 
@@ -123,6 +131,11 @@ class SlaOut(Schema):
     resolution_in_time: bool | None
 
 
+class MergedInto(Schema):
+    id: int
+    number: str = Field(examples=["FL-000123"])
+
+
 class TicketOut(Schema):
     id: int
     number: str
@@ -144,6 +157,11 @@ class TicketOut(Schema):
     due_at: datetime | None
     sla: SlaOut
     script: ScriptOut
+    is_spam: bool = Field(description="Marked as spam: closed, not counted in billing.")
+    merged_into: MergedInto | None = Field(
+        description="The ticket this duplicate was merged into; null if not merged."
+    )
+    merged_at: datetime | None = Field(description="When it was merged; null if not merged.")
 
     @staticmethod
     def resolve_sla(obj: Ticket) -> dict[str, object]:
@@ -158,6 +176,13 @@ class TicketOut(Schema):
             "resolution_minutes": obj.resolution_minutes,
             "resolution_in_time": obj.resolution_in_time,
         }
+
+    @staticmethod
+    def resolve_merged_into(obj: Ticket) -> dict[str, object] | None:
+        # The number is the id's: the target row is not read (no query per listed ticket).
+        if obj.merged_into_id is None:
+            return None
+        return {"id": obj.merged_into_id, "number": format_number(obj.merged_into_id)}
 
     @staticmethod
     def resolve_partner_name(obj: Ticket) -> str:

@@ -6,7 +6,6 @@ partner's is a 404), and a refusal caused by a ticket's state is a 409 naming th
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
@@ -58,23 +57,6 @@ class MergeIn(Schema):
     )
 
 
-class MergedInto(Schema):
-    id: int
-    number: str
-
-
-class TicketCleanupOut(TicketOut):
-    is_spam: bool
-    merged_into: MergedInto | None
-    merged_at: datetime | None
-
-    @staticmethod
-    def resolve_merged_into(obj: Ticket) -> dict[str, object] | None:
-        if obj.merged_into_id is None:
-            return None
-        return {"id": obj.merged_into_id, "number": obj.merged_into.number}
-
-
 @contextmanager
 def _state_conflicts() -> Iterator[None]:
     """A refusal only because of a ticket's state (merge.STATE) is a 409, the rest 422."""
@@ -88,7 +70,7 @@ def _state_conflicts() -> Iterator[None]:
         raise
 
 
-_ANSWERS = {200: TicketCleanupOut, **COMMON_ERRORS, **NOT_FOUND, **CONFLICT}
+_ANSWERS = {200: TicketOut, **COMMON_ERRORS, **NOT_FOUND, **CONFLICT}
 
 
 def _answer(request: HttpRequest, ticket_id: int) -> Ticket:
