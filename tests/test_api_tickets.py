@@ -97,6 +97,7 @@ def test_a_ticket_is_read_with_every_documented_field(cast):
         "id", "number", "partner_id", "partner_name", "contact", "channel", "subject",
         "customer_words", "status", "priority", "assignee", "service", "created_at",
         "updated_at", "first_response_at", "resolved_at", "closed_at", "due_at", "sla", "script",
+        "is_spam", "merged_into", "merged_at",
     }
     assert response.json()["customer_words"] == "I cannot reach FTP (alpha)."
 
