@@ -190,14 +190,17 @@ def test_later_messages_of_the_chat_join_its_ticket_reopen_it_or_open_a_new_one(
     assert Update.objects.get(update_id=5).ticket not in (ticket, newer.ticket)
 
 
-def test_a_photo_and_a_document_become_attachments_with_safe_names(cast, api, bot):
+def test_a_photo_and_a_document_become_attachments_with_safe_names(
+        cast, api, bot, django_capture_on_commit_callbacks):
+    """The files are fetched by the task enqueued on commit (run at once in the tests)."""
     api.add_file(TOKEN, "ph-big", JPEG, path="photos/file_1.jpg")
     api.add_file(TOKEN, "doc-1", b"%PDF-1.4 invoice", path="documents/file_2.pdf")
     photo = [{"file_id": "ph-small", "file_unique_id": "s", "width": 90, "height": 90,
               "file_size": 900},
              {"file_id": "ph-big", "file_unique_id": "b", "width": 1280, "height": 960,
               "file_size": len(JPEG)}]
-    post(bot, update(1, None, photo=photo, caption="Вот скриншот ошибки"))
+    with django_capture_on_commit_callbacks(execute=True):
+        post(bot, update(1, None, photo=photo, caption="Вот скриншот ошибки"))
     ticket = Update.objects.get(update_id=1).ticket
     (attachment,) = Attachment.objects.filter(message__ticket=ticket)
     assert attachment.file.read() == JPEG
@@ -208,7 +211,8 @@ def test_a_photo_and_a_document_become_attachments_with_safe_names(cast, api, bo
 
     document = {"file_id": "doc-1", "file_unique_id": "d", "file_name": "../../Счёт\u202efdp.exe",
                 "mime_type": "application/pdf", "file_size": 16}
-    post(bot, update(2, None, document=document))
+    with django_capture_on_commit_callbacks(execute=True):
+        post(bot, update(2, None, document=document))
     message = Update.objects.get(update_id=2).ticket_message
     (attachment,) = message.attachments.all()
     assert attachment.filename == "Счёт_fdp.exe"  # no directories, no disguising override
@@ -233,11 +237,13 @@ def test_a_24_mb_photo_is_refused_with_a_note_and_the_customer_is_told(cast, api
     assert not api.sent("getFile") and not api.downloads  # never fetched
 
 
-def test_a_file_telegram_refuses_to_serve_is_named_in_a_note(cast, api, bot):
+def test_a_file_telegram_refuses_to_serve_is_named_in_a_note(
+        cast, api, bot, django_capture_on_commit_callbacks):
     """No file_size in the update: getFile answers 'file is too big' (over 20 MB)."""
     api.add_file(TOKEN, "vid", b"x", path="videos/v.mp4", size=30 * 1024 * 1024)
     document = {"file_id": "vid", "file_unique_id": "v", "file_name": "запись.mp4"}
-    post(bot, update(1, "Запись звонка", document=document))
+    with django_capture_on_commit_callbacks(execute=True):
+        post(bot, update(1, "Запись звонка", document=document))
     ticket = Update.objects.get(update_id=1).ticket
     note = ticket.messages.get(kind=Message.Kind.NOTE)
     assert "запись.mp4" in note.body_text and "20.0 MB" in note.body_text

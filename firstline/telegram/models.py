@@ -145,3 +145,82 @@ class Chat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.chat_id}"
+
+
+class IncomingFile(models.Model):
+    """A file of a customer's message (photo, document…), fetched after the message is kept.
+
+    The update is processed without waiting for Telegram: the message shows at once, each
+    of its files as a row here (pending), and a background task fetches it through the Bot
+    API (getFile, then the file's URL) into an attachment of that message. A network error
+    is retried later; a file Telegram does not serve (over 20 MB, gone) or that stays
+    unreachable ends failed, with the reason, for the operator.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("telegram file", "Being fetched")
+        FETCHED = "fetched", pgettext_lazy("telegram file", "Fetched")
+        FAILED = "failed", pgettext_lazy("telegram file", "Not fetched")
+
+    class Reason(models.TextChoices):
+        NONE = "", "—"
+        TOO_BIG = "too_big", pgettext_lazy("telegram file", "Over Telegram's 20 MB for bots")
+        OVER_LIMIT = "over_limit", pgettext_lazy("telegram file", "Over the attachment limit")
+        GONE = "gone", pgettext_lazy("telegram file", "Telegram no longer has it")
+        UNREACHABLE = "unreachable", pgettext_lazy("telegram file", "Telegram did not answer")
+
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.PROTECT,
+                                related_name="+")
+    bot = models.ForeignKey(Bot, verbose_name=_("bot"), on_delete=models.CASCADE,
+                            related_name="files")
+    chat = models.ForeignKey(Chat, verbose_name=_("chat"), on_delete=models.SET_NULL,
+                             null=True, blank=True, related_name="+")
+    update = models.ForeignKey(Update, verbose_name=_("update"), on_delete=models.SET_NULL,
+                               null=True, blank=True, related_name="files")
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="telegram_files")
+    file_id = models.CharField(_("Telegram file id"), max_length=255)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=200,
+                                    default="application/octet-stream")
+    # As the update declared it (Telegram may leave it out).
+    size = models.PositiveBigIntegerField(_("size, bytes"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the poller's sweep may hand a pending file to a task again (a retry, or a task
+    # that never ran); `leased_until`: a worker is fetching it until then.
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=now)
+    leased_until = models.DateTimeField(_("fetching until"), null=True, blank=True)
+    attachment = models.ForeignKey("tickets.Attachment", verbose_name=_("attachment"),
+                                   on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("received"), default=now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Telegram file")
+        verbose_name_plural = _("Telegram files")
+        ordering = ["id"]
+        indexes = [
+            # The sweep: pending files that fall due (few at any time).
+            models.Index(fields=["next_attempt_at"], name="telegram_file_due",
+                         condition=models.Q(status="pending")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "fetched", "failed"]),
+                name="telegram_file_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def can_retry(self) -> bool:
+        """A failed file Telegram may still serve (not one over a size limit)."""
+        return self.status == self.Status.FAILED and self.reason in (
+            self.Reason.GONE, self.Reason.UNREACHABLE)

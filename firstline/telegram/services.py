@@ -4,14 +4,16 @@
 
 1. The raw update is stored first, in its own transaction; the same update_id twice is
    one row (Telegram redelivers until it is acknowledged) and the second call does nothing.
-2. Files (photos, documents) are fetched from the Bot API (getFile + download) before the
-   processing transaction; one over the limit is refused by name and reason.
-3. In one transaction: the chat is threaded to its open ticket (a resolved one reopens, a
-   closed one gives a new ticket), or a new ticket is opened with an acknowledgement in the
-   outbox. The customer is found by the phone number they share (the contact's phones,
-   compared in E.164) and identified by a contract number or code word in the text.
-   Bots' messages are never answered (the loop guard); automatic replies to a chat are
-   rate-limited like mail's. Whatever goes wrong, the row stays `failed` with the reason.
+2. In one transaction, with no call to Telegram: the chat is threaded to its open ticket
+   (a resolved one reopens, a closed one gives a new ticket), or a new ticket is opened
+   with an acknowledgement in the outbox. The customer is found by the phone number they
+   share (the contact's phones, compared in E.164) and identified by a contract number or
+   code word in the text. Bots' messages are never answered (the loop guard); automatic
+   replies to a chat are rate-limited like mail's. Whatever goes wrong, the row stays
+   `failed` with the reason.
+3. Files (photos, documents) are kept by their Telegram file_id (IncomingFile, pending) with
+   the message; a background task fetches them after the commit (firstline.telegram.files).
+   One the update already declares too big is refused at once, by name and reason.
 """
 
 import hmac
@@ -20,11 +22,9 @@ import logging
 import re
 import secrets
 import traceback
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -40,9 +40,9 @@ from firstline.mail.models import AutoReplyLog
 from firstline.mail.text import signature
 from firstline.outbox import services as outbox
 from firstline.outbox.models import Channel as OutboxChannel
-from firstline.telegram import botapi, texts
-from firstline.telegram.models import Bot, Chat, Update
-from firstline.telegram.parsing import Incoming, NotAnUpdate, parse, update_id_of
+from firstline.telegram import botapi, files, texts
+from firstline.telegram.models import Bot, Chat, IncomingFile, Update
+from firstline.telegram.parsing import FileRef, Incoming, NotAnUpdate, parse, update_id_of
 from firstline.tickets import services as ticket_services
 from firstline.tickets.models import Channel, IdentifiedBy, Message, Status, Ticket
 
@@ -95,52 +95,28 @@ def secret_ok(bot: Bot, given: str) -> bool:
 # Processing ------------------------------------------------------------------------------
 
 
-@dataclass
-class Fetched:
-    files: list[UploadedFile] = field(default_factory=list)
-    # (file name, size, reason for the customer's language key, detail for the operator)
-    refused: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+# (file name, size, reason key, detail for the operator): a file that is not kept.
+Refusal = tuple[str, int | None, str, str]
 
 
-def _limit() -> int:
+def attachment_limit() -> int:
     return int(settings.FIRSTLINE_MAX_ATTACHMENT_BYTES)
 
 
-def _fetch(bot: Bot, incoming: Incoming) -> Fetched:
-    """Download the update's files from the Bot API (outside any transaction)."""
-    fetched = Fetched()
-    limit = _limit()
+def _split_files(incoming: Incoming) -> tuple[list[FileRef], list[tuple[FileRef, str]]]:
+    """The files to fetch, and those the update itself says are over a limit (with which)."""
+    limit = attachment_limit()
+    wanted, refused = [], []
     for ref in incoming.files:
-        refusal = _too_big(ref.size, limit)
-        if refusal:
-            fetched.refused.append((ref.filename, ref.size, refusal, ""))
-            continue
-        try:
-            info = botapi.call(str(bot.token), "getFile", {"file_id": ref.file_id})
-            path = str((info or {}).get("file_path") or "")
-            size = (info or {}).get("file_size")
-            refusal = _too_big(size if isinstance(size, int) else None, limit)
-            if refusal:
-                fetched.refused.append((ref.filename, size, refusal, ""))
-                continue
-            if not path:
-                raise botapi.ApiError(400, "getFile: no file_path")
-            got = botapi.download(str(bot.token), path, min(limit, botapi.BOT_DOWNLOAD_LIMIT))
-        except botapi.ApiError as exc:
-            reason = "too_big" if "too big" in exc.description.lower() else "failed"
-            fetched.refused.append((ref.filename, ref.size, reason, str(exc)))
-            continue
-        if got.too_big:
-            fetched.refused.append((ref.filename, ref.size, _too_big(None, limit, True), ""))
-            continue
-        name = ref.filename
-        if name.startswith("photo_") and "." in path.rsplit("/", 1)[-1]:
-            name = f"{name.rsplit('.', 1)[0]}.{path.rsplit('.', 1)[-1][:10]}"
-        fetched.files.append(SimpleUploadedFile(name, got.content, ref.content_type))
-    return fetched
+        reason = size_refusal(ref.size, limit)
+        if reason:
+            refused.append((ref, reason))
+        else:
+            wanted.append(ref)
+    return wanted, refused
 
 
-def _too_big(size: int | None, limit: int, known_big: bool = False) -> str:
+def size_refusal(size: int | None, limit: int, known_big: bool = False) -> str:
     """"" when the file may be fetched; else which limit it is over: Telegram's own (bots
     get files of at most 20 MB) or the desk's attachment limit."""
     if known_big:
@@ -173,16 +149,11 @@ def process(update: Update) -> Update:
                              problems=_("A group chat: only private chats open tickets."),
                              chat_id=incoming.chat_id)
     try:
-        fetched = _fetch(bot, incoming)
-    except Exception as exc:  # noqa: BLE001 — the update stays, failed, for an operator
-        logger.exception("telegram update %s: fetching files failed", update.pk)
-        return _finish_early(update, UpdateStatus.FAILED, error=f"files: {exc}")
-    try:
         with transaction.atomic():
             locked = Update.objects.select_for_update().get(pk=update.pk)
             if locked.status != UpdateStatus.STORED:
                 return locked  # another worker got it first
-            _handle(locked, bot, incoming, fetched)
+            _handle(locked, bot, incoming)
             locked.processed_at = now()
             locked.save(update_fields=["status", "problems", "error", "chat_id", "ticket",
                                        "ticket_message", "processed_at"])
@@ -222,7 +193,7 @@ def reprocess(*, update: Update, actor: User | None) -> Update:
 # Inside the processing transaction --------------------------------------------------------
 
 
-def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> None:
+def _handle(update: Update, bot: Bot, incoming: Incoming) -> None:
     partner = bot.partner
     problems: list[str] = []
     chat = _chat(bot, incoming)
@@ -230,11 +201,11 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
     if incoming.contact is not None:
         problems += _shared_phone(chat, incoming)
     language = letter_language(chat.contact, partner)
-    refused_lines = [_refused_line(name, size, reason, detail)
-                     for name, size, reason, detail in fetched.refused]
-    text = incoming.text or "\n".join(f"[{upload.name}]" for upload in fetched.files)
-    if not text and refused_lines:
-        text = "\n".join(f"[{name}]" for name, *_rest in fetched.refused)
+    wanted, too_big = _split_files(incoming)
+    refusals: list[Refusal] = [(ref.filename, ref.size, reason, "") for ref, reason in too_big]
+    refused_lines = [refused_line(*refusal) for refusal in refusals]
+    # A file without a caption: its name stands for the text, and shows where it will be.
+    text = incoming.text or "\n".join(f"[{ref.filename}]" for ref in incoming.files)
     ticket = chat.ticket
     if ticket is not None and ticket.status == Status.CLOSED:
         problems.append(_("%(number)s is closed: a new ticket was opened.")
@@ -244,24 +215,24 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
         # Only a phone number (or a sticker): nothing to open a ticket with.
         if ticket is not None and incoming.contact is not None and problems:
             update.ticket = ticket
-            update.ticket_message = _note(ticket, "\n".join(problems))
+            update.ticket_message = note(ticket, "\n".join(problems))
         update.status = UpdateStatus.PROCESSED if incoming.contact else UpdateStatus.IGNORED
         update.problems = "\n".join(problems or [_("No text and no file: nothing to do.")])
         return
     if ticket is not None:
         message = ticket_services.add_message(
             ticket=ticket, actor=None, kind=Message.Kind.INBOUND, text=text,
-            attachments=fetched.files, contact=chat.contact,
+            contact=chat.contact,
         )
         if problems and incoming.contact is not None:
-            _note(ticket, "\n".join(problems))
+            note(ticket, "\n".join(problems))
         created = False
     else:
         contact = chat.contact
         how = identify_by_text(partner, contact, text) if contact is not None else IdentifiedBy.NONE
         ticket = ticket_services.create_ticket(
             partner=partner, actor=None, channel=Channel.TELEGRAM, subject="", text=text,
-            contact=contact, attachments=fetched.files, identified_by=how,
+            contact=contact, identified_by=how,
         )
         message = getattr(ticket, "opening_message", None) or ticket.messages.order_by(
             "id").first()
@@ -269,18 +240,43 @@ def _handle(update: Update, bot: Bot, incoming: Incoming, fetched: Fetched) -> N
         chat.save(update_fields=["ticket"])
         created = True
         if problems and incoming.contact is not None:
-            _note(ticket, "\n".join(problems))
+            note(ticket, "\n".join(problems))
+    _keep_files(update, chat, message, wanted, too_big)
     if refused_lines:
-        _note(ticket, "\n".join(refused_lines))
+        note(ticket, "\n".join(refused_lines))
         problems += refused_lines
     if created:
         problems += _acknowledge(ticket, chat, incoming.text or text, language)
-    if fetched.refused:
-        problems += _tell_refused(ticket, chat, fetched, language)
+    if refusals:
+        problems += tell_refused(ticket, chat, refusals, language)
     update.ticket = ticket
     update.ticket_message = message
     update.status = UpdateStatus.PROCESSED
     update.problems = "\n".join(problems)
+
+
+def _keep_files(update: Update, chat: Chat, message: Message, wanted: list[FileRef],
+                too_big: list[tuple[FileRef, str]]) -> None:
+    """The message's files by their file_id: to fetch after the commit, or refused now."""
+    if not wanted and not too_big:
+        return
+    moment = now()
+
+    def row(ref: FileRef, **fields: object) -> IncomingFile:
+        return IncomingFile(
+            partner_id=update.partner_id, bot_id=update.bot_id, chat=chat, update=update,
+            message=message, file_id=ref.file_id[:255], filename=ref.filename[:255],
+            content_type=ref.content_type[:200], size=ref.size, created_at=moment, **fields)
+
+    rows = [row(ref, next_attempt_at=moment + files.LEASE) for ref in wanted]
+    rows += [row(ref, status=IncomingFile.Status.FAILED, reason=reason, finished_at=moment,
+                 next_attempt_at=moment) for ref, reason in too_big]
+    IncomingFile.objects.bulk_create(rows)
+    ids = [item.pk for item in rows[:len(wanted)]]
+    if ids:
+        # The worker fetches them once the message is committed; if this task is lost,
+        # the poller's sweep hands them to another after files.LEASE.
+        transaction.on_commit(lambda: files.enqueue(ids), robust=True)
 
 
 def _chat(bot: Bot, incoming: Incoming) -> Chat:
@@ -343,18 +339,20 @@ def _shared_phone(chat: Chat, incoming: Incoming) -> list[str]:
     return lines
 
 
-def _note(ticket: Ticket, text: str) -> Message:
+def note(ticket: Ticket, text: str) -> Message:
     return ticket_services.add_message(ticket=ticket, actor=None, kind=Message.Kind.NOTE,
                                        text=text)
 
 
-def _refused_line(name: str, size: int | None, reason: str, detail: str) -> str:
-    limit = min(_limit(), botapi.BOT_DOWNLOAD_LIMIT)
+def refused_line(name: str, size: int | None, reason: str, detail: str) -> str:
+    """The operator's line about a file that was not kept: its name, size and why."""
+    limit = min(attachment_limit(), botapi.BOT_DOWNLOAD_LIMIT)
     why = {
         "too_big": _("Telegram gives bots files of at most %(limit)s.")
         % {"limit": texts.size_text(botapi.BOT_DOWNLOAD_LIMIT)},
         "over_limit": _("over the attachment limit of %(limit)s.")
         % {"limit": texts.size_text(limit)},
+        "gone": _("Telegram no longer has it (%(detail)s).") % {"detail": detail},
     }.get(reason, _("it could not be fetched: %(detail)s") % {"detail": detail})
     return _("The file “%(name)s” (%(size)s) was not kept: %(why)s") % {
         "name": name, "size": texts.size_text(size), "why": why}
@@ -402,10 +400,12 @@ def _acknowledge(ticket: Ticket, chat: Chat, text: str, language: str) -> list[s
                                  dedupe_key=f"telegram:ack:{ticket.pk}")
 
 
-def _tell_refused(ticket: Ticket, chat: Chat, fetched: Fetched, language: str) -> list[str]:
+def tell_refused(ticket: Ticket, chat: Chat, refusals: list[Refusal],
+                 language: str) -> list[str]:
+    """Tell the customer in the chat which of their files were not accepted, and why."""
     lines = []
-    for name, size, reason, _detail in fetched.refused:
-        limit = min(_limit(), botapi.BOT_DOWNLOAD_LIMIT)
+    for name, size, reason, _detail in refusals:
+        limit = min(attachment_limit(), botapi.BOT_DOWNLOAD_LIMIT)
         why = {
             "too_big": texts.REASON_TOO_BIG[language].format(
                 limit=texts.size_text(botapi.BOT_DOWNLOAD_LIMIT)),

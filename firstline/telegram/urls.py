@@ -11,4 +11,5 @@ urlpatterns = [
     path("settings/<int:pk>/webhook/", views.set_webhook, name="set-webhook"),
     path("settings/<int:pk>/updates/<int:update_pk>/reprocess/", views.reprocess,
          name="reprocess"),
+    path("files/<int:pk>/retry/", views.retry_file, name="file-retry"),
 ]

@@ -9,11 +9,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from firstline.core.models import Partner
-from firstline.telegram import services
+from firstline.telegram import files, services
 from firstline.telegram.forms import BotForm
-from firstline.telegram.models import Bot, Update
-from firstline.tenancy import partners_for
-from firstline.web.access import supervisor_required
+from firstline.telegram.models import Bot, IncomingFile, Update
+from firstline.tenancy import messages_for, partners_for
+from firstline.web.access import desk_required, supervisor_required
 
 # An update is a few kilobytes; files come by getFile, never in the body.
 MAX_UPDATE_BYTES = 1024 * 1024
@@ -99,3 +99,20 @@ def reprocess(request: HttpRequest, pk: int, update_pk: int) -> HttpResponse:
         messages.info(request, _("Processed again: %(status)s.")
                       % {"status": update.get_status_display()})
     return redirect("telegram:settings", pk=partner.pk)
+
+
+@desk_required
+@require_POST
+def retry_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """«Запросить снова» on a file that could not be fetched: back to the worker."""
+    item = get_object_or_404(
+        IncomingFile.objects.filter(message__in=messages_for(request.user)), pk=pk)
+    try:
+        files.retry(item=item, actor=request.user)
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.info(request, _("The file “%(name)s” is asked from Telegram again.")
+                      % {"name": item.filename})
+    return redirect("ticket", pk=item.message.ticket_id)
