@@ -11,6 +11,7 @@ from firstline.incidents.services import open_incident
 from firstline.outbox.delivery import run_pass
 from firstline.sla.policy_models import EscalationStep
 from firstline.tickets import services as ticket_services
+from firstline.tickets.merge import merge
 from firstline.tickets.models import Channel as TicketChannel
 from firstline.tickets.models import Message
 from firstline.webhooks import services
@@ -73,6 +74,7 @@ def test_what_a_receiver_gets_matches_the_documented_payload(cast, settings):
             time_zone="Europe/Moscow")
         events.publish("incident.resolved", partner_id=incident.partner_id, moment=now(),
                        incident=incident, actor=cast.operator)
+        merge(source=cast.a.other_ticket, target=ticket, actor=cast.operator)
         while run_pass(limit=50).claimed:
             pass
 
@@ -85,6 +87,10 @@ def test_what_a_receiver_gets_matches_the_documented_payload(cast, settings):
         errors = [error.message for error in validator.iter_errors(payload)]
         assert errors == [], (payload["type"], errors)
     assert {"ticket.created", "message.public_reply", "escalation.fired", "sla.breached",
-            "incident.resolved"} <= set(seen)
+            "incident.resolved", "ticket.merged"} <= set(seen)
+    merged = seen["ticket.merged"]["data"]
+    assert merged["ticket"]["id"] == ticket.pk and merged["actor"] == "provider"
+    assert merged["duplicate"]["number"] == cast.a.other_ticket.number
+    assert merged["duplicate"]["status"] == "closed"
     assert seen["ticket.created"]["data"]["actor"] == "customer"
     assert seen["incident.resolved"]["data"]["incident"]["service_ids"] == [cast.a.service.pk]

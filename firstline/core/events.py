@@ -21,6 +21,8 @@ from django.dispatch import Signal
 EVENTS: dict[str, str] = {
     "ticket.created": "ticket, actor — after the ticket and its opening message exist",
     "ticket.status_changed": "ticket, old, new, actor — the new status is set, not yet saved",
+    "ticket.merged": "ticket, duplicate, actor — the duplicate was merged into ticket: its "
+                     "messages moved, it is closed and points at ticket (both saved)",
     "message.public_reply": "ticket, message, actor[, mailed] — a public reply to the customer "
                             "(a person's, or an incident's announcement; mailed: the letters "
                             "are already in the outbox)",

@@ -14,7 +14,9 @@ Rules, stated once:
   keeping their timestamps, so the target's conversation reads in the order things
   happened. The source keeps `merged_into`, is closed, and both get a note and an audit
   row. Nobody is mailed. Mail on the source's thread later lands in the target
-  (firstline.mail.threading.find_ticket follows `merged_into`).
+  (firstline.mail.threading.find_ticket follows `merged_into`). The `ticket.merged` event
+  tells the apps above (mail adds the duplicate's participants to the target, so replies
+  reach everyone who wrote; webhooks), in the same transaction.
 - Each runs in one transaction with the ticket rows locked (in id order, so two operators
   merging two tickets into each other at once wait for each other and the second is
   refused instead of making a cycle).
@@ -27,7 +29,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from firstline.core import audit
+from firstline.core import audit, events
 from firstline.core.clock import now
 from firstline.core.models import User
 from firstline.quality import metrics as script_metrics
@@ -194,4 +196,6 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
     _note(target, actor, _("%(number)s was merged into this ticket.")
           % {"number": source.number})
     target.refresh_from_db()
+    events.publish("ticket.merged", partner_id=target.partner_id, moment=moment,
+                   ticket=target, duplicate=source, actor=actor)
     return target

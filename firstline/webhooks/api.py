@@ -88,6 +88,13 @@ DATA: dict[str, dict[str, Any]] = {
     "ticket.status_changed": {"ticket": TICKET, "actor": _ACTOR,
                               "old_status": {"type": "string"},
                               "new_status": {"type": "string"}},
+    "ticket.merged": {
+        "ticket": {**TICKET, "description": "The ticket the duplicate was merged into, as it "
+                                            "is after the merge (the duplicate's messages "
+                                            "are its now)."},
+        "duplicate": {**TICKET, "description": "The duplicate, closed; the API's "
+                                               "`merged_into` of it names `ticket`."},
+        "actor": _ACTOR},
     "message.public_reply": {"ticket": TICKET, "actor": _ACTOR, "message": {
         "type": "object", "required": ["id", "text", "created_at"],
         "description": "The public reply the customer received (internal notes are never "

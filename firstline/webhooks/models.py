@@ -21,6 +21,7 @@ from firstline.outbox.models import OutboxMessage
 EVENT_CHOICES = [
     ("ticket.created", _("Ticket created")),
     ("ticket.status_changed", _("Ticket status changed")),
+    ("ticket.merged", _("Duplicate merged into a ticket")),
     ("message.public_reply", _("Public reply to the customer")),
     ("escalation.fired", _("Escalation fired")),
     ("sla.breached", _("SLA deadline breached")),

@@ -80,12 +80,15 @@ def data_for(event: str, arguments: dict[str, Any]) -> dict[str, Any]:
         data["ticket"] = ticket_part(ticket)
     elif event == "survey.answered":
         data["ticket"] = None
-    if event in ("ticket.created", "ticket.status_changed", "message.public_reply",
-                 "incident.opened", "incident.resolved"):
+    if event in ("ticket.created", "ticket.status_changed", "ticket.merged",
+                 "message.public_reply", "incident.opened", "incident.resolved"):
         data["actor"] = _actor(arguments.get("actor"))
     if event == "ticket.status_changed":
         data["old_status"] = str(arguments.get("old") or "")
         data["new_status"] = str(arguments.get("new") or "")
+    elif event == "ticket.merged":
+        # `ticket` is the one merged into; the duplicate is closed and points at it.
+        data["duplicate"] = ticket_part(arguments["duplicate"])
     elif event == "message.public_reply":
         message: Message = arguments["message"]
         data["message"] = {"id": message.pk, "text": message.body_text,
