@@ -172,3 +172,33 @@ def test_queue_row_escapes_what_customers_and_partners_typed(cast):
     assert "O&#x27;Brien &amp; &lt;b&gt;Sons&lt;/b&gt;" in page
     partner_page = client_for(cast.a.manager).get(reverse("queue"), {"status": "active"})
     assert f"<td>{cast.a.partner.name}</td>" not in partner_page.content.decode()
+
+
+def test_all_tickets_shows_spam_and_merged_badges_for_no_extra_query(cast):
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from firstline.tickets import merge as merging
+
+    operator = client_for(cast.operator)
+    params = {"status": "any", "partner": cast.a.partner.pk}
+    add_tickets(cast, 4)
+    few, _page = queries_for(operator, reverse("queue"), params)
+    loads = list(Ticket.objects.filter(partner=cast.a.partner, subject__startswith="Load"))
+    merging.mark_spam(ticket=cast.a.other_ticket, actor=cast.operator)
+    for ticket in loads:
+        merging.merge(source=ticket, target=cast.a.ticket, actor=cast.operator)
+    add_tickets(cast, 8)  # three times the rows
+    many, response = queries_for(operator, reverse("queue"), params)
+
+    rows = {row["pk"]: row for row in response.context["rows"]}
+    page = response.content.decode()
+    with translation.override(response["Content-Language"]):  # the page's language
+        spam, merged_into = _("Spam"), _("Merged into %(number)s") % {
+            "number": cast.a.ticket.number}
+    assert rows[cast.a.other_ticket.pk]["spam"] == spam
+    assert page.count(f'<span class="tag tag-spam">{spam}</span>') == 1
+    merged = f'<span class="tag tag-merged">{merged_into}</span>'
+    assert page.count(merged) == len(loads) == 2
+    assert rows[cast.a.ticket.pk]["spam"] == rows[cast.a.ticket.pk]["merged_into"] == ""
+    assert many == few

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from firstline.core.clock import now
 from firstline.core.models import User
 from firstline.tenancy import tickets_for
-from firstline.tickets.models import Priority, Status, Ticket
+from firstline.tickets.models import Priority, Status, Ticket, format_number
 from firstline.tickets.queries import ACTIVE, ANY, FIRST_LINE, QueueFilter, queue
 from firstline.web.preference_models import QueuePreference
 from firstline.web.templatetags.desk import due_badge
@@ -64,6 +64,7 @@ ROW_FIELDS = (
     "first_response_at", "sla_policy_id", "typical_request_id", "partner_id", "contact_id",
     "assignee_id", "partner__name", "contact__name", "assignee__username",
     "assignee__first_name", "assignee__last_name", "typical_request__resolution_minutes",
+    "is_spam", "merged_into",
 )
 
 
@@ -83,6 +84,7 @@ def queue_rows(tickets: Iterable[Ticket]) -> list[dict[str, Any]]:
     head, _sep, tail = reverse("ticket", args=[1]).rpartition("/1/")
     statuses = {value: str(label) for value, label in Status.choices}
     priorities = {value: str(label) for value, label in Priority.choices}
+    spam = str(_("Spam"))
     return [
         {
             "pk": ticket.pk,
@@ -97,6 +99,12 @@ def queue_rows(tickets: Iterable[Ticket]) -> list[dict[str, Any]]:
             "priority_label": priorities.get(ticket.priority, ticket.priority),
             "assignee": ticket.assignee.display_name if ticket.assignee_id else "",
             "due": due_badge(ticket),
+            # Closed tickets show only under "all tickets": these say why one was closed.
+            # Both from the row's own columns (the target's number is its id's).
+            "spam": spam if ticket.is_spam else "",
+            "merged_into": (_("Merged into %(number)s") % {
+                "number": format_number(ticket.merged_into_id)}
+                if ticket.merged_into_id is not None else ""),
         }
         for ticket in tickets
     ]

@@ -61,13 +61,17 @@ def queue_row(row: dict[str, Any], with_partner: bool) -> SafeString:
     partner = f"<td>{escape_text(row['partner'])}</td>" if with_partner else ""
     assignee = (escape_text(row["assignee"]) if row["assignee"]
                 else '<span class="muted">—</span>')
+    # Why a closed ticket was closed without a resolution (rows of "all tickets").
+    cleanup = "".join(
+        f' <span class="tag tag-{kind}">{escape_text(row[key])}</span>'
+        for key, kind in (("spam", "spam"), ("merged_into", "merged")) if row.get(key))
     return mark_safe(  # noqa: S308 - every value is escaped; `due` is due_badge's SafeString
         f'<tr>\n      <td><a href="{url}">{escape_text(row["number"])}</a></td>'
         f"{partner}"
         f'\n      <td><a href="{url}">{escape_text(row["subject"])}</a></td>'
         f"\n      <td>{escape_text(row['contact'] or '—')}</td>"
         f'\n      <td><span class="status status-{escape_text(row["status"])}">'
-        f'{escape_text(row["status_label"])}</span></td>'
+        f'{escape_text(row["status_label"])}</span>{cleanup}</td>'
         f'\n      <td><span class="prio prio-{escape_text(row["priority"])}">'
         f'{escape_text(row["priority_label"])}</span></td>'
         f"\n      <td>{assignee}</td>"
