@@ -14,17 +14,19 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from firstline.contacts.models import ContactEmail
 from firstline.mail import handling, ingest
 from firstline.mail.ingest import process_stored, store_raw
-from firstline.mail.models import InboundMail
+from firstline.mail.models import AutoReplyLog, InboundMail
+from firstline.mail.parsed import Address
 from firstline.outbox.models import OutboxMessage
 from firstline.tickets.models import Message, Ticket
 from tests import test_mail_ingest as single
 from tests import test_mail_ingest_e2e as single_e2e
 from tests.test_mail_ingest import *  # noqa: F403 — the same tests, on the batch path
-from tests.test_mail_ingest import email_tickets, letter, make_mailbox, raw_for
+from tests.test_mail_ingest import acks, email_tickets, letter, make_mailbox, raw_for
 from tests.test_mail_ingest_e2e import *  # noqa: F403
 from tests.test_mail_ingest_e2e import eml
 
@@ -95,11 +97,11 @@ def test_a_batch_takes_no_more_than_its_limit_oldest_first(cast, mailbox) -> Non
 def test_one_failing_letter_costs_only_itself(cast, mailbox, monkeypatch) -> None:
     real = handling.handle
 
-    def handle(inbound, parsed, raw, box):
+    def handle(inbound, parsed, raw, box, lookups=None):
         if "bad@alpha.example" in parsed.message_id:
-            real(inbound, parsed, raw, box)  # its ticket is written, then it fails
+            real(inbound, parsed, raw, box, lookups)  # its ticket is written, then it fails
             raise RuntimeError("disk full")
-        real(inbound, parsed, raw, box)
+        real(inbound, parsed, raw, box, lookups)
 
     monkeypatch.setattr(handling, "handle", handle)
     raws = [eml(message_id="<good1@alpha.example>"), eml(message_id="<bad@alpha.example>"),
@@ -181,6 +183,92 @@ def test_mail_work_once_empties_the_queue(cast, mailbox) -> None:
     call_command("mail_work", "--once", "--batch", "2", stdout=out)
     assert "3 letters processed" in out.getvalue()
     assert not InboundMail.objects.filter(status="stored").exists()
+
+
+# A batch asks once what each letter would ask ----------------------------------------------
+
+
+def _selects_from(queries, table: str) -> int:
+    return sum(1 for query in queries
+               if query["sql"].startswith("SELECT") and f'FROM "{table}"' in query["sql"])
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_a_batch_looks_up_senders_references_and_reply_counts_in_one_query_each(
+    cast, mailbox, count
+) -> None:
+    original = store_raw(eml(message_id="<orig@alpha.example>"), mailbox=mailbox)
+    assert process_stored() == 1
+    for number in range(count):
+        known = number % 2 == 0
+        store_raw(eml(
+            message_id=f"<q{number}@alpha.example>",
+            sender="ivan@alpha.example" if known else f"new{number}@elsewhere.example",
+            subject="Re: FTP" if number % 4 == 0 else f"Вопрос {number}",
+            headers="In-Reply-To: <orig@alpha.example>\n" if number % 4 == 0 else "",
+        ), mailbox=mailbox)
+    with CaptureQueriesContext(connection) as queries:
+        assert process_stored(limit=20) == count
+    assert _selects_from(queries, "contacts_contactemail") == 1
+    assert _selects_from(queries, "mail_mailreference") == 1
+    assert _selects_from(queries, "mail_autoreplylog") == 1
+    rows = InboundMail.objects.exclude(pk=original.pk).order_by("id")
+    assert {row.status for row in rows} == {"processed"}
+    original.refresh_from_db()
+    answers = [row for number, row in enumerate(rows) if number % 4 == 0]
+    assert {row.ticket_id for row in answers} == {original.ticket_id}
+    assert len(email_tickets(cast.a.partner)) == 1 + count - len(answers)
+
+
+def test_two_letters_of_a_new_sender_in_one_batch_make_one_contact(cast, mailbox) -> None:
+    first = store_raw(eml(message_id="<n1@x.example>", sender="Пётр <petr@new.example>",
+                          subject="Вопрос один"), mailbox=mailbox)
+    second = store_raw(eml(message_id="<n2@x.example>", sender="Пётр <petr@new.example>",
+                           subject="Вопрос два"), mailbox=mailbox)
+    assert process_stored() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    (email,) = ContactEmail.objects.filter(address="petr@new.example")
+    assert first.ticket.contact_id == second.ticket.contact_id == email.contact_id
+    assert not email.is_confirmed
+
+
+def test_the_reply_limit_holds_inside_one_batch(cast, mailbox, settings) -> None:
+    settings.FIRSTLINE_MAIL_AUTOREPLY_MAX = 3
+    # One automatic reply already went to Ivan within the hour: two more may go.
+    AutoReplyLog.objects.create(partner=cast.a.partner, address="ivan@alpha.example")
+    rows = [store_raw(eml(message_id=f"<l{number}@alpha.example>",
+                          subject=f"Вопрос номер {number}"), mailbox=mailbox)
+            for number in range(4)]
+    assert process_stored() == 4
+    for row in rows:
+        row.refresh_from_db()
+    assert [bool(acks(row.ticket)) for row in rows] == [True, True, False, False]
+    assert all("automatic replies" in row.problems for row in rows[2:])
+    assert AutoReplyLog.objects.filter(address="ivan@alpha.example").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_address_the_outbox_refuses_costs_only_the_acknowledgement(
+    cast, mailbox, monkeypatch
+) -> None:
+    refused = letter(message_id="refused@customer.example",
+                     reply_to=(Address("", "not-an-address@"),), subject="Вопрос один")
+    fine = letter(message_id="fine@customer.example", subject="Вопрос два")
+    by_raw = {raw_for(parsed): parsed for parsed in (refused, fine)}
+    rows = [store_raw(raw, mailbox=mailbox) for raw in by_raw]
+    commits = []
+    commit = connection.commit
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "commit", lambda: commits.append(1) or commit())
+        assert process_stored(parse=by_raw.__getitem__) == 2
+    assert commits == [1]  # one transaction: the batch was not rolled back and redone
+    for row in rows:
+        row.refresh_from_db()
+    assert [row.status for row in rows] == ["processed", "processed"]
+    assert "No acknowledgement: Not an e-mail address: not-an-address@" in rows[0].problems
+    assert acks(rows[0].ticket) == [] and len(acks(rows[1].ticket)) == 1
+    assert AutoReplyLog.objects.count() == 1
 
 
 # Several workers (PostgreSQL) --------------------------------------------------------------

@@ -14,15 +14,18 @@ than in the .po files.
 
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import letter_language
 from firstline.core import config_cache
+from firstline.core.bulk import insert_all
 from firstline.core.clock import now
 from firstline.core.models import Partner
 from firstline.mail import outbound, threading
@@ -203,11 +206,46 @@ def compose(ticket: Ticket, *, name: str, subject: str, text: str) -> Acknowledg
 # Rate limit ------------------------------------------------------------------------------
 
 
-def allowed(address: str) -> bool:
-    """Whether another automatic reply may go to this address now (a loop stops here)."""
+def allowed(address: str, recent: "RecentReplies | None" = None) -> bool:
+    """Whether another automatic reply may go to this address now (a loop stops here).
+
+    `recent`: the counts of a batch's addresses, read already (see RecentReplies)."""
     count, minutes = autoreply_limit()
+    if recent is not None and address in recent.counts:
+        return recent.counts[address] < count
     since = now() - timedelta(minutes=minutes)
     return AutoReplyLog.objects.filter(address=address, sent_at__gte=since).count() < count
+
+
+class RecentReplies:
+    """How many automatic replies each address of a batch of letters got within the limit's
+    window: one grouped query instead of a COUNT a letter (firstline.mail.ingest's batches).
+    The batch's own replies are counted as they are made (`log`), so the limit holds inside
+    the batch as it did letter by letter; their rows are written together at the end of the
+    batch (`write`), in its transaction."""
+
+    def __init__(self, addresses: Iterable[str]) -> None:
+        wanted = {address for address in addresses if address}
+        self.counts: dict[str, int] = dict.fromkeys(wanted, 0)
+        self._new: list[AutoReplyLog] = []
+        if not wanted:
+            return
+        _count, minutes = autoreply_limit()
+        since = now() - timedelta(minutes=minutes)
+        rows = (
+            AutoReplyLog.objects.filter(address__in=wanted, sent_at__gte=since)
+            .values_list("address").annotate(sent=Count("id")).order_by()
+        )
+        for address, sent in rows:
+            self.counts[address] = sent
+
+    def log(self, row: AutoReplyLog) -> None:
+        self._new.append(row)
+        self.counts[row.address] = self.counts.get(row.address, 0) + 1
+
+    def write(self) -> None:
+        insert_all(AutoReplyLog, self._new)
+        self._new = []
 
 
 def acknowledge(
@@ -220,12 +258,15 @@ def acknowledge(
     reply_to: str | None = None,
     thread: dict[str, str] | None = None,
     just_created: bool = False,
+    replies: RecentReplies | None = None,
 ) -> tuple[OutboxMessage, Acknowledgement]:
     """Record the acknowledgement on the ticket and put it in the outbox (caller's transaction).
 
     `reply_to` is the mailbox the letter came to; `thread` answers the customer's letter
     (by default, the ticket's thread as recorded). `just_created`: the ticket is the one
     create_ticket just returned in this transaction (see tickets.services.add_message).
+    `replies`: a batch's counts (see RecentReplies), which then keep the log row for the
+    batch to write.
     """
     ack = compose(ticket, name=name, subject=subject, text=text)
     message: Message = ticket_services.add_message(
@@ -238,7 +279,11 @@ def acknowledge(
         body=ack.body, html=text_to_html(ack.body), automatic=True, reply_to=reply_to,
         thread=thread, files=[],
     )
-    AutoReplyLog.objects.create(partner_id=ticket.partner_id, address=recipient)
+    log = AutoReplyLog(partner_id=ticket.partner_id, address=recipient)
+    if replies is not None:
+        replies.log(log)
+    else:
+        log.save(force_insert=True)
     return row, ack
 
 

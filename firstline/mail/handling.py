@@ -11,6 +11,7 @@ never resumes a ticket.
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,6 +28,8 @@ from firstline.mail.models import InboundMail, Mailbox, MailReference
 from firstline.mail.outbound import LOOP_HEADER
 from firstline.mail.parsed import ParsedMail
 from firstline.mail.rawheaders import header_block
+from firstline.outbox.models import Channel as OutboxChannel
+from firstline.outbox.services import clean_recipient
 from firstline.tickets import services as ticket_services
 from firstline.tickets.models import Channel, Message, Status, Ticket
 
@@ -43,9 +46,12 @@ MailStatus = InboundMail.Status
 class Result:
     """What processing found out, written onto the inbound row at the end."""
 
-    def __init__(self, inbound: InboundMail, parsed: ParsedMail) -> None:
+    def __init__(
+        self, inbound: InboundMail, parsed: ParsedMail, lookups: "Lookups | None" = None
+    ) -> None:
         self.inbound = inbound
         self.parsed = parsed
+        self.lookups = lookups
         self.problems: list[str] = list(parsed.problems)
 
     def done(self, ticket: Ticket | None, message: Message | None) -> None:
@@ -65,9 +71,44 @@ class Result:
         self.inbound.ticket = ticket
 
 
-def handle(inbound: InboundMail, parsed: ParsedMail, raw: bytes, mailbox: Mailbox) -> None:
+@dataclass(frozen=True)
+class Lookups:
+    """What the letters of a batch would otherwise each ask the database: the Message-IDs
+    they name, their senders' addresses, the automatic replies their answer addresses got.
+    Read in three queries for the batch (`look_up_batch`); what the batch itself writes is
+    added as it goes, so each letter sees what it would have seen asking alone."""
+
+    references: threading.KnownReferences
+    emails: identify.KnownEmails
+    replies: autoreply.RecentReplies
+
+    def write(self) -> None:
+        """The rows the batch kept to write together (references, automatic-reply log)."""
+        self.references.write()
+        self.replies.write()
+
+
+def look_up_batch(letters: Sequence[tuple[ParsedMail, Mailbox]]) -> Lookups:
+    ids: list[str] = []
+    senders: list[tuple[int, str]] = []
+    recipients: list[str] = []
+    for parsed, mailbox in letters:
+        ids += threading.wanted_ids(parsed)
+        senders.append((mailbox.partner_id, parsed.sender.email))
+        recipients.append(ack_recipient(parsed))
+    return Lookups(
+        threading.KnownReferences(ids), identify.KnownEmails(senders),
+        autoreply.RecentReplies(recipients),
+    )
+
+
+def handle(
+    inbound: InboundMail, parsed: ParsedMail, raw: bytes, mailbox: Mailbox,
+    lookups: Lookups | None = None,
+) -> None:
+    """`lookups`: the batch's (process_stored), else each lookup is its own query."""
     partner = mailbox.partner
-    result = Result(inbound, parsed)
+    result = Result(inbound, parsed, lookups)
     inbound.sender = parsed.sender.email[:500]
     inbound.subject = parsed.subject[:500]
     _adopt_message_id(inbound, parsed)
@@ -75,7 +116,7 @@ def handle(inbound: InboundMail, parsed: ParsedMail, raw: bytes, mailbox: Mailbo
         parsed.auto_submitted or parsed.bulk or parsed.from_mailer_daemon
         or parsed.delivery_report is not None
     )
-    known = threading.look_up(partner, parsed)
+    known = threading.look_up(partner, parsed, lookups.references if lookups else None)
     if known.ours or is_own(parsed, raw):
         result.ignore(InboundMail.Ignored.LOOP)
     elif parsed.delivery_report is not None or parsed.from_mailer_daemon:
@@ -179,7 +220,7 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
         note = _("Automatic reply from %(address)s:") % {"address": address}
         message = _note(ticket, f"{note}\n\n{text}", files)
     else:
-        known = identify.known_email(ticket.partner, address)
+        known = identify.known_email(ticket.partner, address, _emails(result))
         # A forwarded thread (one of the ticket's Message-IDs, or its checked subject tag) may
         # add its sender when the mailbox says so; a bare number never does: numbers are
         # guessed.
@@ -190,7 +231,9 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
         if adds_strangers or threading.may_join(
             ticket, address, known, colleagues=mailbox.colleagues_may_join
         ):
-            sender = identify.sender_contact(ticket.partner, parsed.sender, known=known)
+            sender = identify.sender_contact(
+                ticket.partner, parsed.sender, known=known, emails=_emails(result)
+            )
             if sender.contact.pk != ticket.contact_id:
                 threading.add_participant(ticket, sender.contact, address)
             message = ticket_services.add_message(
@@ -206,6 +249,10 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
             )
     _remember(result, ticket, message)
     result.done(ticket, message)
+
+
+def _emails(result: Result) -> identify.KnownEmails | None:
+    return result.lookups.emails if result.lookups is not None else None
 
 
 def _unknown_sender_note(found: threading.Found, parsed: ParsedMail) -> str:
@@ -244,7 +291,7 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
     if not text:
         result.empty()
         return
-    sender = identify.sender_contact(partner, parsed.sender)
+    sender = identify.sender_contact(partner, parsed.sender, emails=_emails(result))
     how = identify.identify(partner, sender, f"{parsed.subject}\n{parsed.full_text or text}")
     ticket = ticket_services.create_ticket(
         partner=partner, actor=None, channel=Channel.EMAIL,
@@ -267,27 +314,42 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
     _acknowledge(result, ticket, mailbox, sender.contact.name, text)
 
 
+def ack_recipient(parsed: ParsedMail) -> str:
+    """Where the acknowledgement goes: the letter's Reply-To, else its sender."""
+    answer_to = next((item.email for item in parsed.reply_to if item.email), "")
+    return answer_to or parsed.sender.email
+
+
 def _acknowledge(
     result: Result, ticket: Ticket, mailbox: Mailbox, name: str, text: str
 ) -> None:
     parsed = result.parsed
-    answer_to = next((item.email for item in parsed.reply_to if item.email), "")
-    recipient = answer_to or parsed.sender.email
-    if not autoreply.allowed(recipient):
+    recipient = ack_recipient(parsed)
+    replies = result.lookups.replies if result.lookups is not None else None
+    if not autoreply.allowed(recipient, replies):
         result.problems.append(
             _("No acknowledgement: %(address)s got the most automatic replies allowed for "
               "now.") % {"address": recipient}
         )
         return
+    thread = threading.answering(parsed)
+    # An address the outbox refuses costs the acknowledgement, not the ticket: letter by
+    # letter a savepoint undoes what was written of it. In a batch the outbox's own checks
+    # run first, so no savepoint (two round trips) is needed; should the outbox refuse it
+    # all the same, the ValidationError goes up, the batch is rolled back and its letters
+    # are processed one by one, with the savepoint.
+    in_batch = result.lookups is not None
     try:
-        # A savepoint: an address the outbox refuses costs the acknowledgement, not the ticket.
-        with transaction.atomic():
+        if in_batch:
+            clean_recipient(OutboxChannel.EMAIL, recipient)
+        with transaction.atomic(savepoint=not in_batch):
             _row, ack = autoreply.acknowledge(
                 ticket, recipient=recipient, name=name, subject=parsed.subject, text=text,
-                reply_to=mailbox.address, thread=threading.answering(parsed),
-                just_created=True,
+                reply_to=mailbox.address, thread=thread, just_created=True, replies=replies,
             )
     except ValidationError as exc:
+        if in_batch and transaction.get_connection().needs_rollback:
+            raise
         result.problems.append(
             _("No acknowledgement: %(error)s") % {"error": "; ".join(exc.messages)}
         )

@@ -7,6 +7,7 @@ number named in the letter. An unconfirmed address alone identifies nobody.
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -39,12 +40,55 @@ class Sender:
     created: bool
 
 
-def known_email(partner: Partner, address: str) -> ContactEmail | None:
-    return (
-        ContactEmail.objects.filter(partner=partner, address=address.strip().lower())
+def known_email(
+    partner: Partner, address: str, emails: "KnownEmails | None" = None
+) -> ContactEmail | None:
+    """The partner's row for this address (its contact and organisation loaded), or None.
+
+    `emails`: the batch's addresses, looked up already (see KnownEmails)."""
+    address = address.strip().lower()
+    if emails is not None and emails.has(partner.pk, address):
+        return emails.get(partner.pk, address)
+    found = (
+        ContactEmail.objects.filter(partner=partner, address=address)
         .select_related("contact__organisation")
         .first()
     )
+    if emails is not None:
+        emails.add(partner.pk, address, found)
+    return found
+
+
+class KnownEmails:
+    """The sender addresses of a batch of letters, looked up in one query instead of one a
+    letter (firstline.mail.ingest.process_stored). Rows the batch creates (a new sender's
+    contact) are added as they are made, so a second letter from that sender in the same
+    batch finds it, as a query would have; the instances are shared, so a change one letter
+    makes to a contact (identify links its organisation) is what the next one sees."""
+
+    def __init__(self, pairs: Iterable[tuple[int, str]]) -> None:
+        wanted = {(partner_id, address.strip().lower()) for partner_id, address in pairs
+                  if address and address.strip()}
+        self._rows: dict[tuple[int, str], ContactEmail | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return
+        found = ContactEmail.objects.filter(
+            partner_id__in={partner_id for partner_id, _address in wanted},
+            address__in={address for _partner_id, address in wanted},
+        ).select_related("contact__organisation")
+        for row in found:
+            key = (row.partner_id, row.address)
+            if key in self._rows:
+                self._rows[key] = row
+
+    def has(self, partner_id: int, address: str) -> bool:
+        return (partner_id, address) in self._rows
+
+    def get(self, partner_id: int, address: str) -> ContactEmail | None:
+        return self._rows.get((partner_id, address))
+
+    def add(self, partner_id: int, address: str, row: ContactEmail | None) -> None:
+        self._rows[(partner_id, address)] = row
 
 
 def name_for(address: Address) -> str:
@@ -54,12 +98,13 @@ def name_for(address: Address) -> str:
 
 
 def sender_contact(
-    partner: Partner, address: Address, known: ContactEmail | None = None
+    partner: Partner, address: Address, known: ContactEmail | None = None,
+    emails: KnownEmails | None = None,
 ) -> Sender:
     """The partner's contact with this address, created unconfirmed when there is none.
 
     `known` is the address's row when the caller has looked it up already."""
-    found = known or known_email(partner, address.email)
+    found = known or known_email(partner, address.email, emails)
     if found is not None:
         return Sender(found.contact, found, created=False)
     try:
@@ -71,10 +116,15 @@ def sender_contact(
                 partner=partner, contact=contact, address=address.email, is_confirmed=False
             )
     except IntegrityError:
+        # Read again, and kept for the batch's next letters: the cached "none" is out of date.
         found = known_email(partner, address.email)
         if found is None:
             raise
+        if emails is not None:
+            emails.add(partner.pk, found.address, found)
         return Sender(found.contact, found, created=False)
+    if emails is not None:
+        emails.add(partner.pk, email.address, email)
     return Sender(contact, email, created=True)
 
 

@@ -142,13 +142,14 @@ def _claim(limit: int, mailbox_ids: list[int] | None) -> list[InboundMail]:
 def _handle_batch(
     rows: list[InboundMail], parse: Callable[[bytes], ParsedMail], mailboxes: dict[int, Mailbox]
 ) -> None:
-    adopted: set[tuple[int, str]] = set()
+    # Parsed first, all of them: then what the letters ask the database (the Message-IDs
+    # they name, their senders, their acknowledgement counts) is asked once for the batch.
+    letters: list[tuple[InboundMail, ParsedMail, bytes]] = []
     for row in rows:
         try:
             raw = row.raw_bytes()
         except Exception as exc:
             raise _BatchFailed(row.pk) from exc  # e.g. its file is gone: see process_stored
-        stored_id = row.message_id
         try:
             parsed = parse(raw)
         except Exception as exc:  # noqa: BLE001 — the letter stays, failed, for an operator
@@ -157,17 +158,28 @@ def _handle_batch(
             row.error = f"parser: {type(exc).__name__}: {exc}"[:10000]
             row.processed_at = now()
             continue
-        try:
-            handling.handle(row, parsed, raw, mailboxes[row.mailbox_id])
-        except Exception as exc:
-            raise _BatchFailed(row.pk) from exc
-        if row.message_id != stored_id:
-            # Adopted from the parsed headers: two letters of one batch cannot both take it
-            # (the database would refuse the batch's update).
-            if (row.mailbox_id, row.message_id) in adopted:
-                row.message_id = stored_id
-            adopted.add((row.mailbox_id, row.message_id))
-        row.processed_at = now()
+        letters.append((row, parsed, raw))
+    if not letters:
+        return
+    lookups = handling.look_up_batch(
+        [(parsed, mailboxes[row.mailbox_id]) for row, parsed, _raw in letters]
+    )
+    adopted: set[tuple[int, str]] = set()
+    with lookups.references.recording():
+        for row, parsed, raw in letters:
+            stored_id = row.message_id
+            try:
+                handling.handle(row, parsed, raw, mailboxes[row.mailbox_id], lookups)
+            except Exception as exc:
+                raise _BatchFailed(row.pk) from exc
+            if row.message_id != stored_id:
+                # Adopted from the parsed headers: two letters of one batch cannot both take
+                # it (the database would refuse the batch's update).
+                if (row.mailbox_id, row.message_id) in adopted:
+                    row.message_id = stored_id
+                adopted.add((row.mailbox_id, row.message_id))
+            row.processed_at = now()
+    lookups.write()
 
 
 def _write_back(rows: list[InboundMail]) -> None:

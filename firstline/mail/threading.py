@@ -16,13 +16,16 @@ policy says to add such senders.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from firstline.contacts.models import Contact, ContactEmail
+from firstline.core.bulk import insert_all
 from firstline.core.models import Partner
 from firstline.mail.models import MailParticipant, MailReference
 from firstline.mail.parsed import ParsedMail
@@ -101,17 +104,82 @@ class Known:
     answers_ours: bool = False
 
 
-def look_up(partner: Partner, parsed: ParsedMail) -> Known:
+# (message_id, ticket_id, partner_id, direction): what look_up reads of a MailReference.
+ReferenceRow = tuple[str, int, int, str]
+_REFERENCE_COLUMNS = ("message_id", "ticket_id", "partner_id", "direction")
+
+
+def wanted_ids(parsed: ParsedMail) -> list[str]:
+    """The ids `look_up` asks about: the letter's own, then those it answers."""
+    own = clean_id(parsed.message_id)
+    answered = thread_ids(parsed)
+    return [own, *answered] if own else answered
+
+
+class KnownReferences:
+    """The MailReferences a batch of letters asks about, read in one query instead of one a
+    letter (firstline.mail.ingest.process_stored). While `recording()`, every reference the
+    batch remembers is added too: a letter answering one processed earlier in the same batch
+    finds its ticket, as a query would have. The new rows themselves are written together
+    at the end of the batch (`write`, one COPY), in its transaction: nothing in the batch
+    reads them back from the table."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        wanted = {value for value in ids if value}
+        self._rows: dict[str, list[ReferenceRow]] = {value: [] for value in wanted}
+        self._new: list[MailReference] = []
+        if wanted:
+            rows = MailReference.objects.filter(message_id__in=wanted).order_by("id")
+            for row in rows.values_list(*_REFERENCE_COLUMNS):
+                self._rows[row[0]].append(row)
+
+    def rows(self, wanted: list[str]) -> list[ReferenceRow] | None:
+        """The rows for these ids; None when one of them was not looked up."""
+        if any(value not in self._rows for value in wanted):
+            return None
+        return [row for value in wanted for row in self._rows[value]]
+
+    def add(self, row: ReferenceRow) -> None:
+        if row[0] in self._rows:
+            self._rows[row[0]].append(row)
+
+    def remember(self, reference: MailReference) -> None:
+        self._new.append(reference)
+        self.add((reference.message_id, reference.ticket_id, reference.partner_id,
+                  reference.direction))
+
+    def write(self) -> None:
+        insert_all(MailReference, self._new)
+        self._new = []
+
+    @contextmanager
+    def recording(self) -> Iterator["KnownReferences"]:
+        token = _recording.set(self)
+        try:
+            yield self
+        finally:
+            _recording.reset(token)
+
+
+_recording: ContextVar[KnownReferences | None] = ContextVar("mail_references", default=None)
+
+
+def look_up(
+    partner: Partner, parsed: ParsedMail, references: KnownReferences | None = None
+) -> Known:
     """One query for both: our own id coming back (any partner), the ticket answered (this
-    partner's only: another partner's ids are just text)."""
+    partner's only: another partner's ids are just text). `references`: the batch's, read
+    already."""
     own = clean_id(parsed.message_id)
     answered = thread_ids(parsed)
     wanted = [own, *answered] if own else answered
     if not wanted:
         return Known(False, None)
-    rows = MailReference.objects.filter(message_id__in=wanted).values_list(
-        "message_id", "ticket_id", "partner_id", "direction"
-    )
+    rows = references.rows(wanted) if references is not None else None
+    if rows is None:
+        rows = MailReference.objects.filter(message_id__in=wanted).values_list(
+            *_REFERENCE_COLUMNS
+        )
     ours = False
     tickets: dict[str, int] = {}
     # Tickets one of whose letters from us is answered: our Message-IDs are random, while a
@@ -199,10 +267,15 @@ def remember(
     value = clean_id(message_id)
     if not value:
         return
-    MailReference.objects.create(
+    reference = MailReference(
         partner_id=ticket.partner_id, ticket=ticket, message_id=value, direction=direction,
         ticket_message=message, outbox_id=outbox_id, recipient=recipient[:500],
     )
+    batch = _recording.get()
+    if batch is not None:
+        batch.remember(reference)  # written with the batch's others
+    else:
+        reference.save(force_insert=True)
 
 
 def _bracketed(ids: Iterable[str]) -> str:
