@@ -4,19 +4,21 @@
 authenticated either by a token (a partner's integration account: the call must be on
 that partner's number; or provider staff) or, for a PBX that cannot send a bearer token,
 by `X-Firstline-Signature: sha256=<hex HMAC-SHA256 of the raw body>` keyed with
-FIRSTLINE_CALLS_WEBHOOK_SECRET. The same event sent twice is recorded once.
+FIRSTLINE_CALLS_WEBHOOK_SECRET. The event is stored as received (`calls.inbox`) and the
+answer comes at once; the `calls_work` worker applies it within a moment.
+`GET /api/calls/events/{key}` says what became of it. The same event sent twice is
+recorded once.
 """
 
 import hashlib
 import hmac
-import json
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -28,9 +30,10 @@ from firstline.api.auth import TokenAuth, UiSessionAuth
 from firstline.api.fields import NO_NUL_PATTERN, Id, Text
 from firstline.api.pagination import PageParams, paginate
 from firstline.api.schemas import BODY_ERRORS, COMMON_ERRORS, NOT_FOUND, Ref
-from firstline.calls import queries, services
-from firstline.calls.events import MAX_CALL_SECONDS, CallEvent, Kind
-from firstline.calls.models import Call, Direction, Outcome, RawCallEvent, Source
+from firstline.calls import inbox, queries, services
+from firstline.calls.events import MAX_CALL_SECONDS, BadEvent
+from firstline.calls.models import Call, Direction, Outcome, Source
+from firstline.core.clock import now
 from firstline.core.models import User
 from firstline.tenancy import partners_for, tickets_for
 
@@ -93,15 +96,26 @@ class CallEventIn(Schema):
         return value
 
 
-class EventResultOut(Schema):
-    event_id: int = Field(description="The stored raw event.")
-    state: Literal["processed", "waiting", "failed"] = Field(description=(
-        "processed: applied to its call; waiting: kept until its call starts; failed: "
-        "refused and kept for an operator, `field` and `reason` say why."))
+class EventStateOut(Schema):
+    key: str = Field(description=(
+        "The event's key (hex SHA-256 of its fields): `GET /api/calls/events/{key}` says "
+        "what became of it. The same event sent again has the same key."))
+    event_id: int = Field(description=(
+        "accepted: its number in the inbox; afterwards: the kept raw event's id."))
+    state: Literal["accepted", "processed", "waiting", "failed"] = Field(description=(
+        "accepted: stored, to be applied within a moment; processed: applied to its call; "
+        "waiting: kept until its call starts; failed: refused and kept for an operator, "
+        "`field` and `reason` say why."))
     field: str = Field("", description="On failed: the field that was wrong.")
     duplicate: bool = Field(description="The same event was received before; nothing changed.")
-    call_id: int | None = Field(description="The call it was applied to.")
-    reason: str
+    call_id: int | None = Field(None, description="The call it was applied to.")
+    reason: str = ""
+
+
+EVENT_KEY_PATTERN = r"^[0-9a-f]{64}$"
+EventKey = Annotated[str, Field(
+    pattern=EVENT_KEY_PATTERN,
+    examples=["5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"])]
 
 
 class CallOut(Schema):
@@ -161,28 +175,38 @@ class MinutesFilters(Schema):
 # --- Endpoints -----------------------------------------------------------------------------
 
 
-def _event(payload: CallEventIn) -> CallEvent:
-    return CallEvent(
-        kind=Kind(payload.event), external_id=payload.call_id, at=payload.at,
-        direction=payload.direction, caller=payload.caller, dialled=payload.dialled,
-        operator=payload.operator, outcome=payload.outcome,
-        talk_seconds=payload.talk_seconds, recording_url=payload.recording_url,
-    )
+def _sees(principal: object, partner_id: int | None) -> bool:
+    """Whether the sender may read an event of this partner (None: of no partner yet)."""
+    if isinstance(principal, SignedPbx):
+        return True
+    user: User = principal  # type: ignore[assignment]
+    return user.is_provider_staff or (user.is_partner_user and user.partner_id == partner_id)
+
+
+def _state_body(found: inbox.EventState, *, duplicate: bool, full: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": found.key, "event_id": found.event_id, "state": found.state,
+                            "duplicate": duplicate}
+    if full:
+        body |= {"field": found.field, "reason": found.reason, "call_id": found.call_id}
+    return body
 
 
 @router.post(
     "/calls/events",
     auth=[SignatureAuth(), TokenAuth(), UiSessionAuth()],
-    response={200: EventResultOut, 202: EventResultOut, **COMMON_ERRORS, **BODY_ERRORS},
+    response={200: EventStateOut, 202: EventStateOut, **COMMON_ERRORS, **BODY_ERRORS},
 )
 def post_event(request: HttpRequest, payload: CallEventIn) -> Status[dict[str, Any]]:
-    """Record one call event.
+    """Take one call event; it is applied to its call within a moment.
 
-    200: applied (or a replay of one, `duplicate`). 202: stored but not applied: kept
-    until its call starts (`waiting`), or refused for what it says (`failed`: an unknown
-    support number, a caller that is not a phone number, a time half a day away from its
-    call), with the field and the reason, kept for an operator. A PBX should not retry a
-    202; a malformed body (422) is not stored at all."""
+    202 `accepted`: stored; the `calls_work` worker applies it within a second or so (an
+    event for a call not started yet then waits for it). `GET /api/calls/events/{key}`
+    says what became of it: processed, waiting, or failed with the field and the reason.
+    202 `failed`: refused for what it says without its call (a number that is not a
+    partner's support number, or not this token's partner's; a caller that is not a
+    phone number), with `field` and `reason`, and kept for an operator; a PBX should not
+    retry it. 200: the same event was received before (`duplicate`), with what became of
+    it; nothing changed. A malformed body (422) is not stored at all."""
     principal = request.auth  # type: ignore[attr-defined]
     partner = None
     if isinstance(principal, User):
@@ -191,16 +215,42 @@ def post_event(request: HttpRequest, payload: CallEventIn) -> Status[dict[str, A
         elif not principal.is_provider_staff:
             raise PermissionDenied(_("Only a partner's integration account posts call events."))
     data = payload.model_dump(mode="json")
-    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    recorded = services.record_event(
-        source=Source.WEBHOOK, payload=data, dedupe_key=key,
-        parse=lambda: _event(payload), partner=partner,
-    )
-    raw = recorded.raw
-    field = raw.reason.partition(": ")[0] if raw.state == RawCallEvent.State.FAILED else ""
-    body = {"event_id": raw.pk, "state": raw.state, "duplicate": recorded.duplicate,
-            "call_id": raw.call_id, "reason": raw.reason, "field": field}
-    return Status(200 if raw.state == RawCallEvent.State.PROCESSED else 202, body)
+    key = inbox.webhook_key(data)
+    refusal = None
+    try:
+        services.precheck(inbox.webhook_event(data), partner)
+    except BadEvent as exc:
+        # Kept all the same (the worker stores it refused with this reason), and said now.
+        refusal = exc
+    event_id = inbox.store(source=Source.WEBHOOK, payload=data, dedupe_key=key,
+                           external_id=payload.call_id,
+                           partner_id=partner.pk if partner else None, received_at=now())
+    if event_id is None:
+        found = inbox.state_of(Source.WEBHOOK, key)
+        if found is not None:
+            full = _sees(principal, found.partner_id)
+            return Status(200, _state_body(found, duplicate=True, full=full))
+        # Applied and gone from the inbox between the two reads: it is stored; say so.
+        return Status(200, {"key": key, "event_id": 0, "state": inbox.ACCEPTED,
+                            "duplicate": True})
+    if refusal is not None:
+        return Status(202, {"key": key, "event_id": event_id, "state": "failed",
+                            "duplicate": False, "field": refusal.field,
+                            "reason": str(refusal)})
+    return Status(202, {"key": key, "event_id": event_id, "state": inbox.ACCEPTED,
+                        "duplicate": False})
+
+
+@router.get("/calls/events/{key}", response={200: EventStateOut, **COMMON_ERRORS, **NOT_FOUND})
+def get_event(request: HttpRequest, key: EventKey) -> dict[str, Any]:
+    """What became of an event posted to `POST /api/calls/events`, by the key its answer
+    gave: accepted (not applied yet), processed, waiting for its call, or failed with the
+    field and the reason. Provider staff see every event, a partner's accounts the events
+    of their partner."""
+    found = inbox.state_of(Source.WEBHOOK, key)
+    if found is None or not _sees(request.auth, found.partner_id):  # type: ignore[attr-defined]
+        raise Http404
+    return _state_body(found, duplicate=False, full=True)
 
 
 def _calls(user: User) -> QuerySet[Call]:

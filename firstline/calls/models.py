@@ -113,6 +113,38 @@ class RawCallEvent(models.Model):
         return f"{self.source}:{self.external_id or self.pk}"
 
 
+class CallEventInbox(models.Model):
+    """An event as a way in received it, not applied yet: the webhook's answer is one INSERT.
+
+    `calls_work` takes these in batches, in the order received, applies them through
+    `services.record_many` (which stores each as a `RawCallEvent`) and deletes them in the
+    same transaction: nothing is lost and nothing is applied twice. A key already here (or
+    already applied) is a replay and is not stored again."""
+
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    dedupe_key = models.CharField(max_length=64)
+    # The PBX's call id, read at receipt: events of one call are applied one batch after
+    # another, never in two batches at once (their order is what the merge needs).
+    external_id = models.CharField(_("call id"), max_length=120, blank=True)
+    # The only partner the event may touch (the sender's token acts for one).
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+",
+    )
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received"), default=now)
+
+    class Meta:
+        verbose_name = _("call event not applied yet")
+        verbose_name_plural = _("call events not applied yet")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "dedupe_key"], name="calls_inbox_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id or self.pk}"
+
+
 class Direction(models.TextChoices):
     INBOUND = "inbound", pgettext_lazy("call direction", "Inbound")
     OUTBOUND = "outbound", pgettext_lazy("call direction", "Outbound")

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from firstline.calls import queries, services, zadarma
+from firstline.calls import inbox, queries, services, zadarma
+from firstline.calls.events import BadEvent
 from firstline.calls.models import Call, Outcome, RawCallEvent, Source
 from firstline.calls.phones import display
 from firstline.core.clock import now
@@ -35,7 +36,13 @@ CARD_KEEPS_ENDED = timedelta(minutes=15)
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def zadarma_notify(request: HttpRequest) -> HttpResponse:
-    """Zadarma's notification URL: the zd_echo check (GET) and the call notifications."""
+    """Zadarma's notification URL: the zd_echo check (GET) and the call notifications.
+
+    A signed notification is stored as received (`calls.inbox`) and answered 200 at once;
+    the `calls_work` worker applies it. One refused for what it says (a number that is no
+    partner's, a caller that is not a number, a malformed time) is kept for an operator
+    all the same and still answered 200, with the reason: Zadarma wants 200, and sending
+    it again would not change it. Only a bad signature is refused (401, nothing stored)."""
     if request.method == "GET":
         echo = request.GET.get("zd_echo", "")
         if not echo:
@@ -48,13 +55,23 @@ def zadarma_notify(request: HttpRequest) -> HttpResponse:
     if not zadarma.signature_ok(fields, request.headers.get("Signature", ""),
                                 settings.FIRSTLINE_ZADARMA_SECRET):
         return JsonResponse({"detail": _("Bad signature.")}, status=401)
-    recorded = services.record_event(
-        source=Source.ZADARMA, payload=fields, dedupe_key=zadarma.dedupe_key(fields),
-        parse=lambda: zadarma.to_event(fields),
-    )
-    raw = recorded.raw
-    body = {"state": raw.state, "duplicate": recorded.duplicate, "reason": raw.reason}
-    return JsonResponse(body, status=422 if raw.state == RawCallEvent.State.FAILED else 200)
+    received = now()
+    reason = ""
+    try:
+        services.precheck(zadarma.to_event(fields, arrived=received))
+    except BadEvent as exc:
+        reason = str(exc)
+    key = zadarma.dedupe_key(fields)
+    event_id = inbox.store(source=Source.ZADARMA, payload=fields, dedupe_key=key,
+                           external_id=fields.get("pbx_call_id", "").strip(),
+                           partner_id=None, received_at=received)
+    if event_id is None:
+        found = inbox.state_of(Source.ZADARMA, key)
+        state = found.state if found is not None else inbox.ACCEPTED
+        return JsonResponse({"state": state, "duplicate": True,
+                             "reason": found.reason if found is not None else ""})
+    return JsonResponse({"state": "failed" if reason else inbox.ACCEPTED, "duplicate": False,
+                         "reason": reason})
 
 
 def _card_calls(user: User) -> list[Call]:

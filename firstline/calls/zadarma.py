@@ -75,17 +75,20 @@ def _duration(fields: dict[str, str]) -> int:
     return int(raw)
 
 
-def _arrival(start: datetime) -> datetime | None:
-    moment = now()
-    return moment if timedelta(0) <= moment - start <= timedelta(seconds=MAX_CALL_SECONDS) \
+def _arrival(start: datetime, arrived: datetime) -> datetime | None:
+    return arrived if timedelta(0) <= arrived - start <= timedelta(seconds=MAX_CALL_SECONDS) \
         else None
 
 
-def to_event(fields: dict[str, str]) -> CallEvent:
-    """The notification as a `CallEvent`; raises `BadEvent` for a field that is wrong."""
+def to_event(fields: dict[str, str], arrived: datetime | None = None) -> CallEvent:
+    """The notification as a `CallEvent`; raises `BadEvent` for a field that is wrong.
+
+    `arrived` is when the notification came (default: now); the worker that applies it
+    later passes the moment it was received, so the answer and the end stay where they were."""
     kind = fields.get("event", "")
     call_id = fields.get("pbx_call_id", "").strip()
     start = _call_start(fields)
+    arrival = _arrival(start, arrived or now())
     common = {"external_id": call_id, "operator": fields.get("internal", "").strip()}
     if kind == "NOTIFY_START":
         return CallEvent(kind=Kind.START, at=start, caller=fields.get("caller_id", ""),
@@ -94,14 +97,14 @@ def to_event(fields: dict[str, str]) -> CallEvent:
         return CallEvent(kind=Kind.OFFER, at=start, caller=fields.get("caller_id", ""),
                          dialled=fields.get("called_did", ""), **common)
     if kind == "NOTIFY_ANSWER":
-        return CallEvent(kind=Kind.ANSWER, at=_arrival(start) or start,
+        return CallEvent(kind=Kind.ANSWER, at=arrival or start,
                          caller=fields.get("caller_id", ""), **common)
     if kind == "NOTIFY_END":
         talk = _duration(fields)
         disposition = fields.get("disposition", "").strip().lower()
         outcome = _INBOUND_OUTCOME.get(disposition, Outcome.MISSED)
         return CallEvent(
-            kind=Kind.END, at=_arrival(start) or start + timedelta(seconds=talk),
+            kind=Kind.END, at=arrival or start + timedelta(seconds=talk),
             caller=fields.get("caller_id", ""), dialled=fields.get("called_did", ""),
             outcome=outcome, talk_seconds=talk if outcome == Outcome.ANSWERED else 0,
             **common,
@@ -113,7 +116,7 @@ def to_event(fields: dict[str, str]) -> CallEvent:
         answered = fields.get("disposition", "").strip().lower() == "answered"
         return CallEvent(
             kind=Kind.END if end else Kind.START, direction=Direction.OUTBOUND,
-            at=(_arrival(start) or start + timedelta(seconds=talk or 0)) if end else start,
+            at=(arrival or start + timedelta(seconds=talk or 0)) if end else start,
             caller=fields.get("destination", ""), dialled=fields.get("caller_id", ""),
             outcome=(Outcome.ANSWERED if answered else Outcome.MISSED) if end else "",
             talk_seconds=(talk if answered else 0) if end else None, **common,
