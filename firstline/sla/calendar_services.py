@@ -6,6 +6,9 @@ calendar whose schedule changed, so that `schedule_for` compiles it afresh. Then
 transaction is done, the open tickets of every policy on a calendar whose schedule changed
 get their deadlines and pending escalations from the new schedule
 (`recompute_open_tickets_on`: batched, each ticket audited), as when a policy's terms change.
+That runs in the background (`firstline.sla.tasks`, enqueued after the commit): over a large
+backlog it takes long, and the supervisor's request should not; the functions say whether
+it was queued (`recompute_queued`).
 
 Who may: provider supervisors and administrators edit calendars; only administrators edit
 the shared production calendar (it moves every partner's deadlines). `actor=None` is the
@@ -42,6 +45,7 @@ from firstline.sla.models import (
     WorkingInterval,
 )
 from firstline.sla.services import recompute_open_tickets
+from firstline.sla.tasks import enqueue_recompute
 
 NAME_MAX = BusinessCalendar._meta.get_field("name").max_length or 200
 NOTE_MAX = CalendarDay._meta.get_field("note").max_length or 200
@@ -69,7 +73,7 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
-    recomputed: int = 0  # open tickets whose deadlines the new days changed
+    recompute_queued: bool = False  # the new days move deadlines: recomputing in the background
 
     @property
     def total(self) -> int:
@@ -167,9 +171,10 @@ def recompute_open_tickets_on(calendar: BusinessCalendar | None, *, actor: User 
     did. Each policy on such a calendar has its open tickets recomputed as when its own
     terms change (`services.recompute_open_tickets`: batches of their own transactions,
     deadlines from the new schedule, unfired steps rescheduled, one audit row a ticket,
-    reason "sla.calendar_changed"). Run after the calendar's change committed, so that a
-    long recomputation neither holds the calendar locked nor undoes the change if it fails:
-    calling it again finishes the job."""
+    reason "sla.calendar_changed"). Run after the calendar's change committed, by the task
+    worker (`firstline.sla.tasks`), so that a long recomputation neither holds the calendar
+    locked nor undoes the change if it fails: calling it again finishes the job, and a
+    second call after a finished one changes nothing."""
     on_calendar = (Q(calendar=calendar) if calendar is not None
                    else Q(calendar__uses_production_calendar=True))
     total = 0
@@ -205,11 +210,12 @@ def update_calendar(
 ) -> BusinessCalendar:
     """Change name, time zone, 24x7, production calendar and weekly hours (replaced).
 
-    When the schedule changed (anything but the name), the open tickets on it follow;
-    `recomputed` on the calendar returned says how many tickets' deadlines changed."""
+    When the schedule changed (anything but the name), the open tickets on it follow, in
+    the background; `recompute_queued` on the calendar returned says whether they will."""
     updated, schedule_changed = _update_calendar(calendar=calendar, actor=actor, data=data)
-    updated.recomputed = (  # type: ignore[attr-defined]
-        recompute_open_tickets_on(updated, actor=actor) if schedule_changed else 0)
+    if schedule_changed:
+        enqueue_recompute(updated, actor)
+    updated.recompute_queued = schedule_changed  # type: ignore[attr-defined]
     return updated
 
 
@@ -261,12 +267,14 @@ def add_calendar_day(
 ) -> CalendarDay:
     """Add an exception day (None: to the shared production calendar); an existing
     exception on that date is replaced. The open tickets on the calendar (on every
-    calendar that follows the production one) then follow; `recomputed` on the day
-    returned says how many tickets' deadlines changed."""
+    calendar that follows the production one) then follow, in the background;
+    `recompute_queued` on the day returned says whether they will (a new note alone moves
+    nothing)."""
     added, changed = _add_calendar_day(calendar=calendar, actor=actor, day=day, kind=kind,
                                        note=note)
-    added.recomputed = (  # type: ignore[attr-defined]
-        recompute_open_tickets_on(calendar, actor=actor) if changed else 0)
+    if changed:
+        enqueue_recompute(calendar, actor)
+    added.recompute_queued = changed  # type: ignore[attr-defined]
     return added
 
 
@@ -320,12 +328,13 @@ def _add_calendar_day(
     return existing, before.get("kind") != kind
 
 
-def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> int:
-    """Remove an exception day; the open tickets on the calendar follow. Returns how many
-    tickets' deadlines changed."""
+def remove_calendar_day(*, day: CalendarDay, actor: User | None) -> bool:
+    """Remove an exception day; the open tickets on the calendar follow, in the background
+    (True: recomputing is queued)."""
     calendar = day.calendar
     _remove_calendar_day(day=day, actor=actor)
-    return recompute_open_tickets_on(calendar, actor=actor)
+    enqueue_recompute(calendar, actor)
+    return True
 
 
 @transaction.atomic
@@ -352,12 +361,14 @@ def import_calendar_days(
 
     Every line is checked first; if any is bad, ValidationError on "file" lists each bad
     line with its number and reason, and nothing is written. When days were added or
-    changed, the open tickets on the calendar follow (`recomputed` in the result).
+    changed, the open tickets on the calendar follow, in the background (`recompute_queued`
+    in the result).
     """
     result = _import_calendar_days(calendar, text, actor=actor)
     if not (result.created or result.updated):
         return result
-    return replace(result, recomputed=recompute_open_tickets_on(calendar, actor=actor))
+    enqueue_recompute(calendar, actor)
+    return replace(result, recompute_queued=True)
 
 
 @transaction.atomic

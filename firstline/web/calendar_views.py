@@ -39,6 +39,7 @@ from firstline.sla.calendars import (
     weekly_summary,
 )
 from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind
+from firstline.sla.tasks import recompute_pending
 from firstline.tenancy import partners_for
 from firstline.web.access import supervisor_required
 from firstline.web.confirm import confirm_delete
@@ -275,6 +276,9 @@ def _detail(
         "can_edit": can_edit,
         "day_form": day_form or DayForm(),
         "import_form": import_form or ImportForm(),
+        # A change to the schedule reaches the open tickets in the background: say so
+        # while it is queued or running.
+        "recompute_pending": recompute_pending(calendar),
     }
     return render(request, "web/calendars/detail.html", context, status=status)
 
