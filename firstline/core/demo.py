@@ -635,6 +635,10 @@ def build_demo(*, moment: datetime | None = None, seed: int = SEED) -> Summary:
     from firstline.incidents.demo_incidents import create_incidents
 
     create_incidents(moment, staff.operators[0] if staff.operators else None)
+    # Telegram: one partner's bot (inactive, a made-up token) and a few chats with tickets.
+    from firstline.telegram.demo_telegram import create_telegram
+
+    create_telegram(moment, staff.operators[0] if staff.operators else None)
     # Billing: each partner on the plan of its tariff, so its usage shows right away.
     from firstline.billing.demo_billing import subscribe_partners
 
