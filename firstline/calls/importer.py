@@ -8,16 +8,26 @@ its newline is still being written and is left for the next read; in a one-shot 
 is read as it is (and kept aside if it is incomplete).
 """
 
+import json.encoder
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from firstline.calls import queue_log
+from firstline.calls.events import CallEvent
 from firstline.calls.models import QueueLogPosition, RawCallEvent, Source
-from firstline.calls.services import DUPLICATE, Incoming, record_event, record_many
+from firstline.calls.services import (
+    DUPLICATE,
+    Incoming,
+    event_json,
+    record_event,
+    record_many,
+)
 from firstline.core.clock import now
 
 # Lines read, recorded and committed together with the file position.
@@ -38,32 +48,74 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def import_lines(lines: Iterable[str], *, one_by_one: bool = False) -> Counts:
-    """Record the call events among `lines`: as one batch (the default), or one by one.
+@dataclass
+class Prepared:
+    """Lines read into events (parsing needs no database: done while the last batch is
+    written), with what was counted on the way."""
 
-    Both give the same calls and raw events; the batch needs a few statements where one by
-    one needs several per line. Blank lines and events about no call are skipped.
-    """
+    items: list[Incoming]
+    counts: Counts
+
+
+def prepare(lines: Iterable[str]) -> Prepared:
+    """Read each line's event; blank lines and events about no call are skipped."""
     counts = Counts()
     items: list[Incoming] = []
     for text in lines:
         counts.read += 1
-        if not text.strip():
-            counts.skipped += 1
-            continue
+        if "\x00" in text:
+            # PostgreSQL's text cannot hold NUL: replaced, as bytes that are not UTF-8 are.
+            text = text.replace("\x00", "\ufffd")
         line = queue_log.Line(text)
-        if not line.is_call_event:
+        if not text.strip() or not line.is_call_event:
             counts.skipped += 1
             continue
-        items.append(Incoming(payload={"line": text.rstrip("\r\n")},
-                              dedupe_key=line.dedupe_key(),
-                              parse=lambda line=line: queue_log.to_event(line)))
+        text = text.rstrip("\r\n")
+        parse, event_text = _reader(line)
+        items.append(Incoming(payload={"line": text}, dedupe_key=line.dedupe_key(), parse=parse,
+                              payload_json='{"line": ' + _quote(text) + "}",
+                              event_json=event_text))
+    return Prepared(items, counts)
+
+
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _reader(line: queue_log.Line) -> tuple[Callable[[], CallEvent], str | None]:
+    """`parse` for the line's event, read now, and the event as JSON: `parse` returns it,
+    or raises what reading raised (where `record_many` reads it, so the reason is worded
+    in that thread's language)."""
+    try:
+        event = queue_log.to_event(line)
+    except Exception as exc:  # noqa: BLE001 - raised again by the returned function
+        error = exc
+
+        def fail() -> CallEvent:
+            raise error
+
+        return fail, None
+    return (lambda: event), event_json(event)
+
+
+def import_lines(lines: Iterable[str], *, one_by_one: bool = False,
+                 expect_new: bool = False) -> Counts:
+    """Record the call events among `lines`: as one batch (the default), or one by one.
+
+    Both give the same calls and raw events; the batch needs a few statements where one by
+    one needs several per line. Blank lines and events about no call are skipped.
+    `expect_new`: see `record_many` (the file's lines after its saved position)."""
+    return record_prepared(prepare(lines), one_by_one=one_by_one, expect_new=expect_new)
+
+
+def record_prepared(prepared: Prepared, *, one_by_one: bool = False,
+                    expect_new: bool = False) -> Counts:
+    counts, items = prepared.counts, prepared.items
     if one_by_one:
         states = [DUPLICATE if r.duplicate else r.raw.state for r in (
             record_event(source=Source.QUEUE_LOG, payload=item.payload,
                          dedupe_key=item.dedupe_key, parse=item.parse) for item in items)]
     else:
-        states = record_many(source=Source.QUEUE_LOG, items=items)
+        states = record_many(source=Source.QUEUE_LOG, items=items, expect_new=expect_new)
     for state in states:
         if state == DUPLICATE:
             counts.duplicate += 1
@@ -101,6 +153,58 @@ def _read_batch(handle, follow: bool) -> tuple[list[str], int]:  # type: ignore[
     return lines, offset
 
 
+class _ReadAhead:
+    """Reads and prepares the next batches in a thread while this one is written: the
+    database works on the other core, and psycopg lets go of the GIL while it waits.
+
+    Iterating gives (Prepared, offset after its lines) until the file has no whole line
+    more; leaving the `with` stops the thread, after which the handle is the caller's."""
+
+    def __init__(self, handle, follow: bool) -> None:  # type: ignore[no-untyped-def]
+        self._handle, self._follow = handle, follow
+        self._queue: queue.Queue[tuple[Prepared, int] | BaseException | None] = (
+            queue.Queue(maxsize=2))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="queue_log-read", daemon=True)
+
+    def __enter__(self) -> "_ReadAhead":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[tuple[Prepared, int]]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                lines, offset = _read_batch(self._handle, self._follow)
+                if not lines:
+                    break
+                self._put((prepare(lines), offset))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the reading thread
+            self._put(exc)
+            return
+        self._put(None)
+
+    def _put(self, item: tuple[Prepared, int] | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
 def import_file(
     path: str, *, follow: bool = False, poll_seconds: float = 1.0,
     keep_going: Callable[[], bool] = lambda: True,
@@ -108,19 +212,23 @@ def import_file(
     """Import `path` from the saved position; with `follow`, keep reading as it grows."""
     path = os.path.abspath(path)
     total = Counts()
+    # Lines after the saved position are new unless the position was lost: the unique key
+    # is left to find replays until a batch meets one (then they are looked up first).
+    expect_new = True
     while True:
         stat = os.stat(path)
         with open(path, "rb") as handle:
             position = _position(path, stat.st_ino, stat.st_size)
             handle.seek(position.offset)
             while True:
-                lines, offset = _read_batch(handle, follow)
-                if lines:
-                    with transaction.atomic():
-                        total.add(import_lines(lines))
-                        QueueLogPosition.objects.filter(pk=position.pk).update(
-                            offset=offset, updated_at=now())
-                    continue
+                with _ReadAhead(handle, follow) as batches:
+                    for prepared, offset in batches:
+                        with transaction.atomic():
+                            counts = record_prepared(prepared, expect_new=expect_new)
+                            QueueLogPosition.objects.filter(pk=position.pk).update(
+                                offset=offset, updated_at=now())
+                        total.add(counts)
+                        expect_new = counts.duplicate == 0
                 if not follow or not keep_going():
                     return total
                 time.sleep(poll_seconds)

@@ -22,7 +22,6 @@ skipped. A line that cannot be read is kept aside with the reason.
 """
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from firstline.calls.events import BadEvent, CallEvent, Kind
@@ -34,13 +33,23 @@ CALL_EVENTS = {
 }
 
 
-@dataclass(frozen=True)
 class Line:
-    text: str
+    """One line of the log, split once: the import reads its fields several times."""
 
-    @property
-    def fields(self) -> list[str]:
-        return self.text.rstrip("\r\n").split("|")
+    __slots__ = ("fields", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.fields = text.rstrip("\r\n").split("|")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Line) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"Line({self.text!r})"
 
     @property
     def is_call_event(self) -> bool:
@@ -58,6 +67,23 @@ def _seconds(fields: list[str], index: int, name: str) -> int:
     return int(fields[index])
 
 
+# Unix seconds read already: a busy log has many lines a second (bounded, cleared when full).
+_moments: dict[str, datetime] = {}
+
+
+def _moment(stamp: str) -> datetime:
+    at = _moments.get(stamp)
+    if at is None:
+        if len(_moments) >= 10_000:
+            _moments.clear()
+        try:
+            at = datetime.fromtimestamp(int(stamp), tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise BadEvent("time", f"{stamp!r} is not a plausible Unix time") from exc
+        _moments[stamp] = at
+    return at
+
+
 def _agent(value: str) -> str:
     return "" if value in ("", "NONE") else value
 
@@ -69,7 +95,7 @@ def to_event(line: Line) -> CallEvent:
     stamp, call_id, queue, agent, name = fields[:5]
     if not stamp.isdigit():
         raise BadEvent("time", f"{stamp!r} is not Unix seconds")
-    at = datetime.fromtimestamp(int(stamp), tz=UTC)
+    at = _moment(stamp)
     common = {"external_id": call_id, "at": at, "queue": queue, "operator": _agent(agent)}
     if name == "ENTERQUEUE":
         if len(fields) < 7:

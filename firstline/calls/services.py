@@ -10,6 +10,7 @@ appears. Nothing here raises for bad input.
 """
 
 import json
+import json.encoder
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,6 +96,10 @@ class Incoming:
     # The only partner the event may touch (its sender's token acts for one), as
     # `record_event(partner=...)`.
     partner: Partner | None = None
+    # The payload and the event read, as JSON text, when the sender wrote them already
+    # (the queue_log import does, in its reading thread); else written here.
+    payload_json: str | None = None
+    event_json: str | None = None
 
 
 # Keys looked up per query: well under SQLite's limit on bound parameters.
@@ -103,23 +108,35 @@ _KEYS_PER_QUERY = 900
 DUPLICATE = "duplicate"
 
 
-def record_many(*, source: str, items: list[Incoming]) -> list[str]:
+def record_many(*, source: str, items: list[Incoming], expect_new: bool = False) -> list[str]:
     """`record_event` for many events at once, with the same results in a few statements.
 
     Returns each event's state (`RawCallEvent.State`, or DUPLICATE for a replay). The raw
     events go in with one bulk insert (COPY on PostgreSQL), each call's events are folded
     in memory in the order given (the same merge as one by one), and the calls are written
-    with one bulk insert and one bulk update. An event that names no number or queue (its
-    call must be looked up, or it waits for it) takes the one-by-one path inside the batch.
-    If a concurrent writer stored one of these events or created one of these calls
-    meanwhile, the whole batch is redone one by one, where each event's checks sort it out.
+    with one bulk insert (COPY, with ids drawn from the sequence beforehand) and one bulk
+    update. An event that names no number or queue (its call must be looked up, or it
+    waits for it) takes the one-by-one path inside the batch. If a concurrent writer stored
+    one of these events or created one of these calls meanwhile, the whole batch is redone
+    one by one, where each event's checks sort it out.
+
+    `expect_new` (a log read from its saved position): skip asking which keys are stored
+    and let the unique index say so; a replay among the events rolls the attempt back and
+    the batch is done again with the question asked.
     """
+    if expect_new and connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                return _record_many(source, items, look_up=False)
+        except IntegrityError:
+            pass
     try:
         with transaction.atomic():
-            return _record_many(source, items)
+            return _record_many(source, items, look_up=True)
     except IntegrityError:
         results = [record_event(source=source, payload=item.payload,
-                                dedupe_key=item.dedupe_key, parse=item.parse) for item in items]
+                                dedupe_key=item.dedupe_key, parse=item.parse,
+                                partner=item.partner) for item in items]
         return [DUPLICATE if r.duplicate else r.raw.state for r in results]
 
 
@@ -133,8 +150,10 @@ class _Raw:
     state: str
     reason: str
     partner: Partner | None = None
-    call: Call | None = None
+    call: "Call | _NewCall | None" = None
     forced: Partner | None = None
+    payload_json: str | None = None
+    event_json: str | None = None
 
     def refuse(self, exc: BadEvent) -> None:
         self.state, self.reason = RawCallEvent.State.FAILED, str(exc)
@@ -144,7 +163,50 @@ class _Raw:
             source=source, dedupe_key=self.key, payload=self.payload,
             event=None if self.event is None else self.event.to_json(),
             external_id=self.event.external_id if self.event else "", partner=self.partner,
-            received_at=moment, state=self.state, reason=self.reason, call=self.call)
+            received_at=moment, state=self.state, reason=self.reason,
+            call_id=self.call.pk if self.call else None)
+
+
+class _NewCall:
+    """A call first seen in a batch, before it is stored: what `_merge` and `derive` read
+    and write, without a model instance's cost (a quarter of a queue_log's lines start one).
+    """
+
+    __slots__ = ("answered_at", "caller", "dialled", "direction", "ended_at", "entered_at",
+                 "external_id", "operator_id", "outcome", "partner", "pk", "recording_url",
+                 "reported_outcome", "reported_talk_seconds", "started_at", "talk_seconds",
+                 "wait_seconds")
+
+    def __init__(self, partner: Partner, external_id: str, direction: str,
+                 started_at: datetime) -> None:
+        self.partner, self.external_id, self.direction = partner, external_id, direction
+        self.started_at = started_at
+        self.pk: int | None = None
+        self.caller = self.dialled = self.recording_url = self.reported_outcome = ""
+        self.entered_at = self.answered_at = self.ended_at = None
+        self.wait_seconds = self.reported_talk_seconds = self.operator_id = None
+        self.talk_seconds = 0
+        self.outcome = Outcome.RINGING
+
+    @property
+    def operator(self) -> None:  # pragma: no cover - `_merge` only sets it
+        raise AttributeError("operator")
+
+    @operator.setter
+    def operator(self, user: User) -> None:
+        self.operator_id = user.pk
+
+    def values(self) -> dict[str, Any]:
+        """The model fields `_merge` and `derive` fill in, by attribute name."""
+        return {"partner_id": self.partner.pk, "external_id": self.external_id,
+                **{name: getattr(self, name) for name in _NEW_CALL_FIELDS}}
+
+
+# What `_merge` and `derive` may set on a call that is not stored yet.
+_NEW_CALL_FIELDS = ("direction", "caller", "dialled", "started_at", "entered_at",
+                    "answered_at", "ended_at", "wait_seconds", "talk_seconds",
+                    "reported_talk_seconds", "reported_outcome", "outcome", "operator_id",
+                    "recording_url")
 
 
 @dataclass
@@ -152,29 +214,48 @@ class _Folding:
     """A call being built from a batch's events, and whether it was stored before."""
 
     partner: Partner
-    call: Call | None = None
+    call: "Call | _NewCall | None" = None
     existed: bool = False
     changed: bool = False
 
 
-def _record_many(source: str, items: list[Incoming]) -> list[str]:
-    keys = list(dict.fromkeys(item.dedupe_key[:64] for item in items))
+def _stored_keys(source: str, keys: list[str]) -> set[str]:
     stored: set[str] = set()
+    if connection.vendor == "postgresql":
+        # One statement with an array, rather than a queryset per 900 keys.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT dedupe_key FROM {RawCallEvent._meta.db_table} "  # noqa: S608
+                "WHERE source = %s AND dedupe_key = ANY(%s)", [source, keys])
+            stored.update(row[0] for row in cursor.fetchall())
+        return stored
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         stored.update(RawCallEvent.objects.filter(
             source=source, dedupe_key__in=keys[start:start + _KEYS_PER_QUERY],
         ).order_by().values_list("dedupe_key", flat=True))
+    return stored
+
+
+_UNREAD: Any = object()
+
+
+def _record_many(source: str, items: list[Incoming], *, look_up: bool) -> list[str]:
+    stored: set[str] = set()
+    if look_up:
+        stored = _stored_keys(source, list(dict.fromkeys(item.dedupe_key[:64]
+                                                         for item in items)))
     results: list[_Raw | None] = []
     fresh: list[_Raw] = []
+    processed, failed = RawCallEvent.State.PROCESSED, RawCallEvent.State.FAILED
     for item in items:
         key = item.dedupe_key[:64]
         if key in stored:
             results.append(None)
             continue
         event, reason = _parse(item.parse)
-        raw = _Raw(key, item.payload, event, RawCallEvent.State.FAILED if event is None
-                   else RawCallEvent.State.PROCESSED, reason, partner=item.partner,
-                   forced=item.partner)
+        raw = _Raw(key, item.payload, event, failed if event is None else processed, reason,
+                   item.partner, None, item.partner, item.payload_json,
+                   item.event_json if event is not None else None)
         stored.add(key)
         results.append(raw)
         fresh.append(raw)
@@ -183,14 +264,21 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
     foldings: dict[tuple[int, str], _Folding] = {}
     one_by_one: list[_Raw] = []
     ordered: list[tuple[_Raw, CallEvent, _Folding]] = []
+    # A batch names few numbers and queues: each read once.
+    partners: dict[tuple[str, str, int | None], Partner | BadEvent | None] = {}
     for raw in fresh:
         event = raw.event
         if event is None:
             continue
-        try:
-            partner = _number_partner(event, raw.forced)
-        except BadEvent as exc:
-            raw.refuse(exc)
+        named = (event.dialled, event.queue, raw.forced.pk if raw.forced else None)
+        partner = partners.get(named, _UNREAD)
+        if partner is _UNREAD:
+            try:
+                partner = partners[named] = _number_partner(event, raw.forced)
+            except BadEvent as exc:
+                partner = partners[named] = exc
+        if isinstance(partner, BadEvent):
+            raw.refuse(partner)
             continue
         if partner is None:
             one_by_one.append(raw)
@@ -200,27 +288,25 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
             folding = foldings[(partner.pk, event.external_id)] = _Folding(partner)
         ordered.append((raw, event, folding))
     ids = list(dict.fromkeys(external_id for _partner, external_id in foldings))
-    for start in range(0, len(ids), _KEYS_PER_QUERY):
-        for call in Call.objects.select_for_update().filter(
-                source=source, external_id__in=ids[start:start + _KEYS_PER_QUERY]).order_by():
-            folding = foldings.get((call.partner_id, call.external_id))
-            if folding is not None:
-                folding.call, folding.existed = call, True
+    for call in _stored_calls(source, ids):
+        folding = foldings.get((call.partner_id, call.external_id))
+        if folding is not None:
+            folding.call, folding.existed = call, True
 
-    # Each event merged into its call in the given order, as `_apply` would one by one.
+    # Each event merged into its call in the given order, as `_apply` would one by one;
+    # what is derived from the merged moments is derived once per call, after.
     for raw, event, folding in ordered:
         raw.partner = folding.partner
         try:
             caller, dialled = _numbers(event)
-            if folding.call is None:
-                call = Call(source=source, partner=folding.partner,
-                            external_id=event.external_id, direction=event.direction,
-                            started_at=event.at)
-                _merge(call, event, caller, dialled)
+            call = folding.call
+            if call is None:
+                call = _NewCall(folding.partner, event.external_id, event.direction, event.at)
+                _merge(call, event, caller, dialled, then_derive=False)
                 folding.call = call
             else:
-                _check_span(folding.call, event)
-                _merge(folding.call, event, caller, dialled)
+                _check_span(call, event)
+                _merge(call, event, caller, dialled, then_derive=False)
         except BadEvent as exc:
             raw.refuse(exc)
             continue
@@ -228,23 +314,25 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
         raw.call = folding.call
 
     moment = now()
-    created = [f.call for f in foldings.values() if f.call is not None and not f.existed]
-    updated = [f.call for f in foldings.values() if f.existed and f.changed]
-    for call in updated:
-        call.updated_at = moment
-    Call.objects.bulk_create(created)
+    created: list[_NewCall] = []
+    updated: list[Call] = []
+    for folding in foldings.values():
+        if folding.changed:
+            derive(folding.call)  # type: ignore[arg-type]
+            if folding.existed:
+                folding.call.updated_at = moment  # type: ignore[union-attr]
+                updated.append(folding.call)  # type: ignore[arg-type]
+            else:
+                created.append(folding.call)  # type: ignore[arg-type]
+    _insert_calls(source, created, moment)
     Call.objects.bulk_update(updated, _MERGED_FIELDS, batch_size=500)
     later = {id(raw) for raw in one_by_one}
     _insert_raw_events(source, [raw for raw in fresh if id(raw) not in later], moment)
 
-    if created:
-        waiting = set(RawCallEvent.objects.filter(
-            source=source, state=RawCallEvent.State.WAITING,
-            external_id__in=[call.external_id for call in created],
-        ).values_list("external_id", flat=True))
-        for call in created:
-            if call.external_id in waiting:
-                _apply_waiting(source, call)
+    waiting = _waiting_ids(source, [call.external_id for call in created])
+    for call in created:
+        if call.external_id in waiting:
+            _apply_waiting(source, Call.objects.get(pk=call.pk))
     for raw in one_by_one:
         # Stored as record_event stores it, then applied by the one-by-one rules.
         row = raw.model(source, moment)
@@ -252,10 +340,105 @@ def _record_many(source: str, items: list[Incoming]) -> list[str]:
         assert raw.event is not None
         _apply_raw(row, raw.event, raw.forced)
         raw.state = row.state
-    for folding in foldings.values():
-        if folding.call is not None and folding.changed:
-            _after_end(folding.call)
+    _after_end_all([(f.partner.pk, f.call) for f in foldings.values()
+                    if f.call is not None and f.changed])
     return [DUPLICATE if raw is None else raw.state for raw in results]
+
+
+def _stored_calls(source: str, ids: list[str]) -> list[Call]:
+    """The calls of these ids stored already, locked for the batch's update."""
+    if not ids:
+        return []
+    if connection.vendor == "postgresql":
+        # One statement with an array (a queryset per 900 ids binds each one apart).
+        return list(Call.objects.raw(
+            f"SELECT * FROM {Call._meta.db_table} WHERE source = %s "  # noqa: S608
+            "AND external_id = ANY(%s) FOR UPDATE", [source, ids]))
+    found: list[Call] = []
+    for start in range(0, len(ids), _KEYS_PER_QUERY):
+        found += Call.objects.select_for_update().filter(
+            source=source, external_id__in=ids[start:start + _KEYS_PER_QUERY]).order_by()
+    return found
+
+
+def _waiting_ids(source: str, ids: list[str]) -> set[str]:
+    """Which of these calls have events stored before them, waiting for them to start."""
+    if not ids:
+        return set()
+    waiting: set[str] = set()
+    for start in range(0, len(ids), _KEYS_PER_QUERY):
+        waiting.update(RawCallEvent.objects.filter(
+            source=source, state=RawCallEvent.State.WAITING,
+            external_id__in=ids[start:start + _KEYS_PER_QUERY],
+        ).order_by().values_list("external_id", flat=True))
+    return waiting
+
+
+def _insert_calls(source: str, calls: list[_NewCall], moment: datetime) -> None:
+    """Store the batch's new calls and give each its id.
+
+    On PostgreSQL the ids are drawn from the table's sequence first, then the rows go in
+    with COPY (Django's bulk INSERT ... RETURNING costs more than all the folding); a
+    column this code does not fill gets the field's default, as bulk_create would."""
+    if not calls:
+        return
+    if connection.vendor != "postgresql":
+        models = [Call(source=source, updated_at=moment, **call.values()) for call in calls]
+        Call.objects.bulk_create(models)
+        for call, model in zip(calls, models, strict=True):
+            call.pk = model.pk
+        return
+    table = Call._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                       "FROM generate_series(1, %s)", [table, len(calls)])
+        for call, (pk,) in zip(calls, cursor.fetchall(), strict=True):
+            call.pk = pk
+        columns, defaults = _call_columns()
+        given = {"id": None, "source": source, "updated_at": moment, **defaults}
+        with connection.wrap_database_errors, cursor.cursor.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for call in calls:
+                values = given | call.values()
+                values["id"] = call.pk
+                copy.write_row([values[column] for column in columns])
+
+
+def _call_columns() -> tuple[list[str], dict[str, Any]]:
+    """The call table's columns (by attribute name, which is the column name here) and the
+    database value of each one `_NewCall` does not fill in."""
+    known = {"id", "source", "updated_at", "partner_id", "external_id", *_NEW_CALL_FIELDS}
+    columns, defaults = [], {}
+    for field in Call._meta.concrete_fields:
+        if field.generated:
+            continue
+        columns.append(field.column)
+        if field.attname not in known:
+            defaults[field.attname] = field.get_db_prep_save(field.get_default(), connection)
+    assert all(field.column == field.attname for field in Call._meta.concrete_fields)
+    return columns, defaults
+
+
+def _after_end_all(calls: list[tuple[int, "Call | _NewCall"]]) -> None:
+    """`_after_end` for the calls a batch changed (with their partners' ids), with one query
+    for the known callers: only an unanswered inbound call from a partner's contact needs
+    its call-back task."""
+    candidates = [(partner_id, call) for partner_id, call in calls
+                  if call.direction == Direction.INBOUND and call.caller
+                  and call.outcome not in LIVE_OUTCOMES and call.outcome != Outcome.ANSWERED]
+    if not candidates:
+        return
+    callers = list({call.caller for _partner_id, call in candidates})
+    known: set[tuple[int, str]] = set()
+    for start in range(0, len(callers), _KEYS_PER_QUERY):
+        known.update(ContactPhone.objects.filter(
+            partner_id__in={partner_id for partner_id, _call in candidates},
+            e164__in=callers[start:start + _KEYS_PER_QUERY],
+        ).values_list("partner_id", "e164"))
+    for partner_id, call in candidates:
+        if (partner_id, call.caller) in known:
+            # Read again: the one-by-one events of the batch may have changed it since.
+            _after_end(Call.objects.select_related("partner").get(pk=call.pk))
 
 
 def precheck(event: CallEvent, partner: Partner | None = None) -> None:
@@ -297,21 +480,72 @@ _RAW_COLUMNS = ("source", "dedupe_key", "external_id", "partner_id", "payload", 
 
 
 def _insert_raw_events(source: str, raws: list[_Raw], moment: datetime) -> None:
-    """Insert many raw events: with COPY on PostgreSQL, a bulk insert elsewhere."""
+    """Insert many raw events: with COPY on PostgreSQL, a bulk insert elsewhere.
+
+    COPY's text rows are written here rather than by psycopg's `write_row`, which costs
+    more than the rest of a row's work: the JSON texts need only their backslashes
+    doubled (JSON escapes every control character), other texts the four COPY escapes."""
     if connection.vendor != "postgresql":
         RawCallEvent.objects.bulk_create(raw.model(source, moment) for raw in raws)
         return
     table = RawCallEvent._meta.db_table
-    with connection.cursor() as cursor, cursor.cursor.copy(
+    head = _copy_text(source) + "\t"
+    middle = "\t" + moment.isoformat() + "\t"
+    rows = []
+    for raw in raws:
+        event = raw.event
+        if event is None:
+            external_id, event_text = "", "\\N"
+        else:
+            external_id = _copy_text(event.external_id)
+            event_text = (raw.event_json or event_json(event)).replace("\\", "\\\\")
+        payload = (raw.payload_json or _payload_json(raw.payload)).replace("\\", "\\\\")
+        partner = raw.partner
+        call = raw.call
+        rows.append(
+            f"{head}{_copy_text(raw.key)}\t{external_id}\t"
+            f"{'\\N' if partner is None else partner.id}\t{payload}\t{event_text}"
+            f"{middle}{raw.state}\t{_copy_text(raw.reason)}\t"
+            f"{'\\N' if call is None else call.pk}\n")
+    # A key stored meanwhile (a replay, another importer) is Django's IntegrityError.
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {table} ({', '.join(_RAW_COLUMNS)}) FROM STDIN") as copy:
-        for raw in raws:
-            event = raw.event
-            copy.write_row((
-                source, raw.key, event.external_id if event else "",
-                raw.partner.pk if raw.partner else None, json.dumps(raw.payload),
-                None if event is None else json.dumps(event.to_json()), moment, raw.state,
-                raw.reason, raw.call.pk if raw.call else None,
-            ))
+        copy.write("".join(rows))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """A text for COPY's text format (NULL is \\N, never given here)."""
+    if "\\" in value or not value.isprintable():
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    # A queue_log line's payload is {"line": text}: quoted by the C encoder alone.
+    if len(payload) == 1 and type(payload.get("line")) is str:
+        return '{"line": ' + _quote(payload["line"]) + "}"
+    return json.dumps(payload)
+
+
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def event_json(event: CallEvent) -> str:
+    """`json.dumps(event.to_json())`, written out by hand: the import writes one a line.
+
+    The same JSON value (tests/test_calls_batch.py compares them); PostgreSQL's jsonb keeps
+    values, not spacing or key order."""
+    talk = event.talk_seconds
+    return (f'{{"kind": "{event.kind.value}", "external_id": {_quote(event.external_id)}, '
+            f'"at": "{event.at.isoformat()}", "direction": {_quote(event.direction)}, '
+            f'"caller": {_quote(event.caller)}, "dialled": {_quote(event.dialled)}, '
+            f'"queue": {_quote(event.queue)}, "operator": {_quote(event.operator)}, '
+            f'"outcome": {_quote(event.outcome)}, '
+            f'"talk_seconds": {"null" if talk is None else int(talk)}, '
+            f'"recording_url": {_quote(event.recording_url)}}}')
 
 
 # What `_merge` may change on a call.
@@ -403,11 +637,24 @@ def _number_partner(event: CallEvent, forced: Partner | None) -> Partner | None:
 def _number_row(**lookup: str) -> PartnerPhoneNumber | None:
     # Read for every event and changed rarely: cached briefly per process (core.config_cache
     # drops it when this process saves a number; another process's change shows in 5 s).
+    if len(lookup) == 1 and "queue_name" in lookup:
+        return _queues().get(lookup["queue_name"])
+
     def load() -> PartnerPhoneNumber | None:
         rows = PartnerPhoneNumber.objects.select_related("partner").filter(**lookup)[:1]
         return next(iter(rows), None)
 
     return config_cache.get(("calls.number", *lookup.items()), load)
+
+
+def _queues() -> dict[str, PartnerPhoneNumber]:
+    """Every partner's queue, read in one query: a log names all of them within seconds,
+    and one at a time each would be read again whenever its cache entry expires."""
+    def load() -> dict[str, PartnerPhoneNumber]:
+        return {row.queue_name: row for row in PartnerPhoneNumber.objects.select_related(
+            "partner").exclude(queue_name="")}
+
+    return config_cache.get(("calls.queues",), load)
 
 
 def _operator(extension: str) -> User | None:
@@ -475,11 +722,14 @@ def _earliest(current: datetime | None, moment: datetime) -> datetime:
     return moment if current is None or moment < current else current
 
 
-def _merge(call: Call, event: CallEvent, caller: str, dialled: str) -> None:
+def _merge(call: "Call | _NewCall", event: CallEvent, caller: str, dialled: str, *,
+           then_derive: bool = True) -> None:
     """Fold one event in; every rule is order-free (min, max, first non-empty).
 
     What can refuse the event is checked before anything changes, so a refused event
-    leaves the call as it was."""
+    leaves the call as it was. `derive` reads only what the merge sets, never what it
+    derived before: a batch folding many events derives once, after the last
+    (`then_derive=False`)."""
     if event.kind == Kind.END and event.outcome and event.outcome not in REPORTED_OUTCOMES:
         raise BadEvent("outcome", _("unknown outcome %(value)r") % {"value": event.outcome})
     call.started_at = _earliest(call.started_at, event.at)
@@ -507,7 +757,8 @@ def _merge(call: Call, event: CallEvent, caller: str, dialled: str) -> None:
             call.operator = operator
     if event.recording_url:
         call.recording_url = event.recording_url
-    derive(call)
+    if then_derive:
+        derive(call)
 
 
 def answer_moment(call: Call) -> datetime | None:
