@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -237,6 +238,7 @@ class _Payload:
     rules: list[AlertRule]
     alerts: dict[str, Alert]
     incidents: dict[tuple[int, int], Incident] = field(default_factory=dict)
+    locked_services: set[int] = field(default_factory=set)
     new: dict[str, Alert] = field(default_factory=dict)
     changed: dict[str, Alert] = field(default_factory=dict)
 
@@ -255,7 +257,9 @@ class _Payload:
         """Write the waiting rows: before anything reads alerts back from the database
         (an incident's resolution asks which of its alerts still fire), and at the end."""
         if self.new:
-            Alert.objects.bulk_create(list(self.new.values()))
+            # In fingerprint order: two payloads bringing the same new fingerprints in
+            # opposite orders would each wait on the other's row of the unique index.
+            Alert.objects.bulk_create(sorted(self.new.values(), key=lambda a: a.fingerprint))
             self.new.clear()
         if self.changed:
             bulk.save_fields(Alert, list(self.changed.values()), _ALERT_FIELDS)
@@ -272,17 +276,71 @@ def receive(source: AlertSource, payload: Any) -> list[Alert]:
     """Parse the payload of the source's kind and apply each alert; the rows touched.
 
     One transaction and a fixed number of queries for the payload's bookkeeping: the rules
-    (cached), the known alerts of all its fingerprints in one locked query."""
+    (cached), the known alerts of all its fingerprints in one locked query, the open
+    incidents of the services its new alerts name in one query.
+
+    Every row lock the payload may take is taken here, at the start, in one order (alerts,
+    services, incidents, each by id), whatever order the payload names them in: two
+    payloads at once naming the same services in opposite orders then queue behind each
+    other instead of deadlocking."""
     incoming = PARSERS[AlertSourceKind(source.kind)](payload)
     if not incoming:
         return []
     fingerprints = {item.fingerprint[:200] for item in incoming}
     known = {alert.fingerprint: alert for alert in Alert.objects.select_for_update()
-             .filter(source=source, fingerprint__in=fingerprints)}
+             .filter(source=source, fingerprint__in=fingerprints).order_by("pk")}
     shared = _Payload(rules=rules_of(source), alerts=known)
+    _lock_in_order(source, incoming, shared)
     touched = [apply(source, item, shared) for item in incoming]
     shared.flush()
     return touched
+
+
+def _open_incidents(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Incident]:
+    """The open incident of each (partner, service), the earliest when several."""
+    found: dict[tuple[int, int], Incident] = {}
+    for incident in (Incident.objects.filter(
+            status=IncidentStatus.OPEN, partner_id__in={partner for partner, _s in keys},
+            services__in={service for _p, service in keys})
+            .annotate(service_pk=F("services")).order_by("started_at", "pk")):
+        key = (incident.partner_id, incident.service_pk)
+        if key in keys:
+            found.setdefault(key, incident)
+    return found
+
+
+def _lock_in_order(source: AlertSource, incoming: list[Incoming], shared: _Payload) -> None:
+    """Take up front, by id, the locks applying the payload needs further on.
+
+    Services: a new firing alert opens its service's incident or joins the open one; whoever
+    finds none opens it holding the service row (`_open_incident_of`). Locked here, all at
+    once and in id order, and only those without an open incident (joining one needs no
+    lock); the open incidents found are kept for `apply`. Incidents: a resolving alert may
+    resolve its incident, which locks the incident row; locked here in id order too."""
+    wanted: set[tuple[int, int]] = set()
+    resolving: set[int] = set()
+    for item in incoming:
+        alert = shared.alerts.get(item.fingerprint[:200])
+        fires = alert is not None and alert.state == AlertState.FIRING
+        if item.firing and not fires:
+            rule = rule_for(source, item.labels, shared.rules)
+            if rule is not None and rule.action == AlertAction.INCIDENT:
+                wanted.add((rule.partner_id, rule.service_id))
+        elif not item.firing and fires and alert is not None and alert.incident_id:
+            resolving.add(alert.incident_id)
+    if wanted:
+        shared.incidents.update(_open_incidents(wanted))
+        missing = wanted - shared.incidents.keys()
+        if missing:
+            ids = sorted({service for _partner, service in missing})
+            list(Service.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+                 .values_list("pk", flat=True))
+            shared.locked_services.update(ids)
+            # Opened by another payload between the look and the lock: joined, not doubled.
+            shared.incidents.update(_open_incidents(missing))
+    if resolving:
+        list(Incident.objects.select_for_update().filter(pk__in=resolving).order_by("pk")
+             .values_list("pk", flat=True))
 
 
 def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -> Alert:
@@ -338,17 +396,20 @@ def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -
             priority=Priority.HIGH)
     else:
         key = (rule.partner_id, rule.service_id)
-        alert.incident = shared.incidents.get(key) or _open_incident_of(rule, item, moment)
+        alert.incident = shared.incidents.get(key) or _open_incident_of(
+            rule, item, moment, locked=rule.service_id in shared.locked_services)
         shared.incidents[key] = alert.incident
     shared.save(alert)
     return alert
 
 
-def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime) -> Incident:
+def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime, *,
+                      locked: bool = False) -> Incident:
     """The rule's service's open incident, or a new one. Two payloads about the same
     service at once (two web workers) must not open two incidents: whoever finds none
     locks the service row and looks again, so the second waits for the first's commit
-    and then joins its incident."""
+    and then joins its incident. `locked`: the payload holds the service row already
+    (`_lock_in_order`)."""
 
     def open_one() -> Incident | None:
         return (Incident.objects.filter(partner=rule.partner, status=IncidentStatus.OPEN,
@@ -358,8 +419,10 @@ def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime) -> Inci
     found = open_one()
     if found is not None:
         return found
-    list(Service.objects.select_for_update().filter(pk=rule.service_id).values_list("pk"))
-    return open_one() or services.open_incident(
+    if not locked:  # its incident, open at the start, resolved earlier in this payload
+        list(Service.objects.select_for_update().filter(pk=rule.service_id).values_list("pk"))
+        found = open_one()
+    return found or services.open_incident(
         partner=rule.partner, actor=None, title=_title(item), services=[rule.service],
         impact=rule.impact, started_at=min(item.starts_at, moment),
         time_zone=rule.partner.time_zone, detected_at=moment)
