@@ -270,3 +270,82 @@ def test_precheck_refuses_what_applying_would_refuse_and_passes_the_rest(lines):
         services.precheck(replace(items[0].parse(), caller="not-a-number"))
     assert refused.value.field == "caller"
     assert not Call.objects.exists() and not RawCallEvent.objects.exists()
+
+
+def test_the_event_json_written_by_hand_is_the_events_json():
+    import json
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from firstline.calls.events import CallEvent, Kind
+
+    at = datetime(2025, 12, 5, 9, 0, 1, 250000, tzinfo=UTC)
+    events = [
+        CallEvent(Kind.START, "1.2", at, caller="79001234567", queue="q"),
+        CallEvent(Kind.END, 'a"b\\c\td\nё€😀', at.astimezone(timezone(timedelta(hours=3))),
+                  direction="outbound", outcome="answered", talk_seconds=0,
+                  operator="PJSIP/101", recording_url="https://x.example/r?a=1&b=ü"),
+        CallEvent(Kind.RECORDING, "x", at, dialled="+74951110001", talk_seconds=43200),
+    ]
+    for event in events:
+        assert json.loads(services.event_json(event)) == event.to_json()
+
+
+ODD_LINES = [
+    # Backslashes, a tab, quotes and non-ASCII in the fields; NUL; a stamp no clock has.
+    f"{T0}|{T0}.odd\\1|support-alpha|NONE|ENTERQUEUE|a\tb|79001112233|1",
+    f"{T0 + 5}|{T0}.odd\\1|support-alpha|Агент \"1\"|CONNECT|5|x|1",
+    f"{T0 + 9}|{T0}.odd\\1|support-alpha|NONE|COMPLETEAGENT|5|4|1",
+    f"{T0}|{T0}.nul|support-alpha|NONE|ENTERQUEUE||7900\x00111|1",
+    f"99999999999999999999|{T0}.far|support-alpha|NONE|ENTERQUEUE||79001112234|1",
+]
+
+
+def test_odd_characters_are_stored_as_written_by_the_batch_as_one_by_one(lines, tmp_path):
+    import_lines(ODD_LINES, one_by_one=True)
+    expected = _snapshot()
+    _wipe()
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(ODD_LINES) + "\n")
+    counts = import_file(str(path))
+    assert _snapshot() == expected
+    # The caller with a NUL in it is not a number: refused, and kept.
+    assert counts.applied == 3 and counts.refused == 2
+    stored = set(RawCallEvent.objects.values_list("payload__line", flat=True))
+    assert set(ODD_LINES[:3]) <= stored
+    assert ODD_LINES[3].replace("\x00", "\ufffd") in stored
+    far = RawCallEvent.objects.get(external_id="")
+    assert far.state == "failed" and far.reason.startswith("time:") and "Unix" in far.reason
+    call = Call.objects.get(external_id=f"{T0}.odd\\1")
+    assert (call.outcome, call.talk_seconds) == ("answered", 4)
+
+
+def test_a_replayed_webhook_event_in_an_optimistic_batch_is_stored_once(lines):
+    partner = lines.a.partner
+    first = services.record_many(source="webhook", items=_webhook_items(partner)[:1],
+                                 expect_new=True)
+    again = services.record_many(source="webhook", items=_webhook_items(partner),
+                                 expect_new=True)
+    assert first == ["processed"]
+    assert again == [services.DUPLICATE, "failed", "processed"]
+    assert RawCallEvent.objects.filter(dedupe_key="own-number").count() == 1
+    assert Call.objects.filter(external_id="w-1").count() == 1
+
+
+def test_a_replay_in_the_middle_of_a_log_read_from_its_position_changes_nothing(
+        lines, tmp_path, monkeypatch):
+    """The position lost half-way: the replayed half is found by the unique key, the
+    batch redone with the look-up, and the new half still goes in."""
+    log = _queue_log(40)
+    import_lines(log, one_by_one=True)
+    expected = _snapshot()
+    _wipe()
+    half = len(log) // 2
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(log[:half]) + "\n")
+    monkeypatch.setattr(importer, "BATCH_LINES", 30)
+    import_file(str(path))
+    QueueLogPosition.objects.all().delete()
+    path.write_text("\n".join(log) + "\n")
+    again = import_file(str(path))
+    assert again.read == len(log)
+    assert _snapshot() == expected

@@ -491,28 +491,34 @@ def _insert_raw_events(source: str, raws: list[_Raw], moment: datetime) -> None:
     table = RawCallEvent._meta.db_table
     head = _copy_text(source) + "\t"
     middle = "\t" + moment.isoformat() + "\t"
-    rows = []
-    for raw in raws:
-        event = raw.event
-        if event is None:
-            external_id, event_text = "", "\\N"
-        else:
-            external_id = _copy_text(event.external_id)
-            event_text = (raw.event_json or event_json(event)).replace("\\", "\\\\")
-        payload = (raw.payload_json or _payload_json(raw.payload)).replace("\\", "\\\\")
-        partner = raw.partner
-        call = raw.call
-        rows.append(
-            f"{head}{_copy_text(raw.key)}\t{external_id}\t"
-            f"{'\\N' if partner is None else partner.id}\t{payload}\t{event_text}"
-            f"{middle}{raw.state}\t{_copy_text(raw.reason)}\t"
-            f"{'\\N' if call is None else call.pk}\n")
     # A key stored meanwhile (a replay, another importer) is Django's IntegrityError.
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {table} ({', '.join(_RAW_COLUMNS)}) FROM STDIN") as copy:
+        rows = []
+        for raw in raws:
+            event = raw.event
+            if event is None:
+                external_id, event_text = "", "\\N"
+            else:
+                external_id = _copy_text(event.external_id)
+                event_text = (raw.event_json or event_json(event)).replace("\\", "\\\\")
+            payload = (raw.payload_json or _payload_json(raw.payload)).replace("\\", "\\\\")
+            partner = raw.partner
+            call = raw.call
+            rows.append(
+                f"{head}{_copy_text(raw.key)}\t{external_id}\t"
+                f"{'\\N' if partner is None else partner.id}\t{payload}\t{event_text}"
+                f"{middle}{raw.state}\t{_copy_text(raw.reason)}\t"
+                f"{'\\N' if call is None else call.pk}\n")
+            if len(rows) == _COPY_ROWS:
+                # Sent as they are written: the server stores these meanwhile.
+                copy.write("".join(rows))
+                rows.clear()
         copy.write("".join(rows))
 
 
+# Rows written to COPY at a time.
+_COPY_ROWS = 500
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
