@@ -298,3 +298,20 @@ def test_the_ticket_page_answers_with_a_pending_file(cast, api, bot):
     page = answer.get(f"/tickets/{ticket.pk}/")
     assert page.status_code == 200
     assert "photo_10.jpg" in page.content.decode()
+
+
+def test_a_long_message_gives_its_first_sentence_as_the_subject(cast, api, bot):
+    post(bot, update(1, "Здравствуйте! Не уходит почта с сервера mail01. Уже час ошибка "
+                        "550 при отправке, клиенты жалуются."))
+    ticket = Update.objects.get(update_id=1).ticket
+    assert ticket.subject == "Не уходит почта с сервера mail01"
+    assert ticket.customer_words.startswith("Здравствуйте! Не уходит почта")
+
+
+def test_the_subject_keeps_the_customers_quotes_and_is_cut_at_a_word(cast, api, bot):
+    post(bot, update(1, "Не могу зайти в панель: пишет «Ошибка 403». Скриншот прилагаю."))
+    assert Update.objects.get(update_id=1).ticket.subject == \
+        "Не могу зайти в панель: пишет «Ошибка 403»"
+    post(bot, update(2, "очень " * 60, chat=777))
+    subject = Update.objects.get(update_id=2).ticket.subject
+    assert subject.endswith("очень…") and len(subject) <= services.SUBJECT_WORDS + 1

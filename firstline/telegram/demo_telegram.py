@@ -18,6 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -30,8 +31,9 @@ from firstline.core.audit import AuditEvent
 from firstline.core.models import Partner, Service, User
 from firstline.mail import autoreply
 from firstline.mail.text import signature
+from firstline.telegram import botapi
 from firstline.telegram.models import Bot, Chat, IncomingFile, Update
-from firstline.telegram.services import refused_line
+from firstline.telegram.services import refused_line, subject_of
 from firstline.telegram.texts import (
     ACK_BODY,
     ASK_PHONE,
@@ -84,10 +86,10 @@ class DemoChat:
     status: str
     conversation: list[Said]
     known_contact: bool = False  # shared their phone: the partner's contact
-    subject: str = ""
 
 
-def _png(width: int, height: int) -> bytes:
+@cache
+def _png(width: int = 480, height: int = 320) -> bytes:
     """A small «screenshot»: a window with a title bar and a red error banner (no library)."""
 
     def colour(x: int, y: int) -> bytes:
@@ -128,9 +130,9 @@ LOG_SIZE = len(_backup_log("2026-01-01"))
 def _chats() -> list[DemoChat]:
     screenshot = {"photo": [
         {"file_id": "demo-photo-small", "file_unique_id": "demo-ps", "width": 90,
-         "height": 60, "file_size": 1800},
+         "height": 60, "file_size": 310},
         {"file_id": "demo-photo", "file_unique_id": "demo-p", "width": 480, "height": 320,
-         "file_size": 4200},
+         "file_size": len(_png())},
     ]}
     log = {"document": {"file_id": "demo-log", "file_unique_id": "demo-l",
                         "file_name": "backup-vm-prod-db.log", "mime_type": "text/plain",
@@ -265,8 +267,8 @@ class _Builder:
         first = spec.conversation[0]
         ticket = Ticket(
             partner=self.partner, contact=contact, channel=Channel.TELEGRAM,
-            # The subject as create_ticket makes it from a message: its first line.
-            identified_by=IdentifiedBy.NONE, subject=first.text.splitlines()[0][:300],
+            # The subject as the channel makes it from a message: its first sentence.
+            identified_by=IdentifiedBy.NONE, subject=subject_of(first.text),
             customer_words=first.text, status=spec.status, priority=spec.priority,
             service=self.service(spec.service), created_at=opened,
             assignee=None if spec.status == Status.NEW else self.operator)
@@ -330,7 +332,7 @@ class _Builder:
             if "photo" in item:
                 best = item["photo"][-1]
                 name, kind, size = f"photo_{self.message_id}.png", "image/png", best["file_size"]
-                file_id, content = best["file_id"], _png(480, 320)
+                file_id, content = best["file_id"], _png()
             else:
                 document = item.get("document") or item.get("video") or {}
                 name, kind = document["file_name"], document["mime_type"]
@@ -359,8 +361,9 @@ class _Builder:
                 self.message(ticket, None, Said(timedelta(0), Kind.NOTE, line),
                              at + timedelta(seconds=1))
                 told = FILE_REFUSED["ru"].format(
-                    name=name, size=size_text(size), number=ticket.number,
-                    reason=REASON_TOO_BIG["ru"].format(limit=size_text(20 * 1024 * 1024)))
+                    name=name, size=size_text(size, "ru"), number=ticket.number,
+                    reason=REASON_TOO_BIG["ru"].format(
+                        limit=size_text(botapi.BOT_DOWNLOAD_LIMIT, "ru")))
                 self.message(ticket, None, Said(timedelta(0), Kind.REPLY, told, automatic=True),
                              at + timedelta(seconds=3))
             row.save()

@@ -26,6 +26,7 @@ import traceback
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from firstline.calls.phones import try_e164
@@ -230,9 +231,12 @@ def _handle(update: Update, bot: Bot, incoming: Incoming) -> None:
     else:
         contact = chat.contact
         how = identify_by_text(partner, contact, text) if contact is not None else IdentifiedBy.NONE
+        # A chat message has no subject: its first sentence (not the whole first line of
+        # a long message), as the acknowledgement names the request.
         ticket = ticket_services.create_ticket(
-            partner=partner, actor=None, channel=Channel.TELEGRAM, subject="", text=text,
-            contact=contact, identified_by=how,
+            partner=partner, actor=None, channel=Channel.TELEGRAM,
+            subject=subject_of(text), text=text, contact=contact,
+            identified_by=how,
         )
         message = getattr(ticket, "opening_message", None) or ticket.messages.order_by(
             "id").first()
@@ -277,6 +281,18 @@ def _keep_files(update: Update, chat: Chat, message: Message, wanted: list[FileR
         # The worker fetches them once the message is committed; if this task is lost,
         # the poller's sweep hands them to another after files.LEASE.
         transaction.on_commit(lambda: files.enqueue(ids), robust=True)
+
+
+SUBJECT_WORDS = 150
+
+
+def subject_of(text: str) -> str:
+    """A chat message's first sentence («Здравствуйте!» and the like skipped), cut at a word
+    past SUBJECT_WORDS characters; quotes are kept as written («Ошибка 403»)."""
+    sentence = " ".join((autoreply.first_sentence(text) or text).split())
+    if len(sentence) <= SUBJECT_WORDS:
+        return sentence
+    return sentence[:SUBJECT_WORDS].rsplit(" ", 1)[0].rstrip(",;:—-") + "…"
 
 
 def _chat(bot: Bot, incoming: Incoming) -> Chat:
@@ -347,15 +363,16 @@ def note(ticket: Ticket, text: str) -> Message:
 def refused_line(name: str, size: int | None, reason: str, detail: str) -> str:
     """The operator's line about a file that was not kept: its name, size and why."""
     limit = min(attachment_limit(), botapi.BOT_DOWNLOAD_LIMIT)
+    language = get_language() or settings.LANGUAGE_CODE
     why = {
         "too_big": _("Telegram gives bots files of at most %(limit)s.")
-        % {"limit": texts.size_text(botapi.BOT_DOWNLOAD_LIMIT)},
+        % {"limit": texts.size_text(botapi.BOT_DOWNLOAD_LIMIT, language)},
         "over_limit": _("over the attachment limit of %(limit)s.")
-        % {"limit": texts.size_text(limit)},
+        % {"limit": texts.size_text(limit, language)},
         "gone": _("Telegram no longer has it (%(detail)s).") % {"detail": detail},
     }.get(reason, _("it could not be fetched: %(detail)s") % {"detail": detail})
     return _("The file “%(name)s” (%(size)s) was not kept: %(why)s") % {
-        "name": name, "size": texts.size_text(size), "why": why}
+        "name": name, "size": texts.size_text(size, language), "why": why}
 
 
 def autoreply_key(chat: Chat) -> str:
@@ -408,12 +425,13 @@ def tell_refused(ticket: Ticket, chat: Chat, refusals: list[Refusal],
         limit = min(attachment_limit(), botapi.BOT_DOWNLOAD_LIMIT)
         why = {
             "too_big": texts.REASON_TOO_BIG[language].format(
-                limit=texts.size_text(botapi.BOT_DOWNLOAD_LIMIT)),
+                limit=texts.size_text(botapi.BOT_DOWNLOAD_LIMIT, language)),
             "over_limit": texts.REASON_OVER_LIMIT[language].format(
-                limit=texts.size_text(limit)),
+                limit=texts.size_text(limit, language)),
         }.get(reason, texts.REASON_FAILED[language])
         lines.append(texts.FILE_REFUSED[language].format(
-            name=name, size=texts.size_text(size), reason=why, number=ticket.number))
+            name=name, size=texts.size_text(size, language), reason=why,
+            number=ticket.number))
     return _automatic(ticket, chat, "\n\n".join(lines))
 
 

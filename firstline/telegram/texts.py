@@ -48,9 +48,14 @@ REASON_FAILED = {
 NAMELESS = {"ru": "клиент", "en": "customer"}
 
 
-def size_text(size: int | None) -> str:
+UNITS = {"ru": ("МБ", "КБ", ","), "en": ("MB", "KB", ".")}
+
+
+def size_text(size: int | None, language: str = "en") -> str:
+    """«35,0 МБ» / "35.0 MB": a file's size as the reader writes it."""
     if size is None:
         return "?"
+    megabytes, kilobytes, point = UNITS.get(language[:2], UNITS["en"])
     if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
-    return f"{max(1, round(size / 1024))} KB"
+        return f"{size / 1024 / 1024:.1f}".replace(".", point) + f"\u00a0{megabytes}"
+    return f"{max(1, round(size / 1024))}\u00a0{kilobytes}"
