@@ -30,6 +30,10 @@ from django.utils.timezone import now
 
 from firstline.api.services import issue_token
 from firstline.incidents.services import open_incident
+from firstline.tickets.models import Channel
+from firstline.tickets.services import create_ticket
+from firstline.webhooks.models import Delivery
+from firstline.webhooks.services import create_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +57,9 @@ DOMAIN_REFUSALS = {
     ("GET", "/api/metrics/assessment"): "as /api/metrics, and a partner is required",
     ("POST", "/api/tickets/{ticket_id}/merge"): "`into` must exist, be the same partner's "
     "ticket and not the ticket itself",
+    ("POST", "/api/webhooks/subscriptions"): "a receiver's URL must be http(s) with a host "
+    "and no credentials",
+    ("PATCH", "/api/webhooks/subscriptions/{subscription_id}"): "as the URL of a new one",
 }
 
 
@@ -66,14 +73,18 @@ def _references(cast) -> dict[str, list[int]]:
         "ticket_id": [side.ticket.pk, side.other_ticket.pk],
         "assignee_id": [side.engineer.pk, side.manager.pk],
         "incident_id": [cast.incident.pk],
+        "subscription_id": [cast.subscription.pk],
+        "delivery_id": [cast.delivery.pk],
     }
 
 
-def _config(token: str, references: dict[str, list[int]]) -> schemathesis.Config:
+def _config(token: str, references: dict[str, list[int]],
+            manager_token: str) -> schemathesis.Config:
     locations = {
         "partner_id": ["query", "body"], "contact_id": ["path", "body"],
         "service_id": ["body"], "ticket_id": ["path", "body"],
         "assignee_id": ["query", "body"], "incident_id": ["path"],
+        "subscription_id": ["path"], "delivery_id": ["path"],
     }
     # The metrics name their filters without the "_id".
     aliases = {"query.partner": "partner_id", "query.service": "service_id"}
@@ -109,6 +120,11 @@ def _config(token: str, references: dict[str, list[int]]) -> schemathesis.Config
                     "checks": {"positive_data_acceptance": {"expected-statuses": accepted}},
                 }
                 for method, path in DOMAIN_REFUSALS
+            ] + [
+                # Webhooks are managed by supervisors (and partners' managers): as the
+                # operator every request would be a 403 and nothing else would be tried.
+                {"include-tag": "webhooks",
+                 "headers": {"Authorization": f"Bearer {manager_token}"}},
             ],
         }
     )
@@ -166,6 +182,15 @@ def _schema_valid_when_called_positive(context, case):
     return all(info.mode.is_positive for info in meta.components.values())
 
 
+def _assert_webhooks_are_tried_as_their_manager(schema, manager_token: str) -> None:
+    webhooks = [result.ok() for result in schema.get_all_operations()
+                if "webhooks" in (result.ok().tags or [])]
+    assert len(webhooks) == 8
+    for operation in webhooks:
+        headers = schema.config.headers_for(operation=operation)
+        assert headers["Authorization"] == f"Bearer {manager_token}", operation.label
+
+
 def _assert_422_accepted_only_for_domain_refusals(schema) -> None:
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -177,11 +202,20 @@ def _assert_422_accepted_only_for_domain_refusals(schema) -> None:
 
 
 @pytest.fixture
-def api_schema(cast):
+def api_schema(cast, settings):
     cast.incident = open_incident(
         partner=cast.a.partner, actor=cast.operator, title="Fuzz", services=[cast.a.service],
         impact="partial", started_at=now(), time_zone="Europe/Moscow")
+    # Drawn URLs are never resolved (no DNS lookups from a test) nor called (no worker).
+    settings.FIRSTLINE_WEBHOOKS_ALLOW_PRIVATE = True
+    cast.subscription, _secret = create_subscription(
+        actor=cast.supervisor, partner=cast.a.partner, url="https://hooks.example.com/fuzz",
+        events=["ticket.created"])
+    create_ticket(partner=cast.a.partner, actor=cast.a.customer, channel=Channel.PORTAL,
+                  contact=cast.a.contact, subject="Fuzz", text="A delivery to send again")
+    cast.delivery = Delivery.objects.get(subscription=cast.subscription)
     _token, plaintext = issue_token(cast.operator, "fuzz")
+    _token, manager = issue_token(cast.supervisor, "fuzz webhooks")
     references = _references(cast)
     # Django closes the connection after each request; here it is the test's transaction
     # (Django's test client unhooks the same signals).
@@ -189,10 +223,12 @@ def api_schema(cast):
     signals.request_finished.disconnect(close_old_connections)
     try:
         schema = schemathesis.openapi.from_wsgi(
-            "/api/openapi.json", get_wsgi_application(), config=_config(plaintext, references)
+            "/api/openapi.json", get_wsgi_application(),
+            config=_config(plaintext, references, manager),
         )
         assert all(getattr(schema.config.checks, name).enabled for name in ALL_CHECKS)
         _assert_422_accepted_only_for_domain_refusals(schema)
+        _assert_webhooks_are_tried_as_their_manager(schema, manager)
         schema.hook("filter_case")(_schema_valid_when_called_positive)
         schema.hook("map_case")(_with_existing_references(references))
         yield schema

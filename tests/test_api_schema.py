@@ -38,6 +38,11 @@ EXPECTED = {
     "/api/billing/invoices/{invoice_id}": {"get"},
     "/api/billing/invoices/{invoice_id}/{kind}": {"get"},
     "/api/billing/usage": {"get"},
+    "/api/webhooks/subscriptions": {"get", "post"},
+    "/api/webhooks/subscriptions/{subscription_id}": {"get", "patch", "delete"},
+    "/api/webhooks/subscriptions/{subscription_id}/rotate-secret": {"post"},
+    "/api/webhooks/subscriptions/{subscription_id}/deliveries": {"get"},
+    "/api/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}/send-again": {"post"},
 }
 
 

@@ -20,6 +20,7 @@ from firstline.calls.api import router as calls_router
 from firstline.incidents import api as incidents_api
 from firstline.metrics.api import router as metrics_router
 from firstline.webhooks import api as webhooks_api
+from firstline.webhooks import endpoints as webhooks_endpoints
 
 _View = Callable[..., HttpResponseBase]
 
@@ -78,4 +79,5 @@ api.add_router("", metrics_router)
 api.add_router("", calls_router)
 api.add_router("", agreements_router)
 api.add_router("", billing_router)
+api.add_router("", webhooks_endpoints.router)
 webhooks_api.document(api)
