@@ -242,3 +242,34 @@ def test_api_lists_versions_and_serves_files_within_tenancy(cast, settings_a):
     assert client_for(cast.a.engineer).get("/api/agreements").status_code == 403
     assert client_for(cast.supervisor).get(
         f"/api/agreements?partner={cast.b.partner.pk}").json() == {"versions": []}
+
+
+def test_each_settings_form_says_what_it_saved_and_keeps_a_refused_form_on_the_page(
+        cast, settings_a):
+    """The three settings forms (one `SettingsForm` each): saved -> back to the partner page
+    with its message in the reader's language; refused -> the page (400) with the posted
+    values and the error on the field, the other forms empty, nothing stored."""
+    manager = client_for(cast.a.manager)
+    manager.defaults["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    url = f"/agreements/{settings_a.pk}/"
+    for path, data, said in [
+        ("persons/", {"organisation": cast.a.organisation.pk, "name": "Петров Олег"},
+         "Уполномоченное лицо добавлено."),
+        ("compensation/", {"breach_percent": "20", "fee_percent": "10"},
+         "Строка компенсации добавлена."),
+        ("terms/", {"revision_months": "12", "written_only": "", "affected_functions": ""},
+         "Условия сохранены."),
+    ]:
+        page = manager.post(url + path, data, follow=True)
+        assert page.redirect_chain == [(url, 302)], path
+        assert said in page.content.decode()
+    assert AuthorisedPerson.objects.filter(partner=settings_a, name="Петров Олег").exists()
+
+    before = CompensationRule.objects.filter(partner=settings_a).count()
+    refused = manager.post(url + "compensation/", {"breach_percent": "20", "fee_percent": "3"})
+    text = refused.content.decode()
+    assert refused.status_code == 400
+    assert 'name="fee_percent"' in text and 'value="3"' in text  # what was posted stays
+    assert "уже есть строка от 20%" in text
+    assert 'name="name"' in text and "Петров Олег" in text  # the person form and its list
+    assert CompensationRule.objects.filter(partner=settings_a).count() == before

@@ -3,14 +3,19 @@ table, terms), generating a version, the versions with their files and what chan
 provider supervisors and administrators (every partner) and a partner's managers (their
 own partner, through `firstline.tenancy`); anyone else is refused."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from firstline.agreements import services
@@ -24,18 +29,13 @@ from firstline.agreements.models import (
 from firstline.core.models import Partner
 from firstline.tenancy import partners_for
 from firstline.web.access import _area_required
+from firstline.web.forms import add_service_error
 
 agreements_required = _area_required(services.can_use)
 
 
 def _partner(request: HttpRequest, partner_id: int) -> Partner:
     return get_object_or_404(partners_for(request.user), pk=partner_id)
-
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    for field, texts in error.message_dict.items():
-        for text in texts:
-            form.add_error(field if field in form.fields else None, text)
 
 
 @require_GET
@@ -50,7 +50,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _page(request: HttpRequest, partner: Partner, status: int = 200,
-          **forms: Any) -> HttpResponse:
+          **bound_forms: forms.Form) -> HttpResponse:
     versions = list(AgreementVersion.objects.filter(partner=partner)
                     .select_related("created_by").order_by("-version")[:50])
     shown = versions[0] if versions else None
@@ -73,9 +73,9 @@ def _page(request: HttpRequest, partner: Partner, status: int = 200,
         "persons": AuthorisedPerson.objects.filter(partner=partner)
         .select_related("organisation").order_by("organisation__name", "name"),
         "rules": CompensationRule.objects.filter(partner=partner).order_by("breach_percent"),
-        "person_form": forms.get("person_form") or PersonForm(partner=partner),
-        "compensation_form": forms.get("compensation_form") or CompensationForm(),
-        "terms_form": forms.get("terms_form") or TermsForm(instance=terms),
+        "person_form": bound_forms.get("person_form") or PersonForm(partner=partner),
+        "compensation_form": bound_forms.get("compensation_form") or CompensationForm(),
+        "terms_form": bound_forms.get("terms_form") or TermsForm(instance=terms),
         "tariff": partner.tariff,
     }, status=status)
 
@@ -103,20 +103,47 @@ def generate(request: HttpRequest, partner_id: int) -> HttpResponse:
     return redirect("agreements:partner", partner_id=partner.pk)
 
 
+@dataclass(frozen=True)
+class SettingsForm:
+    """One of the partner page's settings forms: what it posts, which service saves it
+    (called as `save(partner, actor, **cleaned_data)`), and what the page says then."""
+
+    context_name: str  # the form's name in the partner page's context
+    build: Callable[[Partner, Any], forms.Form]  # (partner, posted data) -> bound form
+    save: Callable[..., Any]
+    saved_message: Promise  # gettext_lazy: in the language of the request
+
+    def submit(self, request: HttpRequest, partner_id: int) -> HttpResponse:
+        """Saved: the message, back to the partner page. Refused by the form or by the
+        service: the page again with the form and its errors on their fields (400)."""
+        partner = _partner(request, partner_id)
+        form = self.build(partner, request.POST)
+        if form.is_valid():
+            try:
+                self.save(partner, request.user, **form.cleaned_data)
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, self.saved_message)
+                return redirect("agreements:partner", partner_id=partner.pk)
+        return _page(request, partner, status=400, **{self.context_name: form})
+
+
+PERSON_FORM = SettingsForm(
+    "person_form", lambda partner, data: PersonForm(data, partner=partner),
+    services.add_person, gettext_lazy("Authorised person added."))
+COMPENSATION_FORM = SettingsForm(
+    "compensation_form", lambda _partner, data: CompensationForm(data),
+    services.add_compensation, gettext_lazy("Compensation row added."))
+TERMS_FORM = SettingsForm(
+    "terms_form", lambda _partner, data: TermsForm(data),
+    services.save_terms, gettext_lazy("Terms saved."))
+
+
 @require_POST
 @agreements_required
 def add_person(request: HttpRequest, partner_id: int) -> HttpResponse:
-    partner = _partner(request, partner_id)
-    form = PersonForm(request.POST, partner=partner)
-    if form.is_valid():
-        try:
-            services.add_person(partner, request.user, **form.cleaned_data)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, _("Authorised person added."))
-            return redirect("agreements:partner", partner_id=partner.pk)
-    return _page(request, partner, status=400, person_form=form)
+    return PERSON_FORM.submit(request, partner_id)
 
 
 @require_POST
@@ -132,17 +159,7 @@ def remove_person(request: HttpRequest, partner_id: int, pk: int) -> HttpRespons
 @require_POST
 @agreements_required
 def add_compensation(request: HttpRequest, partner_id: int) -> HttpResponse:
-    partner = _partner(request, partner_id)
-    form = CompensationForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_compensation(partner, request.user, **form.cleaned_data)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, _("Compensation row added."))
-            return redirect("agreements:partner", partner_id=partner.pk)
-    return _page(request, partner, status=400, compensation_form=form)
+    return COMPENSATION_FORM.submit(request, partner_id)
 
 
 @require_POST
@@ -158,17 +175,7 @@ def remove_compensation(request: HttpRequest, partner_id: int, pk: int) -> HttpR
 @require_POST
 @agreements_required
 def save_terms(request: HttpRequest, partner_id: int) -> HttpResponse:
-    partner = _partner(request, partner_id)
-    form = TermsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.save_terms(partner, request.user, **form.cleaned_data)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, _("Terms saved."))
-            return redirect("agreements:partner", partner_id=partner.pk)
-    return _page(request, partner, status=400, terms_form=form)
+    return TERMS_FORM.submit(request, partner_id)
 
 
 @require_GET
