@@ -10,7 +10,14 @@ to the chat's open ticket — 30%), one request each, as Telegram calls it. Base
 same run: `mail.ingest_raw` of as many letters (the other channel's intake: store, parse,
 ticket and acknowledgement) and `create_ticket` alone (the portal's path). Printed per
 round and over the rounds: updates per second, p50/p95 per update (min–max over rounds),
-and the ratio to each baseline. Files are not fetched (no Bot API in the bench).
+and the ratio to each baseline.
+
+Files: as many updates with a photo (~200 KB) go through the webhook too ("photo"): the
+request keeps the message and the photo's file_id and answers, without calling Telegram
+(the task is enqueued on commit). Then the worker's part ("fetch", files.fetch: claim,
+getFile, download, attach) runs for each, against a stand-in Bot API on loopback
+(tests/telegram_standin.py, a real HTTP server). CPU ms per item (this process's CPU time:
+the application's share, PostgreSQL's own not counted) does not depend on the machine's load.
 """
 
 import argparse
@@ -35,6 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
+    from tests.telegram_standin import TelegramStandIn
+
+    standin = TelegramStandIn().__enter__()
+    standin.add_bot(TOKEN, "bench_bot")
+    os.environ["FIRSTLINE_TELEGRAM_API_URL"] = standin.url
     os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
@@ -46,8 +58,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     try:
-        run(args.updates, args.rounds)
+        run(args.updates, args.rounds, standin)
     finally:
+        standin.__exit__(None, None, None)
         from django.db import connections
 
         connections.close_all()
@@ -78,6 +91,20 @@ def update(update_id: int, chat: int, text: str) -> str:
         "chat": {"id": chat, "type": "private"}}}, ensure_ascii=False)
 
 
+def photo_update(update_id: int, chat: int, file_id: str) -> str:
+    return json.dumps({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1765000000, "caption": "Скриншот ошибки",
+        "photo": [{"file_id": f"{file_id}-s", "file_unique_id": f"{file_id}-s", "width": 90,
+                   "height": 60, "file_size": 2000},
+                  {"file_id": file_id, "file_unique_id": file_id, "width": 1280,
+                   "height": 960, "file_size": len(PHOTO)}],
+        "from": {"id": chat, "is_bot": False, "first_name": "Анна", "last_name": f"С{chat}"},
+        "chat": {"id": chat, "type": "private"}}}, ensure_ascii=False)
+
+
+PHOTO = b"\xff\xd8\xff\xe0" + os.urandom(200 * 1024)
+
+
 def letter(index: int) -> bytes:
     return (
         f"From: Иван <ivan{index}@romashka.example>\r\nTo: help@oblako.example\r\n"
@@ -92,20 +119,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def timed(calls) -> list[float]:  # type: ignore[no-untyped-def]
+CPU: dict[str, list[float]] = {}
+
+
+def timed(calls, name: str = "") -> list[float]:  # type: ignore[no-untyped-def]
     durations = []
+    cpu = time.process_time()
     for call in calls:
         start = time.perf_counter()
         call()
         durations.append(time.perf_counter() - start)
+    if name:
+        CPU.setdefault(name, []).append((time.process_time() - cpu) / len(durations) * 1000)
     return durations
 
 
-def run(count: int, rounds: int) -> None:
+def run(count: int, rounds: int, standin) -> None:  # type: ignore[no-untyped-def]
     from django.test import Client
 
     from firstline.mail.ingest import ingest_raw
-    from firstline.telegram.models import Update
+    from firstline.telegram import files
+    from firstline.telegram.models import IncomingFile, Update
     from firstline.tickets.models import Channel
     from firstline.tickets.services import create_ticket
 
@@ -113,7 +147,8 @@ def run(count: int, rounds: int) -> None:
     client = Client()
     headers = {"X-Telegram-Bot-Api-Secret-Token": str(bot.secret_token)}
     url = f"/telegram/{bot.bot_id}/webhook"
-    results: dict[str, list[list[float]]] = {"telegram": [], "mail": [], "portal": []}
+    results: dict[str, list[list[float]]] = {"telegram": [], "mail": [], "portal": [],
+                                             "photo": [], "fetch": []}
     next_id = 1
     for number in range(rounds):
         base = (number + 1) * 1_000_000
@@ -129,20 +164,36 @@ def run(count: int, rounds: int) -> None:
             assert answer.status_code == 200 and answer.json()["status"] == "processed", \
                 answer.content
 
-        results["telegram"].append(timed(lambda body=body: post(body) for body in bodies))
-        results["mail"].append(timed(
+        results["telegram"].append(timed((lambda body=body: post(body) for body in bodies),
+                                         "telegram"))
+        results["mail"].append(timed((
             lambda index=index, base=base: ingest_raw(letter(base + index), mailbox=mailbox)
-            for index in range(count)
-        ))
-        results["portal"].append(timed(
+            for index in range(count)), "mail"))
+        results["portal"].append(timed((
             lambda index=index: create_ticket(
                 partner=partner, actor=None, channel=Channel.PORTAL,
                 subject=f"Не работает FTP {index}", text="Не могу зайти на сервер.")
-            for index in range(count)
-        ))
+            for index in range(count)), "portal"))
+        photos = []
+        for index in range(count):
+            file_id = f"photo-{base + index}"
+            standin.add_file(TOKEN, file_id, PHOTO, path=f"photos/{file_id}.jpg")
+            photos.append(photo_update(next_id, base + 500_000 + index, file_id))
+            next_id += 1
+        results["photo"].append(timed((lambda body=body: post(body) for body in photos),
+                                      "photo"))
+        pending = list(IncomingFile.objects.filter(status=IncomingFile.Status.PENDING)
+                       .values_list("pk", flat=True))
+        assert len(pending) == count, len(pending)
+        results["fetch"].append(timed((lambda pk=pk: files.fetch(pk) for pk in pending),
+                                      "fetch"))
+        fetched = IncomingFile.objects.filter(pk__in=pending,
+                                              status=IncomingFile.Status.FETCHED).count()
+        assert fetched == count, fetched
     load = os.getloadavg()
     print(f"{count} updates a round, {rounds} rounds; load average {load[0]:.1f} "
-          f"(the machine is shared: figures are comparable within this run only)")
+          f"{load[1]:.1f} {load[2]:.1f} (the machine is shared: figures are comparable "
+          "within this run only; CPU ms per item is not load-bound)")
     rates = {}
     for name, per_round in results.items():
         per_second = [len(d) / sum(d) for d in per_round]
@@ -152,10 +203,15 @@ def run(count: int, rounds: int) -> None:
         print(f"{name:9} {rates[name]:7.1f}/s (min–max {min(per_second):.1f}–"
               f"{max(per_second):.1f})  p50 {statistics.median(p50):6.1f} ms "
               f"({min(p50):.1f}–{max(p50):.1f})  p95 {statistics.median(p95):6.1f} ms "
-              f"({min(p95):.1f}–{max(p95):.1f})")
+              f"({min(p95):.1f}–{max(p95):.1f})  CPU {statistics.median(CPU[name]):5.1f} "
+              f"ms/item ({min(CPU[name]):.1f}–{max(CPU[name]):.1f})")
     print(f"telegram / mail   {rates['telegram'] / rates['mail']:.2f}x")
+    print(f"photo / telegram  {rates['photo'] / rates['telegram']:.2f}x  (a photo's update "
+          "answered without Telegram, beside a text one)")
     print(f"telegram / portal {rates['telegram'] / rates['portal']:.2f}x")
-    print(f"updates stored: {Update.objects.count()}")
+    print(f"updates stored: {Update.objects.count()}; files fetched: "
+          f"{IncomingFile.objects.filter(status=IncomingFile.Status.FETCHED).count()} "
+          f"of {len(PHOTO) // 1024} KB each")
 
 
 if __name__ == "__main__":
