@@ -2,8 +2,9 @@
 
 `firstline run [HOST:PORT]` is the single-box run: it migrates, collects static files, loads
 demo data into an empty database, then serves the site with gunicorn (several worker
-processes, a real listen backlog) beside the background task worker, the outbox's retry loop
-and the clocks (SLA, surveys, incidents, monthly reports), all kept up by
+processes, a real listen backlog) beside the background task worker, the mail worker (the
+letters the transports stored become tickets), the outbox's retry loop and the clocks (SLA,
+surveys, incidents, monthly reports), all kept up by
 `firstline.core.supervisor`: a child that dies is restarted with back-off while the others
 go on; Ctrl-C or SIGTERM stops them all. DEBUG stays off unless the environment sets it;
 the signing key is generated on the first start and kept in the data directory; SITE_URL
@@ -82,6 +83,17 @@ def web_workers() -> int:
     return max(2, min(2 * (cores or 1), 8))
 
 
+def mail_workers() -> int:
+    """FIRSTLINE_MAIL_WORKERS, else 1: mail worker processes (one per core for a box that
+    takes more than ~100 letters a second; see docs/production.md)."""
+    raw = os.environ.get("FIRSTLINE_MAIL_WORKERS", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"FIRSTLINE_MAIL_WORKERS: expected a whole number >= 1, got {raw!r}")
+        return int(raw)
+    return 1
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -90,6 +102,7 @@ def _run(bind: str) -> int:
     try:
         host, port = parse_bind(bind)
         workers = web_workers()
+        mail = mail_workers()
     except ValueError as exc:
         sys.exit(f"firstline run: {exc}")
     try:
@@ -133,6 +146,9 @@ def _run(bind: str) -> int:
     supervisor = Supervisor([
         Child("web server", web, pass_fds=(fd,)),
         Child("task worker", [*manage, "db_worker", "--interval", "1"]),
+        # Stored letters (IMAP, LMTP, mail_in) processed in batches: tickets, acknowledgements.
+        Child("mail worker", [*manage, "mail_work", "--processes", str(mail),
+                              "--interval", "1"]),
         # Retries of mail, SMS and calls whose first attempt failed.
         Child("outbox loop", [*manage, "deliver_outbox", "--loop", "--interval", "5"]),
         # The SLA clock: escalation steps as they fall due.

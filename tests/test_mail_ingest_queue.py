@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from firstline.contacts.models import ContactEmail
 from firstline.mail import handling, ingest
 from firstline.mail.ingest import process_stored, store_raw
+from firstline.mail.management.commands.mail_work import work
 from firstline.mail.models import AutoReplyLog, InboundMail
 from firstline.mail.parsed import Address
 from firstline.outbox.models import OutboxMessage
@@ -183,6 +184,20 @@ def test_mail_work_once_empties_the_queue(cast, mailbox) -> None:
     call_command("mail_work", "--once", "--batch", "2", stdout=out)
     assert "3 letters processed" in out.getvalue()
     assert not InboundMail.objects.filter(status="stored").exists()
+
+
+def test_an_idle_worker_only_reads_and_a_stored_letter_is_claimed(cast, mailbox) -> None:
+    """The worker's poll: a plain read while the queue is empty (no transaction, no row
+    lock, on SQLite no write lock); the claim only when a letter waits."""
+    stop = threading.Event()
+    with CaptureQueriesContext(connection) as queries:
+        assert work(stop=stop, batch=20, interval=0, once=True) == 0
+    mail = [query["sql"] for query in queries if "mail_inboundmail" in query["sql"]]
+    assert len(mail) == 1 and mail[0].startswith("SELECT") and "FOR UPDATE" not in mail[0]
+    row = store_raw(eml(message_id="<idle@alpha.example>"), mailbox=mailbox)
+    assert work(stop=stop, batch=20, interval=0, once=True) == 1
+    row.refresh_from_db()
+    assert row.status == "processed" and row.ticket is not None
 
 
 # A batch asks once what each letter would ask ----------------------------------------------

@@ -32,7 +32,8 @@ def test_the_portal_names_a_participant_and_hides_a_stranger(
     ]:
         raw = eml(sender=sender, subject=f"Re: [{ticket.number}] FTP", message_id=message_id,
                   body=body + "\n")
-        call_command("mail_in", "--partner", "alpha", stdin=BytesIO(raw), stdout=StringIO())
+        call_command("mail_in", "--partner", "alpha", "--process", stdin=BytesIO(raw),
+                     stdout=StringIO())
     connections.close_all()
 
     page = browser.new_page(locale="ru-RU")

@@ -1,13 +1,13 @@
 """A mail-thread hijack fails end to end (issue 17, item 1).
 
-Every letter here goes in through `firstline mail_in` (the pipe an MTA runs) and the real
-parser, every reply goes out through the outbox and its delivery, and the customer reads
-the ticket in the portal. A stranger who guesses a ticket number (or holds a forwarded
-letter of the thread) must not become the customer: no participant, no reopen, no public
-reply mailed to them, nothing of theirs in the customer's portal. The customer, a
-participant and, when the mailbox allows it, a colleague still join. Our subjects carry the
-number with a check ("[FL-000123-7KQX]"): only a checked tag or one of the thread's
-Message-IDs can let the unknown-sender policy add anybody.
+Every letter here goes in through `firstline mail_in` (the pipe an MTA runs), the mail
+worker (`firstline mail_work`) and the real parser, every reply goes out through the outbox
+and its delivery, and the customer reads the ticket in the portal. A stranger who guesses a
+ticket number (or holds a forwarded letter of the thread) must not become the customer: no
+participant, no reopen, no public reply mailed to them, nothing of theirs in the customer's
+portal. The customer, a participant and, when the mailbox allows it, a colleague still join.
+Our subjects carry the number with a check ("[FL-000123-7KQX]"): only a checked tag or one
+of the thread's Message-IDs can let the unknown-sender policy add anybody.
 """
 
 from io import BytesIO, StringIO
@@ -39,9 +39,11 @@ def mailbox(cast) -> Mailbox:
 
 
 def pipe(raw: bytes, slug: str = "alpha") -> InboundMail:
-    """The letter as an MTA hands it over: `firstline mail_in --partner SLUG < letter`."""
+    """The letter as an MTA hands it over: `firstline mail_in --partner SLUG < letter`,
+    then the mail worker's turn."""
     before = set(InboundMail.objects.values_list("pk", flat=True))
     call_command("mail_in", "--partner", slug, stdin=BytesIO(raw), stdout=StringIO())
+    call_command("mail_work", "--once", stdout=StringIO())
     (inbound,) = InboundMail.objects.exclude(pk__in=before)
     assert inbound.status == InboundMail.Status.PROCESSED, inbound.error
     return inbound

@@ -115,6 +115,27 @@ def test_unseen_mail_is_stored_over_imaps_then_flagged_and_not_fetched_again(
     assert InboundMail.objects.filter(mailbox=mailbox).count() == 3
 
 
+def test_polled_letters_are_stored_and_the_mail_worker_makes_them_tickets(
+    dovecot: Dovecot, user: ImapUser, alpha: Partner, imap_ca: None
+) -> None:
+    """The poller stores and marks; processing is the mail worker's (`mail_work`)."""
+    for number in range(2):
+        dovecot.deliver(user, letter(number, subject="Не работает почта"))
+    mailbox = make_mailbox(alpha, dovecot, user)
+    assert imap.poll_mailbox(mailbox).stored == 2
+    rows = list(InboundMail.objects.filter(mailbox=mailbox).order_by("pk"))
+    assert [(row.status, row.ticket_id) for row in rows] == [("stored", None)] * 2
+    out = StringIO()
+    call_command("mail_work", "--once", stdout=out)
+    assert "2 letters processed" in out.getvalue()
+    for row in rows:
+        row.refresh_from_db()
+    assert [row.status for row in rows] == ["processed"] * 2
+    assert sorted(row.ticket.subject for row in rows) == [
+        "Не работает почта #0", "Не работает почта #1"]
+    assert {row.ticket.partner_id for row in rows} == {alpha.pk}
+
+
 def test_starttls_and_a_processed_folder_move_mail_out_of_the_inbox(
     dovecot: Dovecot, user: ImapUser, alpha: Partner, imap_ca: None
 ) -> None:

@@ -124,6 +124,45 @@ def test_lmtp_stores_the_exact_bytes_for_each_recipient_and_answers_each(
     )
 
 
+def test_the_stored_letter_becomes_a_ticket_through_the_mail_worker(
+    lmtp: LmtpServer, mailbox: Mailbox
+) -> None:
+    """250 means stored; the ticket and the acknowledgement are the mail worker's work."""
+    client = lmtp_client(lmtp)
+    try:
+        assert client.sendmail("ivan@customer.example", ["support@alpha.example"],
+                               MESSAGE) == {}
+    finally:
+        client.quit()
+        client.close()
+    row = InboundMail.objects.get(mailbox=mailbox)
+    assert (row.status, row.ticket_id) == (InboundMail.Status.STORED, None)
+    out = StringIO()
+    call_command("mail_work", "--once", stdout=out)
+    assert "1 letters processed" in out.getvalue()
+    row.refresh_from_db()
+    assert row.status == InboundMail.Status.PROCESSED, row.error
+    assert row.ticket.subject == "Нет доступа к FTP"
+    assert row.ticket.partner == mailbox.partner
+    assert row.ticket.contact.emails.get().address == "ivan@customer.example"
+
+
+def test_with_inline_processing_set_the_listener_makes_the_ticket_itself(
+    lmtp: LmtpServer, mailbox: Mailbox, settings
+) -> None:
+    settings.FIRSTLINE_MAIL_PROCESS_INLINE = True
+    client = lmtp_client(lmtp)
+    try:
+        assert client.sendmail("ivan@customer.example", ["support@alpha.example"],
+                               MESSAGE) == {}
+    finally:
+        client.quit()
+        client.close()
+    row = InboundMail.objects.get(mailbox=mailbox)
+    assert row.status == InboundMail.Status.PROCESSED, row.error
+    assert row.ticket.subject == "Нет доступа к FTP"
+
+
 def test_an_unknown_or_inactive_recipient_is_refused_with_550(
     lmtp: LmtpServer, mailbox: Mailbox, beta_mailbox: Mailbox
 ) -> None:

@@ -13,6 +13,7 @@ from django.db import connection
 from firstline.core.models import Partner
 from firstline.mail.management.commands import mail_in
 from firstline.mail.models import InboundMail, Mailbox
+from firstline.tickets.models import Ticket
 from tests.test_outbox_http import make_partner
 
 RAW = (
@@ -55,6 +56,35 @@ def test_a_piped_message_is_stored_as_it_came(mailbox: Mailbox) -> None:
     assert row.raw_bytes() == RAW
     assert row.message_id == "pipe-1@customer.example"
     assert out.getvalue() == ""  # an MTA may mail stdout back to the sender: nothing there
+
+
+def test_a_piped_letter_is_left_to_the_mail_worker_which_makes_it_a_ticket(
+    mailbox: Mailbox,
+) -> None:
+    pipe("--partner", "alpha")
+    row = InboundMail.objects.get()
+    assert (row.status, row.ticket_id) == (InboundMail.Status.STORED, None)
+    assert not Ticket.objects.exists()
+    out = StringIO()
+    call_command("mail_work", "--once", stdout=out)
+    assert "1 letters processed" in out.getvalue()
+    row.refresh_from_db()
+    assert row.status == InboundMail.Status.PROCESSED, row.error
+    assert (row.ticket.subject, row.ticket.channel) == ("Нет доступа к FTP", "email")
+
+
+def test_with_process_or_the_setting_the_command_makes_the_ticket_itself(
+    mailbox: Mailbox, settings
+) -> None:
+    pipe("--partner", "alpha", "--process")
+    first = InboundMail.objects.get()
+    assert first.status == InboundMail.Status.PROCESSED, first.error
+    assert first.ticket.subject == "Нет доступа к FTP"
+    settings.FIRSTLINE_MAIL_PROCESS_INLINE = True
+    pipe("--partner", "alpha", raw=RAW.replace(b"pipe-1@", b"pipe-2@"))
+    second = InboundMail.objects.get(message_id="pipe-2@customer.example")
+    assert second.status == InboundMail.Status.PROCESSED, second.error
+    assert second.ticket_id != first.ticket_id
 
 
 def test_the_same_message_piped_twice_is_stored_once(mailbox: Mailbox) -> None:

@@ -20,7 +20,8 @@ WILD = Path(__file__).resolve().parent / "data" / "mail" / "wild"
 
 def _pipe(name: str) -> InboundMail:
     raw = (WILD / f"{name}.eml").read_bytes()
-    call_command("mail_in", "--partner", "alpha", stdin=BytesIO(raw), stdout=StringIO())
+    call_command("mail_in", "--partner", "alpha", "--process", stdin=BytesIO(raw),
+                 stdout=StringIO())
     return InboundMail.objects.order_by("-id").first()
 
 

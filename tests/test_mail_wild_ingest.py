@@ -172,6 +172,8 @@ def test_a_garbled_sender_is_listed_for_an_operator_and_nobody_is_answered(cast,
 def test_a_garbled_sender_piped_in_by_the_mta_is_kept_failed(cast, mailbox):
     call_command("mail_in", "--partner", cast.a.partner.slug,
                  stdin=BytesIO(raw("w19-03-space-in-domain")), stdout=StringIO())
+    assert InboundMail.objects.get().status == InboundMail.Status.STORED
+    call_command("mail_work", "--once", stdout=StringIO())
     inbound = InboundMail.objects.get()
     assert inbound.status == InboundMail.Status.FAILED
     assert not OutboxMessage.objects.exists()

@@ -36,13 +36,14 @@ def test_every_process_of_firstline_run_has_a_unit():
     # What `firstline run` starts (firstline/cli.py), plus the mail poller.
     for command in ("serve", "db_worker", "deliver_outbox", "sla_clock", "surveys_tick",
                     "incidents_clock", "metrics_reports", "billing_tick", "telegram_poll",
-                    "mail_poll"):
+                    "mail_poll", "mail_work"):
         assert command in commands
     target = units["firstline.target"]
     for name in units:
         if name.endswith(".service") and "@." not in name:
             assert name in target
     assert "firstline-worker@1.service firstline-worker@2.service" in target
+    assert "firstline-mail-worker@1.service firstline-mail-worker@2.service" in target
     for name, text in units.items():
         if name.endswith(".service"):
             for line in ("User=firstline", "Restart=on-failure", "ProtectSystem=strict",
@@ -82,7 +83,7 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
         (tmp_path / name).write_text(text)
     # A template is verified through an instance of it.
     names = [*sorted(p.name for p in tmp_path.iterdir() if "@." not in p.name),
-             "firstline-worker@1.service"]
+             "firstline-worker@1.service", "firstline-mail-worker@1.service"]
     result = subprocess.run(["systemd-analyze", "verify", *names], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

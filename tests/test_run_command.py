@@ -33,7 +33,7 @@ CHILDREN = {"gunicorn": "web server", "db_worker": "task worker",
             "deliver_outbox": "outbox loop", "sla_clock": "SLA clock",
             "surveys_tick": "survey clock", "incidents_clock": "incidents clock",
             "metrics_reports": "report clock", "telegram_poll": "telegram poller",
-            "billing_tick": "billing clock"}
+            "billing_tick": "billing clock", "mail_work": "mail worker"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -248,6 +248,25 @@ def request_sign_in_link(base: str, partner: str, email: str) -> None:
         assert response.status == 200
 
 
+LETTER = (
+    "From: Пётр Новиков <petr@newcustomer.example>\r\nTo: support@oblakoteka.example\r\n"
+    "Subject: =?utf-8?b?0J3QtSDRgNCw0LHQvtGC0LDQtdGCINC/0L7Rh9GC0LA=?=\r\n"
+    "Message-ID: <run-box-1@newcustomer.example>\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    "Здравствуйте! Почта не отправляется с утра.\r\n"
+).encode()
+
+
+def deliver_by_pipe(data_dir: Path, partner: str) -> None:
+    """`firstline mail_in` as an MTA runs it against the box: the letter stored, exit 0."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")}
+    env["FIRSTLINE_DATA_DIR"] = str(data_dir)
+    done = subprocess.run([sys.executable, "-m", "firstline", "mail_in", "--partner", partner],
+                          input=LETTER, capture_output=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+
+
 def copy_box(source: Path, target: Path) -> None:
     with closing(sqlite3.connect(source / "firstline.sqlite3")) as old, \
             closing(sqlite3.connect(target / "firstline.sqlite3")) as new:
@@ -274,6 +293,15 @@ def test_another_bind_moves_links_and_a_killed_child_restarts_and_sigterm_stops_
             lambda: re.search(r"https?://\S+/portal/link/\S+", output(tmp_path)), 20,
             "the sign-in letter")
         assert link.group(0).startswith(f"{base}/portal/link/")
+
+        # A letter piped in as an MTA does (stored only, exit 0) becomes a ticket through
+        # the mail worker within two seconds.
+        before = count_tickets(tmp_path / "firstline.sqlite3")
+        deliver_by_pipe(tmp_path, "oblakoteka")
+        stored = time.monotonic()
+        wait_until(lambda: count_tickets(tmp_path / "firstline.sqlite3") > before, 10,
+                   "the mail worker to make the letter a ticket")
+        assert time.monotonic() - stored < 2.0
 
         # A background child killed outright is started again; the web answers meanwhile.
         killed = children["SLA clock"]

@@ -3,7 +3,7 @@
 Per mailbox: connect with TLS (implicit, or STARTTLS — a failed STARTTLS is an error, never
 a fall-back to plain text), log in, select the folder, search the unseen messages by UID and
 fetch them in batches with BODY.PEEK[] (which leaves \\Seen alone). Each raw message goes to
-`ingest_raw`, which stores it before anything else; only then is it marked processed:
+`ingest.receive`, which stores it (the mail workers process it); only then is it marked:
 moved to the processed folder when the mailbox has one (MOVE, or COPY + \\Deleted + UID
 EXPUNGE on servers without MOVE), else flagged \\Seen and $FirstlineProcessed. A crash
 between storing and marking fetches the message again on the next poll, and ingest
@@ -36,7 +36,7 @@ from imapclient.exceptions import IMAPClientError
 
 from firstline.core.encryption import UndecryptableError
 from firstline.core.secret_field import reveal
-from firstline.mail.ingest import ingest_raw
+from firstline.mail.ingest import receive
 from firstline.mail.models import Mailbox
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class ImapSession:
                 raw = (response.get(uid) or {}).get(b"BODY[]")
                 if raw is None:
                     continue  # expunged by someone else between SEARCH and FETCH
-                ingest_raw(bytes(raw), mailbox=self.mailbox)
+                receive(bytes(raw), mailbox=self.mailbox)
                 stored.append(uid)
         except BaseException:
             # Mark what is already stored, so the next poll does not fetch it again, and

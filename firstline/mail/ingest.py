@@ -1,14 +1,21 @@
 """Inbound mail: the one entry point every transport (IMAP, LMTP, pipe) calls.
 
-    inbound = ingest_raw(raw_bytes, mailbox=mailbox)
+    inbound = receive(raw_bytes, mailbox=mailbox)
 
 1. The raw bytes are stored first, in their own transaction (DESIGN "Nothing is lost"). The
    same letter twice (same Message-ID for the mailbox, or the same bytes when it has none)
-   is one row: the existing one is returned and nothing is created again.
+   is one row: the existing one is returned and nothing is created again. The transport
+   acknowledges the letter (LMTP 250, IMAP flag, exit 0) only after this.
 2. Then the letter is parsed and processed in one transaction: our own mail and bounces are
    recognised, the sender identified, the letter joins its ticket's thread or opens a new
    ticket with an acknowledgement in the outbox. Whatever goes wrong, the row stays with
    status `failed` and the reason, for an operator; bad mail never raises.
+
+Step 2 is the mail workers' (`firstline mail_work`, started by `firstline run` and by the
+systemd units): a worker sees a stored letter within its poll interval (a second) and
+processes it in a batch with the others waiting. `ingest_raw` does both steps at once, in
+the caller's process; the transports do that instead when FIRSTLINE_MAIL_PROCESS_INLINE is
+set (a box that runs no mail worker) or when asked (`mail_in --process`).
 
 The stored rows are also a queue: `process_stored` takes a batch of letters still `stored`
 (FOR UPDATE SKIP LOCKED on PostgreSQL, so several worker processes share them and each
@@ -20,6 +27,7 @@ and then each letter of it gets its own transaction (`process`), as before.
 
 import hashlib
 import logging
+import os
 import traceback
 from collections.abc import Callable
 
@@ -243,6 +251,34 @@ def process_stored(
             logger.exception("mail %s: could not be processed", row.pk)
             _fail(row, f"{type(exc).__name__}: {exc}")
     return len(rows)
+
+
+def process_inline() -> bool:
+    """FIRSTLINE_MAIL_PROCESS_INLINE (setting, else the environment variable): the transports
+    process each letter themselves, as it comes, instead of leaving it to the mail workers."""
+    value = getattr(settings, "FIRSTLINE_MAIL_PROCESS_INLINE", None)
+    if value is None:
+        value = os.environ.get("FIRSTLINE_MAIL_PROCESS_INLINE", "")
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def receive(raw: bytes, *, mailbox: Mailbox, process_now: bool | None = None) -> InboundMail:
+    """What a transport calls for a letter that arrived to `mailbox`: store it (committed when
+    this returns), and leave it to the mail workers, or process it here and now when
+    `process_now` (by default FIRSTLINE_MAIL_PROCESS_INLINE) says so. Raises only when the
+    letter could not be stored: the transport then keeps it and tries again."""
+    if process_inline() if process_now is None else process_now:
+        return ingest_raw(raw, mailbox=mailbox)
+    return store_raw(raw, mailbox=mailbox)
+
+
+def letters_waiting() -> bool:
+    """Is any letter stored and not yet processed? A plain read, no lock taken (on SQLite
+    no write lock either), on a partial index of the stored rows: what an idle worker asks
+    before it claims a batch."""
+    return InboundMail.objects.filter(status=InboundMail.Status.STORED).exists()
 
 
 def ingest_raw(raw: bytes, *, mailbox: Mailbox) -> InboundMail:

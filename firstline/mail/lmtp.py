@@ -2,12 +2,12 @@
 
 Postfix, Exim or any MTA delivers to `firstline mail_lmtp` like to Dovecot's LMTP: RCPT TO
 is matched to an active mailbox by its address (anything else: 550, the MTA bounces it at
-once), and the DATA is stored for each accepted recipient with `ingest_raw`. The answer
-is 250 only once the raw message is in the database; when it could not be stored
-(database down, disk full) the answer is 451 and the MTA keeps the message and tries again
-later: nothing is lost. LMTP answers per recipient (RFC 2033); in SMTP mode one answer
-covers all, 451 if any could not be stored (the retry stores the others again, and ingest
-recognises them by Message-ID).
+once), and the DATA is stored for each accepted recipient with `ingest.receive` (the mail
+workers process it). The answer is 250 only once the raw message is in the database; when
+it could not be stored (database down, disk full) the answer is 451 and the MTA keeps the
+message and tries again later: nothing is lost. LMTP answers per recipient (RFC 2033); in
+SMTP mode one answer covers all, 451 if any could not be stored (the retry stores the
+others again, and ingest recognises them by Message-ID).
 
 The asyncio server runs in its own thread; the database work runs in a worker thread of
 its own (Django's ORM is synchronous), one message at a time.
@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
-from firstline.mail.ingest import ingest_raw
+from firstline.mail.ingest import receive
 from firstline.mail.models import Mailbox
 
 logger = logging.getLogger(__name__)
@@ -55,9 +55,9 @@ def find_mailbox(address: str) -> Mailbox | None:
 
 
 def store(raw: bytes, mailbox_id: int) -> object:
-    """Hand one message to ingest for one mailbox; raises when it could not be stored."""
+    """Store one message for one mailbox; raises when it could not be stored."""
     mailbox = Mailbox.objects.select_related("partner").get(pk=mailbox_id)
-    return ingest_raw(raw, mailbox=mailbox)
+    return receive(raw, mailbox=mailbox)
 
 
 def _with_fresh_connection[T](function: Callable[[], T]) -> T:

@@ -151,6 +151,10 @@ class InboundMail(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["partner", "status", "received_at"], name="inbound_status"),
+            # The mail workers' queue: the letters still to process, oldest first, without
+            # reading past every processed one (ingest.letters_waiting, ingest._claim).
+            models.Index(fields=["id"], condition=models.Q(status="stored"),
+                         name="inbound_stored_queue"),
         ]
         constraints = [
             # The same letter twice (a poller restarted, LMTP and IMAP both on) is one row:

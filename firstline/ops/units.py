@@ -22,6 +22,9 @@ class Layout:
     data_dir: str = "/var/lib/firstline"
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # Mail worker processes (`mail_work`): one per core takes a burst at full speed; see
+    # docs/production.md.
+    mail_workers: int = 2
     server_name: str = "desk.example.com"
     certificate: str = "/etc/ssl/firstline/fullchain.pem"
     certificate_key: str = "/etc/ssl/firstline/privkey.pem"
@@ -112,6 +115,10 @@ def worker_names(layout: Layout) -> list[str]:
     return [f"firstline-worker@{n}.service" for n in range(1, layout.workers + 1)]
 
 
+def mail_worker_names(layout: Layout) -> list[str]:
+    return [f"firstline-mail-worker@{n}.service" for n in range(1, layout.mail_workers + 1)]
+
+
 def render_units(layout: Layout) -> dict[str, str]:
     """File name -> text of every unit."""
     units = {
@@ -127,15 +134,21 @@ def render_units(layout: Layout) -> dict[str, str]:
         "firstline-worker@.service": _service(
             layout, "firstline task worker %i", "db_worker --interval 1 --worker-id %H-%i", []
         ),
+        # The letters the transports stored, processed in batches; instances share the queue.
+        "firstline-mail-worker@.service": _service(
+            layout, "firstline mail worker %i (stored letters into tickets)",
+            "mail_work --interval 1", []
+        ),
     }
     for name, description, command, extra in LOOPS:
         units[f"{name}.service"] = _service(layout, description, command, extra)
-    wants = ["firstline-web.service", *worker_names(layout),
+    wants = ["firstline-web.service", *worker_names(layout), *mail_worker_names(layout),
              *(f"{name}.service" for name, *_ in LOOPS)]
     units["firstline.target"] = "\n".join([
         "# Rendered by `firstline install-units`: every process of a firstline box.",
         "[Unit]",
-        "Description=firstline service desk (web, task workers, outbox, clocks, mail poller)",
+        "Description=firstline service desk (web, task and mail workers, outbox, clocks, "
+        "mail poller)",
         "Wants=network-online.target",
         "After=network-online.target",
         "Wants=" + " ".join(wants),

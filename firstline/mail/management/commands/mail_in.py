@@ -3,7 +3,9 @@
     firstline mail_in --partner SLUG [--mailbox ADDRESS] < message.eml
     firstline mail_in --partner SLUG --file message.eml
 
-Exit codes follow sysexits.h, which MTAs understand: 0 stored; 75 (EX_TEMPFAIL) when it
+The letter is stored, and the mail workers (`firstline mail_work`) process it; with
+--process (or FIRSTLINE_MAIL_PROCESS_INLINE set) this command processes it too, before it
+exits. Exit codes follow sysexits.h, which MTAs understand: 0 stored; 75 (EX_TEMPFAIL) when it
 could not be stored (database unreachable…): the MTA keeps the message and tries again;
 67 (EX_NOUSER) for an unknown partner or mailbox: the MTA bounces it; 64 (EX_USAGE) when
 the partner has several mailboxes and none is named; 66 (EX_NOINPUT) for empty input.
@@ -16,7 +18,7 @@ from typing import Any, BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from firstline.mail.ingest import ingest_raw
+from firstline.mail.ingest import receive
 from firstline.mail.models import Mailbox
 
 EX_USAGE = 64
@@ -68,6 +70,10 @@ class Command(BaseCommand):
                             help="The mailbox address (needed when the partner has several).")
         parser.add_argument("--file", default="",
                             help="Read the message from this file instead of standard input.")
+        parser.add_argument(
+            "--process", action="store_true", default=None,
+            help="Also process the letter now, in this command, instead of leaving it to the "
+                 "mail workers. Default: FIRSTLINE_MAIL_PROCESS_INLINE.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         raw = self._read(options)
@@ -75,7 +81,7 @@ class Command(BaseCommand):
             raise CommandError("no message on the input", returncode=EX_NOINPUT)
         try:
             mailbox = find_mailbox(options["partner"], options["mailbox"])
-            ingest_raw(raw, mailbox=mailbox)
+            receive(raw, mailbox=mailbox, process_now=options["process"])
         except CommandError:
             raise
         except DatabaseError as exc:

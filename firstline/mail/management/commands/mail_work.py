@@ -9,6 +9,10 @@ by one of them, and a worker that dies leaves its letters to the others.
     firstline mail_work                  # one worker, until stopped
     firstline mail_work --processes 2    # two worker processes (e.g. one per core)
     firstline mail_work --once           # work until the queue is empty, then exit
+
+An idle worker asks every --interval seconds (default 1) whether a letter waits, by a plain
+read that takes no lock (on SQLite no write lock either), and claims a batch only then: a
+letter a transport stored is picked up within about a second.
 """
 
 import logging
@@ -20,7 +24,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connections
 
-from firstline.mail.ingest import BATCH_SIZE, process_stored
+from firstline.mail.ingest import BATCH_SIZE, letters_waiting, process_stored
 from firstline.mail.management.commands._signals import stop_on_signals
 from firstline.ops.heartbeat import beat
 
@@ -33,7 +37,7 @@ def work(*, stop: threading.Event, batch: int, interval: float, once: bool) -> i
     taken = 0
     while not stop.is_set():
         try:
-            count = process_stored(limit=batch)
+            count = process_stored(limit=batch) if letters_waiting() else 0
         except DatabaseError:
             # The database is away: the letters wait, stored, until it is back.
             logger.exception("mail worker: the database failed")
