@@ -349,3 +349,17 @@ def test_a_replay_in_the_middle_of_a_log_read_from_its_position_changes_nothing(
     again = import_file(str(path))
     assert again.read == len(log)
     assert _snapshot() == expected
+
+
+def test_a_lines_key_starts_with_its_time_and_tells_lines_apart():
+    from firstline.calls.queue_log import Line
+
+    a = Line(f"{T0}|1.1|q|NONE|ENTERQUEUE||79001234567|1\n").dedupe_key()
+    b = Line(f"{T0}|1.1|q|NONE|ENTERQUEUE||79001234568|1").dedupe_key()
+    later = Line(f"{T0 + 1}|1.1|q|NONE|ENTERQUEUE||79001234567|1").dedupe_key()
+    assert a.startswith(f"{T0}:") and len(a) == 64 and a != b and a < later
+    assert a == Line(f"{T0}|1.1|q|NONE|ENTERQUEUE||79001234567|1\r\n").dedupe_key()
+    odd = Line("x" * 30 + "|1.1|q").dedupe_key()
+    assert odd.startswith(":") and len(odd) == 65 - 1
+    long = Line("9" * 40 + "|1.1|q").dedupe_key()
+    assert long.startswith(":") and len(long) == 64

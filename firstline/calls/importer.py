@@ -72,9 +72,9 @@ def prepare(lines: Iterable[str]) -> Prepared:
             continue
         text = text.rstrip("\r\n")
         parse, event_text = _reader(line)
-        items.append(Incoming(payload={"line": text}, dedupe_key=line.dedupe_key(), parse=parse,
-                              payload_json='{"line": ' + _quote(text) + "}",
-                              event_json=event_text))
+        # Positional (payload, dedupe_key, parse, partner, payload_json, event_json).
+        items.append(Incoming({"line": text}, line.dedupe_key(), parse, None,
+                              '{"line": ' + _quote(text) + "}", event_text))
     return Prepared(items, counts)
 
 

@@ -546,12 +546,16 @@ def event_json(event: CallEvent) -> str:
     values, not spacing or key order."""
     talk = event.talk_seconds
     return (f'{{"kind": "{event.kind.value}", "external_id": {_quote(event.external_id)}, '
-            f'"at": "{event.at.isoformat()}", "direction": {_quote(event.direction)}, '
-            f'"caller": {_quote(event.caller)}, "dialled": {_quote(event.dialled)}, '
-            f'"queue": {_quote(event.queue)}, "operator": {_quote(event.operator)}, '
-            f'"outcome": {_quote(event.outcome)}, '
+            f'"at": "{event.at.isoformat()}", "direction": {_json_text(event.direction)}, '
+            f'"caller": {_json_text(event.caller)}, "dialled": {_json_text(event.dialled)}, '
+            f'"queue": {_json_text(event.queue)}, "operator": {_json_text(event.operator)}, '
+            f'"outcome": {_json_text(event.outcome)}, '
             f'"talk_seconds": {"null" if talk is None else int(talk)}, '
-            f'"recording_url": {_quote(event.recording_url)}}}')
+            f'"recording_url": {_json_text(event.recording_url)}}}')
+
+
+def _json_text(value: str) -> str:
+    return _quote(value) if value else '""'
 
 
 # What `_merge` may change on a call.
