@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.test import Client, override_settings
 
 from firstline.core.demo import build_demo
@@ -99,3 +100,37 @@ def test_the_operator_sees_them_in_the_queue_and_on_the_ticket_page(demo):
     html = page.content.decode()
     assert "Telegram" in html
     assert newest.messages.get(kind=Message.Kind.INBOUND).attachments.get().filename in html
+
+
+def test_the_demo_tickets_telegram_card_says_the_bot_is_off(demo):
+    from firstline.core.models import User
+
+    desk = client_for(User.objects.get(username="operator"))
+    desk.cookies["django_language"] = "ru"
+    ticket = Ticket.objects.get(channel=Channel.TELEGRAM, status=Status.OPEN)
+    html = desk.get(f"/telegram/tickets/{ticket.pk}/chat/").content.decode()
+    chat = Chat.objects.get(ticket=ticket)
+    assert chat.phone in html and "клиент отправил его в чате" in html
+    assert "@oblakoteka_support_bot" in html and "Выключен" in html
+    assert "ждут в очереди отправки, пока бот не включат" in html
+
+
+def test_a_reply_on_a_demo_telegram_ticket_waits_and_never_reaches_telegram(demo):
+    from firstline.core.models import User
+    from firstline.outbox import delivery
+    from firstline.outbox.models import Channel as OutboxChannel
+    from firstline.outbox.models import OutboxMessage
+    from firstline.tickets.services import add_message
+
+    ticket = Ticket.objects.get(channel=Channel.TELEGRAM, status=Status.NEW)
+    operator = User.objects.get(username="operator")
+    first_name = ticket.contact.name.split()[0]
+    with TelegramStandIn() as api, override_settings(FIRSTLINE_TELEGRAM_API_URL=api.url), \
+            time_machine.travel(MOMENT, tick=False):
+        add_message(ticket=ticket, actor=operator, kind=Message.Kind.REPLY,
+                    text=f"Здравствуйте, {first_name}! Проверили доступ: войдите снова.\n\n"
+                         "С уважением,\nОльга, техническая поддержка «Облакотека»")
+        delivery.run_pass()
+        assert not api.calls
+    row = OutboxMessage.objects.get(ticket=ticket, channel=OutboxChannel.TELEGRAM)
+    assert row.status == "pending"  # kept until the bot is switched on

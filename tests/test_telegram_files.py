@@ -315,3 +315,31 @@ def test_the_subject_keeps_the_customers_quotes_and_is_cut_at_a_word(cast, api, 
     post(bot, update(2, "очень " * 60, chat=777))
     subject = Update.objects.get(update_id=2).ticket.subject
     assert subject.endswith("очень…") and len(subject) <= services.SUBJECT_WORDS + 1
+
+
+def test_the_ticket_pages_telegram_card_names_the_chat_the_bot_and_the_files(
+        cast, api, bot):
+    post(bot, update(1, "Скриншот", photo=PHOTO))  # no commit here: the file stays pending
+    ticket = Update.objects.get(update_id=1).ticket
+    slot = render_to_string("telegram/ticket_slot.html", {"ticket": ticket})
+    assert f'hx-get="/telegram/tickets/{ticket.pk}/chat/"' in slot
+    assert render_to_string("telegram/ticket_slot.html", {"ticket": cast.a.ticket}).strip() == ""
+
+    card = client_for(cast.operator).get(f"/telegram/tickets/{ticket.pk}/chat/")
+    assert card.status_code == 200
+    html = card.content.decode()
+    assert "Иван Петров" in html and 'href="https://t.me/ivan_p"' in html
+    assert "not shared" in html and "@alpha_support_bot" not in html  # getMe never called
+    assert "1 being fetched from Telegram" in html
+    assert "Bot settings" not in html  # an operator does not configure bots
+    assert "Bot settings" in client_for(cast.supervisor).get(
+        f"/telegram/tickets/{ticket.pk}/chat/").content.decode()
+
+    Bot.objects.filter(pk=bot.pk).update(is_active=False)
+    html = client_for(cast.operator).get(f"/telegram/tickets/{ticket.pk}/chat/").content.decode()
+    assert "wait in the outbox until the bot is switched on" in html
+    # Another partner's people, and a ticket of another channel: nothing to see.
+    assert client_for(cast.b.engineer).get(
+        f"/telegram/tickets/{ticket.pk}/chat/").status_code == 404
+    assert client_for(cast.operator).get(
+        f"/telegram/tickets/{cast.a.ticket.pk}/chat/").status_code == 404

@@ -20,7 +20,7 @@ from firstline.outbox.models import Channel as OutboxChannel
 from firstline.outbox.models import OutboxMessage
 from firstline.telegram import botapi, texts
 from firstline.telegram.models import Bot, Chat, Update
-from firstline.tickets.models import Channel, Message
+from firstline.tickets.models import Channel, Message, Ticket
 
 # An outbox row with this header sends the stored file it names ({"path", "filename",
 # "content_type"}) with sendDocument, the row's body as the caption. (The outbox's own
@@ -135,7 +135,11 @@ def _delivery_error(exc: botapi.ApiError) -> Exception:
 
 
 def chat_of(message: Message) -> Chat | None:
-    ticket = message.ticket
+    return chat_for_ticket(message.ticket)
+
+
+def chat_for_ticket(ticket: Ticket) -> Chat | None:
+    """The chat a Telegram ticket came from: the chat's current ticket, or an older one."""
     chat = Chat.objects.filter(ticket=ticket).select_related("bot").first()
     if chat is not None:
         return chat
@@ -144,7 +148,8 @@ def chat_of(message: Message) -> Chat | None:
                .values_list("chat_id", "bot_id").first())
     if chat_id is None:
         return None
-    return Chat.objects.filter(Q(chat_id=chat_id[0]) & Q(bot_id=chat_id[1])).first()
+    return (Chat.objects.filter(Q(chat_id=chat_id[0]) & Q(bot_id=chat_id[1]))
+            .select_related("bot").first())
 
 
 def telegram_public_reply(*, message: Message, **_event: Any) -> None:

@@ -12,4 +12,5 @@ urlpatterns = [
     path("settings/<int:pk>/updates/<int:update_pk>/reprocess/", views.reprocess,
          name="reprocess"),
     path("files/<int:pk>/retry/", views.retry_file, name="file-retry"),
+    path("tickets/<int:pk>/chat/", views.ticket_chat, name="ticket-chat"),
 ]

@@ -1,4 +1,5 @@
-"""The Bot API's webhook, and the desk's settings page for a partner's bot."""
+"""The Bot API's webhook, the desk's settings page for a partner's bot, and on the ticket
+page the chat's card and «ask Telegram again» for a file that did not arrive."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -8,11 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from firstline.core.models import Partner
+from firstline.core.models import Partner, User
 from firstline.telegram import files, services
 from firstline.telegram.forms import BotForm
 from firstline.telegram.models import Bot, IncomingFile, Update
-from firstline.tenancy import messages_for, partners_for
+from firstline.telegram.outbound import chat_for_ticket
+from firstline.tenancy import messages_for, partners_for, tickets_for
 from firstline.web.access import desk_required, supervisor_required
 
 # An update is a few kilobytes; files come by getFile, never in the body.
@@ -116,3 +118,23 @@ def retry_file(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, _("The file “%(name)s” is asked from Telegram again.")
                       % {"name": item.filename})
     return redirect("ticket", pk=item.message.ticket_id)
+
+
+@desk_required
+def ticket_chat(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Telegram card of a ticket page (loaded by telegram/ticket_slot.html): who writes
+    from which chat, whether they shared their phone, the bot, the files not attached yet."""
+    ticket = get_object_or_404(tickets_for(request.user).filter(channel="telegram"), pk=pk)
+    chat = chat_for_ticket(ticket)
+    counts = {status: 0 for status in IncomingFile.Status.values}
+    for status in (IncomingFile.objects.filter(message__ticket=ticket)
+                   .values_list("status", flat=True)):
+        counts[status] += 1
+    user = request.user
+    context = {
+        "chat": chat, "pending": counts[IncomingFile.Status.PENDING],
+        "failed": counts[IncomingFile.Status.FAILED],
+        "can_configure": chat is not None and user.role in (User.Role.SUPERVISOR, User.Role.ADMIN)
+        and partners_for(user).filter(pk=chat.partner_id).exists(),
+    }
+    return render(request, "telegram/ticket_chat.html", context)
