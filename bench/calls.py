@@ -1,13 +1,21 @@
 """The phone channel on PostgreSQL: webhook events/s, queue_log import, monthly minutes.
 
 Usage (a throwaway database is created and dropped):
-    .venv/bin/python bench/calls.py [--events 4000] [--lines 100000] [--calls 1000000]
-        [--baseline-lines 2000] [--skip webhook,queue_log,minutes]
+    .venv/bin/python bench/calls.py [--events 4000] [--rounds 3] [--workers 2]
+        [--web gthread,sync]
+        [--lines 100000] [--calls 1000000] [--baseline-lines 2000]
+        [--skip webhook,queue_log,minutes]
 
-- webhook: `POST /api/calls/events` over real HTTP to gunicorn with 2 workers (HMAC-signed,
-  keep-alive clients in 8 threads), 4 events per call (start, offer, answer, end) across
-  100 partners. Baseline in the same run: the same server answering Zadarma's zd_echo (the
-  HTTP stack and Django without the database), and `record_event` called in-process.
+- webhook: `POST /api/calls/events` over real HTTP to gunicorn with 2 workers: gthread
+  (4 threads each, as `firstline run` and the units start it), then sync; HMAC-signed, 8
+  client threads, 4 events per call (start, offer, answer, end) across 100 partners, with
+  `--workers` `calls_work` processes running alongside. Per round: events/s answered (202,
+  stored in the inbox) and events/s through to applied (until the inbox is empty, every
+  call checked whole); then the same with the workers paused (the answer alone) and the
+  workers alone draining it; CPU per event of the web workers, calls_work and
+  PostgreSQL's backends (from /proc: what the load does not change). Baseline in the same
+  run: the same server answering Zadarma's zd_echo (the HTTP stack and Django without the
+  database). p50 and min-max over `--rounds`.
 - queue_log: `calls_import queue_log FILE` over a generated file (4 lines per call and
   partners' queues), lines per second and importer CPU per line; baseline in the same run:
   the one-by-one path (`--baseline-lines`).
@@ -24,6 +32,8 @@ import http.client
 import json
 import os
 import random
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +42,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-DB = "firstline_bench_calls"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB = "firstline_bench_callhook"
 PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
 SECRET = "bench-webhook-secret"  # noqa: S105 - a throwaway database
 PARTNERS = 100
@@ -43,6 +54,10 @@ PORT = 8765
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="calls_work processes")
+    parser.add_argument("--web", default="gthread,sync",
+                        help="gunicorn worker classes to run the webhook with, in turn")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--baseline-lines", type=int, default=2000,
@@ -68,7 +83,8 @@ def main() -> None:
     try:
         partners = setup()
         if "webhook" not in skip:
-            bench_webhook(args.events)
+            for worker_class in args.web.split(","):
+                bench_webhook(args.events, args.rounds, args.workers, worker_class)
         if "queue_log" not in skip:
             bench_queue_log(args.lines, args.baseline_lines)
         if "minutes" not in skip:
@@ -110,12 +126,18 @@ def _events(count: int, prefix: str) -> list[dict]:
     return events
 
 
-def _serve() -> subprocess.Popen:
+def _serve(worker_class: str = "sync") -> subprocess.Popen:
+    """gunicorn with 2 workers: `sync` (one request at a time each), or `gthread` with the
+    threads `firstline run` gives each worker (requests waiting on a commit overlap)."""
+    from firstline.cli import THREADS_PER_WEB_WORKER
+
+    threads = ["--threads", str(THREADS_PER_WEB_WORKER)] if worker_class == "gthread" else []
     env = {**os.environ}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "firstline.wsgi:application", "-w", "2",
+         "--worker-class", worker_class, *threads,
          "-b", f"127.0.0.1:{PORT}", "--backlog", "2048", "--log-level", "warning"],
-        env=env, cwd=Path(__file__).resolve().parent.parent)
+        env=env, cwd=ROOT)
     for _ in range(100):
         try:
             http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
@@ -150,44 +172,163 @@ def _blast(requests: list[tuple[str, str, bytes, dict]], threads: int = 8) -> fl
     return len(requests) / elapsed
 
 
-def bench_webhook(count: int) -> None:
-    from firstline.calls.models import Source
-    from firstline.calls.services import record_event
+# --- CPU of the processes taking part, from /proc (this machine runs them all) -----------
 
-    events = _events(count, "http-")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (ones gone meanwhile count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _backends() -> list[int]:
+    """PostgreSQL's server processes for the bench database (the web and worker sessions)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen(
+        [sys.executable, "-m", "firstline", "calls_work", "--interval", "0.2"],
+        env={**os.environ}, cwd=ROOT) for _ in range(count)]
+
+
+def _inbox_left() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM calls_calleventinbox")
+        return cursor.fetchone()[0]
+
+
+def _drained(since: float, timeout: float = 300.0) -> float:
+    """Seconds from `since` until the inbox is empty (every claimed event is applied then:
+    an event leaves the inbox in the transaction that applies it)."""
+    while _inbox_left():
+        if time.perf_counter() - since > timeout:
+            raise RuntimeError("the workers did not drain the inbox")
+        time.sleep(0.02)
+    return time.perf_counter() - since
+
+
+def _signed(events: list[dict]) -> list[tuple[str, str, bytes, dict]]:
     requests = []
     for event in events:
         body = json.dumps(event).encode()
         signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         requests.append(("POST", "/api/calls/events", body,
                          {"Content-Type": "application/json", "X-Firstline-Signature": signature}))
-    echo = [("GET", "/calls/zadarma/?zd_echo=x", b"", {})] * len(requests)
-    server = _serve()
+    return requests
+
+
+def _check_applied(prefix: str, events: int) -> None:
+    """Every call of the round whole (answered, 180 s of talk), no event refused."""
+    from firstline.calls.models import Call, Outcome, RawCallEvent
+
+    calls = Call.objects.filter(external_id__startswith=prefix)
+    answered = calls.filter(outcome=Outcome.ANSWERED, talk_seconds=180).count()
+    refused = RawCallEvent.objects.filter(
+        external_id__startswith=prefix).exclude(state=RawCallEvent.State.PROCESSED).count()
+    if (calls.count(), answered, refused) != (events // 4, events // 4, 0):
+        raise RuntimeError(f"{prefix}: {calls.count()} calls, {answered} answered, "
+                           f"{refused} not processed; expected {events // 4} answered")
+
+
+def _spread(values: list[float], unit: str) -> str:
+    return (f"p50 {statistics.median(values):,.0f} {unit} "
+            f"(min {min(values):,.0f}, max {max(values):,.0f})")
+
+
+def bench_webhook(count: int, rounds: int = 3, workers: int = 2,
+                  worker_class: str = "sync") -> None:
+    """Per round: the zd_echo baseline; the webhook with `workers` calls_work processes
+    running alongside (events/s answered, and through to applied: until the inbox is
+    empty); the webhook with the workers paused (the answer alone), then the workers
+    alone draining what it stored."""
+    server = _serve(worker_class)
+    pool = _start_workers(workers)
+    echo = [("GET", "/calls/zadarma/?zd_echo=x", b"", {})]
     try:
-        _blast(echo[:200])  # warm-up: imports, connections
-        echo_rate = _blast(echo)
-        rate = _blast(requests)
+        _blast(echo * 200)  # warm-up: imports, connections, the numbers' cache
+        _blast(_signed(_events(400, f"{worker_class}-warm-")))
+        _drained(time.perf_counter())
+        web = _children(server.pid)
+        echo_rates, accepted, through, alone, applied = [], [], [], [], []
+        web_cpu, worker_cpu, db_cpu, loads = [], [], [], []
+        for round_ in range(rounds):
+            loads.append(os.getloadavg()[0])
+            echo_rates.append(_blast(echo * count))
+
+            # Workers alongside: the answer rate, and the time until everything is applied.
+            prefix = f"{worker_class}-r{round_}-"
+            requests = _signed(_events(count, prefix))
+            backends = _backends()
+            before = (_cpu(web), _cpu([w.pid for w in pool]), _cpu(backends))
+            started = time.perf_counter()
+            accepted.append(_blast(requests))
+            through.append(count / _drained(started))
+            after = (_cpu(web), _cpu([w.pid for w in pool]), _cpu(backends))
+            web_cpu.append((after[0] - before[0]) / count * 1e6)
+            worker_cpu.append((after[1] - before[1]) / count * 1e6)
+            db_cpu.append((after[2] - before[2]) / count * 1e6)
+            _check_applied(prefix, count)
+
+            # The workers paused: the answer alone; then the workers alone drain it.
+            prefix = f"{worker_class}-s{round_}-"
+            requests = _signed(_events(count, prefix))
+            for worker in pool:
+                worker.send_signal(signal.SIGSTOP)
+            try:
+                alone.append(_blast(requests))
+            finally:
+                for worker in pool:
+                    worker.send_signal(signal.SIGCONT)
+            applied.append(count / _drained(time.perf_counter()))
+            _check_applied(prefix, count)
+            print(f"  round {round_ + 1}: load {loads[-1]:.2f}; zd_echo {echo_rates[-1]:,.0f}"
+                  f" req/s; webhook {accepted[-1]:,.0f} events/s answered, {through[-1]:,.0f}"
+                  f" events/s applied; workers paused: {alone[-1]:,.0f} events/s answered;"
+                  f" workers alone: {applied[-1]:,.0f} events/s applied", flush=True)
     finally:
+        for worker in pool:
+            worker.terminate()
+        for worker in pool:
+            worker.wait(30)
         server.terminate()
         server.wait(10)
-    # In-process, one worker, no HTTP: the service alone.
-    from firstline.calls.events import CallEvent, Kind
-
-    local = _events(min(count, 2000), "local-")
-    started = time.perf_counter()
-    for n, event in enumerate(local):
-        parsed = CallEvent(kind=Kind(event["event"]), external_id=event["call_id"],
-                           at=datetime.fromisoformat(event["at"]), caller=event["caller"],
-                           dialled=event["dialled"])
-        record_event(source=Source.WEBHOOK, payload=event, dedupe_key=f"local-{n}",
-                     parse=lambda parsed=parsed: parsed)
-    local_rate = len(local) / (time.perf_counter() - started)
-    print(f"webhook: {rate:,.0f} events/s over HTTP, gunicorn 2 workers, 8 clients "
-          f"({len(requests)} events)")
-    print(f"  baseline zd_echo (no database): {echo_rate:,.0f} req/s; "
-          f"ratio {rate / echo_rate:.2f}")
-    print(f"  baseline record_event in-process, 1 worker: {local_rate:,.0f} events/s; "
-          f"ratio {rate / local_rate:.2f}")
+    ratio = statistics.median(accepted) / statistics.median(echo_rates)
+    print(f"webhook: gunicorn 2 {worker_class} workers, 8 clients, {workers} calls_work alongside, "
+          f"{count} events a round, {rounds} rounds, load {min(loads):.2f}-{max(loads):.2f}")
+    print(f"  answered (202 accepted): {_spread(accepted, 'events/s')}")
+    print(f"  through to applied: {_spread(through, 'events/s')}")
+    print(f"  baseline zd_echo (no database): {_spread(echo_rates, 'req/s')}; "
+          f"ratio answered/zd_echo {ratio:.2f}")
+    print(f"  workers paused, answered: {_spread(alone, 'events/s')}; "
+          f"then the workers alone, applied: {_spread(applied, 'events/s')}")
+    print(f"  CPU per event, workers alongside: web {_spread(web_cpu, 'us')}; "
+          f"calls_work {_spread(worker_cpu, 'us')}; PostgreSQL {_spread(db_cpu, 'us')}")
 
 
 def _queue_log_file(lines: int, first_call: int) -> str:

@@ -36,6 +36,9 @@ from firstline.core.models import Partner
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# After a part-filled batch, the worker waits this long before the next (a busy line then
+# gives batches of tens of events instead of one or two, for 0.1 s of delay).
+LINGER = 0.1
 # What an event is while it waits in the inbox (the other states are RawCallEvent.State).
 ACCEPTED = "accepted"
 # The ways in that store into the inbox, and how the worker reads what they stored.
@@ -251,7 +254,8 @@ def work(*, stop: threading.Event, batch: int = BATCH_SIZE, interval: float = 0.
     how many were taken.
 
     Idle, it looks every `interval` seconds with a plain read (no lock, no write), so the
-    call card still shows a call within a poll of its event."""
+    call card still shows a call within a poll of its event; busy, it takes the next batch
+    at once when the last was full, LINGER seconds later when it was not."""
     from firstline.ops.heartbeat import beat
 
     taken = 0
@@ -272,6 +276,10 @@ def work(*, stop: threading.Event, batch: int = BATCH_SIZE, interval: float = 0.
         taken += count
         if count:
             idle_turns = 0
+            if count < batch and not once:
+                # The inbox is keeping up: let a few more events come in, so that the next
+                # batch shares its statements and its commit among more of them.
+                stop.wait(LINGER)
             continue
         if once:
             break
