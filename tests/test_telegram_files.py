@@ -343,3 +343,25 @@ def test_the_ticket_pages_telegram_card_names_the_chat_the_bot_and_the_files(
         f"/telegram/tickets/{ticket.pk}/chat/").status_code == 404
     assert client_for(cast.operator).get(
         f"/telegram/tickets/{cast.a.ticket.pk}/chat/").status_code == 404
+
+
+def test_a_storage_failure_is_tried_again_and_the_file_arrives(
+        cast, api, bot, tmp_path, django_capture_on_commit_callbacks):
+    """The download works but the file cannot be written (here: a file where the
+    attachments directory should be); the row is retried, not lost."""
+    api.add_file(TOKEN, "ph-big", JPEG, path="photos/file_1.jpg")
+    (tmp_path / "attachments").write_text("not a directory")
+    with override_settings(MEDIA_ROOT=str(tmp_path)), \
+            time_machine.travel(now(), tick=False) as clock:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(bot, update(1, "Скриншот", photo=PHOTO))
+        item = the_file()
+        assert item.status == IncomingFile.Status.PENDING and item.attempts == 1
+        assert "NotADirectoryError" in item.error and not Attachment.objects.exists()
+        (tmp_path / "attachments").unlink()
+        clock.shift(files.BACKOFF_FIRST)
+        assert files.fetch_due() == 1
+        item.refresh_from_db()
+        assert item.status == IncomingFile.Status.FETCHED
+        assert item.attachment.file.read() == JPEG
+        item.attachment.file.close()

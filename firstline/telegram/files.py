@@ -69,16 +69,20 @@ def fetch(pk: int) -> str:
         return "skipped"
     try:
         name, content = _get(row)
+        attached = _attach(row, name, content)
     except _Refused as refusal:
         return "failed" if _fail(row, refusal.reason, refusal.detail) else "skipped"
-    except Exception as exc:  # noqa: BLE001 — a network error, or one of ours: tried again
+    except Exception as exc:  # noqa: BLE001 — a network error, or one of ours (the
+        # storage, the database): tried again later, failed for good after MAX_ATTEMPTS
         if not isinstance(exc, botapi.ApiError):
             logger.exception("telegram file %s: fetching failed", pk)
+        detail = str(exc) if isinstance(exc, botapi.ApiError) else \
+            f"{type(exc).__name__}: {exc}"
         if row.attempts >= MAX_ATTEMPTS:
-            return "failed" if _fail(row, Reason.UNREACHABLE, str(exc)) else "skipped"
-        _later(row, exc)
+            return "failed" if _fail(row, Reason.UNREACHABLE, detail) else "skipped"
+        _later(row, exc, detail)
         return "retry"
-    return "fetched" if _attach(row, name, content) else "skipped"
+    return "fetched" if attached else "skipped"
 
 
 def _claim(pk: int) -> IncomingFile | None:
@@ -138,14 +142,14 @@ def _get(row: IncomingFile) -> tuple[str, bytes]:
     return name, got.content
 
 
-def _later(row: IncomingFile, exc: Exception) -> None:
+def _later(row: IncomingFile, exc: Exception, detail: str) -> None:
     delay = min(BACKOFF_FIRST * 2 ** max(row.attempts - 1, 0), BACKOFF_MAX)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))
     IncomingFile.objects.filter(pk=row.pk, status=FileStatus.PENDING,
                                 attempts=row.attempts).update(
-        leased_until=None, next_attempt_at=now() + delay, error=str(exc)[:2000])
+        leased_until=None, next_attempt_at=now() + delay, error=detail[:2000])
 
 
 def _locked(row: IncomingFile) -> IncomingFile | None:
