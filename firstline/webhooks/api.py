@@ -17,7 +17,8 @@ SCHEME = f"""
 ## Outbound webhooks
 
 A partner's manager (for the partner's events) or a provider supervisor (for every
-partner's) subscribes a URL to events under «Настройки → Вебхуки». Each event is POSTed as
+partner's) subscribes a URL to events under «Настройки → Вебхуки» or through
+`/api/webhooks/subscriptions` (the secret is in the create answer only). Each event is POSTed as
 JSON, once per subscription, retried with back-off (1, 2, 4 … minutes, then hourly, for
 about a day) until the receiver answers 2xx; a 4xx other than 408/425/429 stops the
 retries. Delivery is at least once: deduplicate by `X-Firstline-Event-Id`.
