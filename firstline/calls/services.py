@@ -365,6 +365,14 @@ def _waiting_ids(source: str, ids: list[str]) -> set[str]:
     """Which of these calls have events stored before them, waiting for them to start."""
     if not ids:
         return set()
+    table = RawCallEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT external_id FROM {table} WHERE source = %s "  # noqa: S608
+                "AND state = %s AND external_id = ANY(%s)",
+                [source, RawCallEvent.State.WAITING.value, ids])
+            return {row[0] for row in cursor.fetchall()}
     waiting: set[str] = set()
     for start in range(0, len(ids), _KEYS_PER_QUERY):
         waiting.update(RawCallEvent.objects.filter(
