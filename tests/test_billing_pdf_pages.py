@@ -58,6 +58,7 @@ def test_every_continuation_page_repeats_the_lists_headings(cast, tmp_path):
     ticket_lines = [line for line in text.splitlines() if line.startswith("FL-")]
     call_lines = [line for line in text.splitlines() if "+7495000" in line]
     assert len(ticket_lines) == 230 and len(set(ticket_lines)) == 230
+    assert ticket_lines == sorted(ticket_lines)  # in order across the page breaks
     assert len(call_lines) == 210 and all(line.endswith((" 2", " 3", " 4", " 5"))
                                           for line in call_lines)
     assert pages[-1][-2].split() == ["2025-11-03", "12:29", "+74950000209", "270", "5"]
@@ -82,3 +83,7 @@ def test_the_columns_fit_their_longest_heading_or_value():
     assert second.index("123456789012345678") < head.index("секунд")  # widened, not cut
     assert second.rstrip().endswith("123456789012345678")  # no minutes yet: left blank
     assert usage_listing("tickets", None)["lines"] == []
+    # The table's rows: the same lines, a block of them a row.
+    many = usage_listing("tickets", [{"number": f"FL-{n:06d}", "date": "2025-11-03 12:00",
+                                      "channel": "Эл. почта"} for n in range(120)])
+    assert len(many["blocks"]) == 3 and "\n".join(many["blocks"]) == "\n".join(many["lines"])
