@@ -19,6 +19,7 @@ EXPECTED = {
     "/api/replies/check": {"post"},
     "/api/calls": {"get"},
     "/api/calls/events": {"post"},
+    "/api/calls/events/{key}": {"get"},
     "/api/calls/minutes": {"get"},
     "/api/calls/{call_id}": {"get"},
     "/api/calls/{call_id}/ticket": {"post"},
