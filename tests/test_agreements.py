@@ -246,9 +246,9 @@ def test_api_lists_versions_and_serves_files_within_tenancy(cast, settings_a):
 
 def test_each_settings_form_says_what_it_saved_and_keeps_a_refused_form_on_the_page(
         cast, settings_a):
-    """The three settings forms (one `SettingsForm` each): saved -> back to the partner page
-    with its message in the reader's language; refused -> the page (400) with the posted
-    values and the error on the field, the other forms empty, nothing stored."""
+    """The three settings forms (one `SettingsFormView` each): saved -> back to the partner
+    page with its message in the reader's language; refused -> the page (400) with the
+    posted values and the error on the field, the other forms empty, nothing stored."""
     manager = client_for(cast.a.manager)
     manager.defaults["HTTP_ACCEPT_LANGUAGE"] = "ru"
     url = f"/agreements/{settings_a.pk}/"

@@ -104,7 +104,7 @@ def generate(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 
 @dataclass(frozen=True)
-class SettingsForm:
+class SettingsFormView:
     """One of the partner page's settings forms: what it posts, which service saves it
     (called as `save(partner, actor, **cleaned_data)`), and what the page says then."""
 
@@ -129,13 +129,13 @@ class SettingsForm:
         return _page(request, partner, status=400, **{self.context_name: form})
 
 
-PERSON_FORM = SettingsForm(
+PERSON_FORM = SettingsFormView(
     "person_form", lambda partner, data: PersonForm(data, partner=partner),
     services.add_person, gettext_lazy("Authorised person added."))
-COMPENSATION_FORM = SettingsForm(
+COMPENSATION_FORM = SettingsFormView(
     "compensation_form", lambda _partner, data: CompensationForm(data),
     services.add_compensation, gettext_lazy("Compensation row added."))
-TERMS_FORM = SettingsForm(
+TERMS_FORM = SettingsFormView(
     "terms_form", lambda _partner, data: TermsForm(data),
     services.save_terms, gettext_lazy("Terms saved."))
 
