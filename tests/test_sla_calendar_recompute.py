@@ -13,6 +13,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from firstline.core.audit import events_for
+from firstline.core.models import User
 from firstline.sla import calendar_services as services
 from firstline.sla.calendar import WeeklyInterval
 from firstline.sla.models import (
@@ -24,6 +25,7 @@ from firstline.sla.models import (
 from firstline.sla.tasks import recompute_calendar_deadlines
 from firstline.tickets.models import Priority, Status, Ticket
 
+from .conftest import make_user
 from .test_sla_deadlines import at, new_ticket, office_policy
 
 MONDAY = date(2026, 11, 30)
@@ -182,6 +184,17 @@ def test_the_page_says_the_deadlines_are_being_recomputed_until_the_worker_is_do
         assert DBTaskResult.objects.get().return_value == 1
         assert reaction(ticket) == at(2026, 12, 1, 10, 0)
         assert notice not in client.get(page).content.decode()
+
+        # The production calendar: its page says so for the calendars that follow it.
+        admin = Client()
+        admin.force_login(make_user("boss", User.Role.ADMIN))
+        production = reverse("calendars:production")
+        assert admin.post(reverse("calendars:production-day-add"), {
+            "date": MONDAY.isoformat(), "kind": "holiday"}).status_code == 302
+        assert notice in admin.get(production).content.decode()
+        assert notice not in client.get(page).content.decode()
+        call_command("db_worker", batch=True, interval=0, startup_delay=False, verbosity=0)
+        assert notice not in admin.get(production).content.decode()
     [after] = recomputed(ticket)
     assert after["reason"] == "sla.calendar_changed"
     connections.close_all()
