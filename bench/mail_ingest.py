@@ -14,19 +14,25 @@ memory (the process's maximum RSS, and tracemalloc's peak over a sample of the l
 The load average is printed too: figures from a busy machine are not comparable.
 
 With `--processes N` only ingest is measured, as a deployment with N mail processes runs
-it, two ways interleaved over `--rounds` rounds, each on a fresh copy (CREATE DATABASE …
+it, three ways interleaved over `--rounds` rounds, each on a fresh copy (CREATE DATABASE …
 TEMPLATE) of the same prepared database: "ingest", each letter through `ingest_raw` (stored,
-committed, processed, committed: the transports' immediate path, the baseline), and
-"queue", each letter stored (committed) and the stored letters processed by
-`process_stored` in batches of `--batch` (one transaction a batch), the way `firstline
-mail_work` workers run. The first 20 letters warm up (in the parent, queries counted), the
-others are split into N contiguous runs for N forked processes. Printed per round: letters
-per second over the wall time, queries per letter, the latency from stored to processed
-(p50/p95), and the CPU a letter costs in the worker processes and their PostgreSQL backends
-(from /proc): 2,000 ms over that is what two idle cores could ingest, a figure a busy
-machine distorts far less than the wall time. Then median (min–max) over the rounds and
-the queue/ingest ratios. An answer whose original is still being ingested by another
-worker opens a ticket of its own, as it would in production; the ticket counts show it.
+committed, processed, committed: the transports' old immediate path, the baseline);
+"queue", each of N processes storing letters and processing the stored ones by
+`process_stored` in batches of `--batch` (one transaction a batch); and "product", the
+path the product runs: one transport process hands every letter to `ingest.receive` in
+arrival order, as the LMTP listener or the IMAP poller do (stored and committed, nothing
+else), while N mail worker processes run `firstline mail_work`'s own loop (`work`: a
+lock-free look for waiting letters every `--interval` seconds, then batches), timed from
+the first letter handed over to the last one processed; its CPU counts the transport too.
+The first 20 letters warm up (in the parent, queries counted), the others are split into N
+contiguous runs for N forked processes (all of them to the one transport in "product").
+Printed per round: letters per second over the wall time, queries per letter, the latency
+from stored to processed (p50/p95), the CPU a letter costs in the worker processes and their
+PostgreSQL backends (from /proc): 2,000 ms over that is what two idle cores could ingest, a
+figure a busy machine distorts far less than the wall time; and the load average before the
+round. Then median (min–max) over the rounds and the queue/ingest and product/ingest
+ratios. An answer whose original is still being ingested by another worker opens a ticket
+of its own, as it would in production; the ticket counts show it.
 """
 
 import argparse
@@ -56,6 +62,9 @@ def main() -> None:
                         help="with --processes: interleaved rounds of both. Default 3.")
     parser.add_argument("--batch", type=int, default=20,
                         help="with --processes: letters a queue transaction takes. Default 20.")
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="with --processes: an idle mail worker's poll in seconds "
+                             "(mail_work --interval). Default 1, as the product runs it.")
     args = parser.parse_args()
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
@@ -73,7 +82,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     try:
         if args.processes > 0:
-            run_parallel(args.messages, args.processes, args.rounds, args.batch)
+            run_parallel(args.messages, args.processes, args.rounds, args.batch,
+                         args.interval)
         else:
             run(args.messages)
     finally:
@@ -235,7 +245,7 @@ def run(count: int) -> None:
 
 
 WARM_UP = 20
-MODES = ("ingest", "queue")
+MODES = ("ingest", "queue", "product")
 
 
 def _ingest_letters(letters: list[bytes], mailbox) -> None:  # type: ignore[no-untyped-def]
@@ -286,6 +296,86 @@ def _worker(mode: str, batch: int, letters: list[bytes], mailbox_pk: int,
                  client_cpu, server_cpu))
 
 
+def _transport(letters: list[bytes], mailbox_pk: int,
+               start: "multiprocessing.synchronize.Barrier",
+               results: "multiprocessing.Queue[tuple[int, float, int, float, float]]") -> None:
+    """What the LMTP listener or the IMAP poller does with each letter: ingest.receive, which
+    stores it (its own commit) and leaves it to the mail workers."""
+    from django.db import connections
+
+    from firstline.mail.ingest import receive
+    from firstline.mail.models import Mailbox
+
+    mailbox = Mailbox.objects.select_related("partner").get(pk=mailbox_pk)
+    server = _server_pid()
+    start.wait()
+    began = time.perf_counter()
+    cpu = _cpu_seconds(os.getpid()), _cpu_seconds(server)
+    for raw in letters:
+        receive(raw, mailbox=mailbox)
+    seconds = time.perf_counter() - began
+    report = (0, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              _cpu_seconds(os.getpid()) - cpu[0], _cpu_seconds(server) - cpu[1])
+    connections.close_all()
+    results.put(report)
+
+
+def _mail_worker(batch: int, interval: float, start: "multiprocessing.synchronize.Barrier",
+                 results: "multiprocessing.Queue[tuple[int, float, int, float, float]]") -> None:
+    """One `firstline mail_work` process: its own loop, until SIGTERM."""
+    import signal
+    import threading
+
+    from django.db import connections
+
+    from firstline.mail.management.commands.mail_work import work
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    server = _server_pid()
+    start.wait()
+    began = time.perf_counter()
+    cpu = _cpu_seconds(os.getpid()), _cpu_seconds(server)
+    taken = work(stop=stop, batch=batch, interval=interval, once=False)
+    seconds = time.perf_counter() - began
+    # The same backend all along: the worker keeps its connection (CONN_MAX_AGE).
+    report = (taken, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              _cpu_seconds(os.getpid()) - cpu[0], _cpu_seconds(server) - cpu[1])
+    connections.close_all()
+    results.put(report)
+
+
+def _run_product(rest: list[bytes], processes: int, batch: int, interval: float,
+                 mailbox_pk: int) -> tuple[list[tuple[int, float, int, float, float]], float]:
+    """One transport and N mail workers at once; the wall time until every letter is
+    processed."""
+    from firstline.mail.ingest import letters_waiting
+
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(processes + 2)
+    results: multiprocessing.Queue[tuple[int, float, int, float, float]] = context.Queue()
+    transport = context.Process(target=_transport, args=(rest, mailbox_pk, start, results))
+    workers = [context.Process(target=_mail_worker, args=(batch, interval, start, results))
+               for _number in range(processes)]
+    for process in (transport, *workers):
+        process.start()
+    start.wait()
+    began = time.perf_counter()
+    reports = [results.get()]  # the transport has handed every letter over
+    while letters_waiting():
+        time.sleep(0.02)
+    wall = time.perf_counter() - began
+    for worker in workers:
+        worker.terminate()  # SIGTERM: the worker finishes its batch and reports
+    reports += [results.get() for _worker in workers]
+    for process in (transport, *workers):
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a process failed with exit code {process.exitcode}")
+    return reports, wall
+
+
+
 def _server_pid() -> int:
     """The PostgreSQL backend process serving this process's connection (same machine)."""
     from django.db import connection
@@ -315,7 +405,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def _one_run(mode: str, letters: list[bytes], processes: int, batch: int,
-             clone: str) -> dict[str, float]:
+             clone: str, interval: float = 1.0) -> dict[str, float]:
     """One measurement on a fresh copy of the prepared database."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -331,7 +421,7 @@ def _one_run(mode: str, letters: list[bytes], processes: int, batch: int,
     with CaptureQueriesContext(connection) as queries:
         if mode == "ingest":
             _ingest_letters(letters[:WARM_UP], mailbox)
-        else:
+        else:  # "queue", and "product" (the same statements: stored, then one batch)
             _queue_letters(letters[:WARM_UP], mailbox, batch)
     per_letter = len(queries) / WARM_UP
     rest = letters[WARM_UP:]
@@ -339,22 +429,25 @@ def _one_run(mode: str, letters: list[bytes], processes: int, batch: int,
     runs = [rest[index * size:(index + 1) * size] for index in range(processes)]
     _use_database(clone)  # never share a connection with the children
 
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(processes + 1)
-    results: multiprocessing.Queue[tuple[int, float, int, float, float]] = context.Queue()
-    workers = [context.Process(target=_worker, args=(mode, batch, run, mailbox.pk, start,
-                                                     results))
-               for run in runs]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    reports = [results.get() for _worker_ in workers]
-    wall = time.perf_counter() - began
-    for worker in workers:
-        worker.join()
-        if worker.exitcode:
-            raise SystemExit(f"a worker failed with exit code {worker.exitcode}")
+    if mode == "product":
+        reports, wall = _run_product(rest, processes, batch, interval, mailbox.pk)
+    else:
+        context = multiprocessing.get_context("fork")
+        start = context.Barrier(processes + 1)
+        results: multiprocessing.Queue[tuple[int, float, int, float, float]] = context.Queue()
+        workers = [context.Process(target=_worker, args=(mode, batch, run, mailbox.pk, start,
+                                                         results))
+                   for run in runs]
+        for worker in workers:
+            worker.start()
+        start.wait()
+        began = time.perf_counter()
+        reports = [results.get() for _worker_ in workers]
+        wall = time.perf_counter() - began
+        for worker in workers:
+            worker.join()
+            if worker.exitcode:
+                raise SystemExit(f"a worker failed with exit code {worker.exitcode}")
     done = sum(report[0] for report in reports)
     measured = InboundMail.objects.filter(pk__gt=WARM_UP)
     left = measured.filter(status=InboundMail.Status.STORED).count()
@@ -382,7 +475,8 @@ def _one_run(mode: str, letters: list[bytes], processes: int, batch: int,
     return result
 
 
-def run_parallel(count: int, processes: int, rounds: int, batch: int) -> None:
+def run_parallel(count: int, processes: int, rounds: int, batch: int,
+                 interval: float = 1.0) -> None:
     """Per-letter ingest_raw (the baseline) against the stored-letter queue, interleaved
     round by round, each on a fresh copy of the same prepared database."""
     setup()
@@ -394,32 +488,35 @@ def run_parallel(count: int, processes: int, rounds: int, batch: int) -> None:
     figures: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for number in range(rounds):
         for mode in MODES:
-            result = _one_run(mode, letters, processes, batch, f"{DB}_{mode}")
+            load = os.getloadavg()[0]
+            result = _one_run(mode, letters, processes, batch, f"{DB}_{mode}", interval)
             figures[mode].append(result)
-            print(f"  round {number + 1} {mode:6}: {result['rate']:6.0f} letters/s "
+            print(f"  round {number + 1} {mode:7}: {result['rate']:6.0f} letters/s "
                   f"({count - WARM_UP} in {result['wall']:.1f} s), "
                   f"{result['queries']:.1f} queries/letter, latency p50 "
                   f"{result['p50']:.0f} ms p95 {result['p95']:.0f} ms, "
                   f"CPU {result['client_ms']:.1f} + {result['server_ms']:.1f} ms/letter "
                   f"(worker + PostgreSQL: {result['capacity']:.0f} letters/s on 2 idle cores), "
-                  f"{result['tickets']:.0f} tickets, peak RSS {result['rss']:.0f} MiB")
+                  f"{result['tickets']:.0f} tickets, peak RSS {result['rss']:.0f} MiB, "
+                  f"load {load:.1f} before", flush=True)
 
     def spread(mode: str, key: str) -> str:
         values = [result[key] for result in figures[mode]]
         return f"{statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f})"
 
     for mode in MODES:
-        print(f"{mode:6}: {spread(mode, 'rate')} letters/s, p50 {spread(mode, 'p50')} ms, "
+        print(f"{mode:7}: {spread(mode, 'rate')} letters/s, p50 {spread(mode, 'p50')} ms, "
               f"p95 {spread(mode, 'p95')} ms, {figures[mode][0]['queries']:.1f} queries/letter, "
               f"CPU-bound capacity on 2 idle cores {spread(mode, 'capacity')} letters/s")
-    ratios = [queue["rate"] / ingest["rate"]
-              for ingest, queue in zip(figures["ingest"], figures["queue"], strict=True)]
-    print(f"queue / ingest: x{statistics.median(ratios):.2f} "
-          f"(x{min(ratios):.2f}–x{max(ratios):.2f} over the rounds)")
-    ratios = [queue["capacity"] / ingest["capacity"]
-              for ingest, queue in zip(figures["ingest"], figures["queue"], strict=True)]
-    print(f"queue / ingest in CPU per letter: x{statistics.median(ratios):.2f} "
-          f"(x{min(ratios):.2f}–x{max(ratios):.2f})")
+    for mode in ("queue", "product"):
+        ratios = [other["rate"] / ingest["rate"]
+                  for ingest, other in zip(figures["ingest"], figures[mode], strict=True)]
+        print(f"{mode} / ingest: x{statistics.median(ratios):.2f} "
+              f"(x{min(ratios):.2f}–x{max(ratios):.2f} over the rounds)")
+        ratios = [other["capacity"] / ingest["capacity"]
+                  for ingest, other in zip(figures["ingest"], figures[mode], strict=True)]
+        print(f"{mode} / ingest in CPU per letter: x{statistics.median(ratios):.2f} "
+              f"(x{min(ratios):.2f}–x{max(ratios):.2f})")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -23,6 +23,7 @@ from firstline.mail.management.commands.mail_work import work
 from firstline.mail.models import AutoReplyLog, InboundMail
 from firstline.mail.parsed import Address
 from firstline.outbox.models import OutboxMessage
+from firstline.tickets import services as ticket_services
 from firstline.tickets.models import Message, Ticket
 from tests import test_mail_ingest as single
 from tests import test_mail_ingest_e2e as single_e2e
@@ -233,6 +234,27 @@ def test_a_batch_looks_up_senders_references_and_reply_counts_in_one_query_each(
     answers = [row for number, row in enumerate(rows) if number % 4 == 0]
     assert {row.ticket_id for row in answers} == {original.ticket_id}
     assert len(email_tickets(cast.a.partner)) == 1 + count - len(answers)
+
+
+def test_the_ticket_and_messages_a_batch_inserts_are_what_the_database_holds(
+    cast, mailbox, monkeypatch
+) -> None:
+    """Tickets and messages go in by a prebuilt INSERT (tickets.services._insert): the
+    instances the batch goes on with must be the rows as read back, database defaults too."""
+    made: list = []
+    real = ticket_services._insert
+    monkeypatch.setattr(ticket_services, "_insert",
+                        lambda instance: real(instance) or made.append(instance))
+    store_raw(eml(message_id="<ins@alpha.example>"), mailbox=mailbox)
+    assert process_stored() == 1
+    assert {type(item).__name__ for item in made} == {"Ticket", "Message"}
+    for item in made:
+        stored = type(item).objects.get(pk=item.pk)
+        assert not item._state.adding and item._state.db == stored._state.db
+        for field in type(item)._meta.concrete_fields:
+            assert getattr(item, field.attname) == getattr(stored, field.attname), field.name
+    (ticket,) = [item for item in made if isinstance(item, Ticket)]
+    assert ticket.is_spam is False and ticket.number.startswith("FL-")
 
 
 def test_two_letters_of_a_new_sender_in_one_batch_make_one_contact(cast, mailbox) -> None:
