@@ -356,3 +356,23 @@ def test_the_document_keeps_ticket_and_delivery_statuses_apart():
     assert schemas["Status"]["enum"] == list(TicketStatus.values)
     assert schemas["DeliveryStatus"]["enum"] == list(Status.values)
     assert "ticket.merged" in schemas["EventName"]["enum"]
+
+
+def test_the_delivery_log_costs_the_same_queries_for_2_and_8_deliveries(cast, allow_local):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = token_client(cast.a.manager)
+    created = _create(client, cast.a.partner).json()
+    url = f"{BASE}/{created['id']}/deliveries"
+    for n in range(2):
+        new_ticket(cast.a, cast.operator, subject=f"Заявка {n}")
+    client.get(url)  # the token's last use is written once, not counted
+    with CaptureQueriesContext(connection) as few:
+        assert len(client.get(url).json()["items"]) == 2
+    for n in range(6):
+        new_ticket(cast.a, cast.operator, subject=f"Ещё {n}")
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(url).json()["items"]) == 8
+
+    assert len(many) == len(few), [query["sql"] for query in many.captured_queries]
