@@ -363,3 +363,25 @@ def test_a_lines_key_starts_with_its_time_and_tells_lines_apart():
     assert odd.startswith(":") and len(odd) == 65 - 1
     long = Line("9" * 40 + "|1.1|q").dedupe_key()
     assert long.startswith(":") and len(long) == 64
+
+
+def test_an_inbound_event_built_quickly_is_the_event_built_plainly_with_the_same_checks():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from firstline.calls.events import BadEvent, CallEvent, Kind
+
+    at = datetime(2025, 12, 5, 9, 0, tzinfo=UTC)
+    quick = CallEvent.inbound(Kind.END, "1.2", at, "79001234567", "q", "PJSIP/1", "answered", 9)
+    plain = CallEvent(Kind.END, "1.2", at, caller="79001234567", queue="q",
+                      operator="PJSIP/1", outcome="answered", talk_seconds=9)
+    assert quick == plain and quick.to_json() == plain.to_json()
+    assert replace(quick, talk_seconds=1).talk_seconds == 1
+    with pytest.raises(AttributeError):
+        quick.caller = "x"  # type: ignore[misc]
+    with pytest.raises(BadEvent) as refused:
+        CallEvent.inbound(Kind.END, "", at, "", "q", "")
+    assert refused.value.field == "call_id"
+    with pytest.raises(BadEvent) as refused:
+        CallEvent.inbound(Kind.END, "1.2", at, "", "q", "", "answered", 10**6)
+    assert refused.value.field == "talk_seconds"

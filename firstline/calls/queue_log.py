@@ -25,9 +25,8 @@ import hashlib
 from datetime import UTC, datetime
 
 from firstline.calls.events import BadEvent, CallEvent, Kind
-from firstline.calls.models import Direction, Outcome
+from firstline.calls.models import Outcome
 
-_INBOUND = Direction.INBOUND
 CALL_EVENTS = {
     "ENTERQUEUE", "CONNECT", "COMPLETEAGENT", "COMPLETECALLER", "ABANDON", "EXITWITHTIMEOUT",
     "EXITEMPTY", "EXITWITHKEY", "RINGNOANSWER", "TRANSFER",
@@ -107,33 +106,28 @@ def to_event(line: Line) -> CallEvent:
         raise BadEvent("time", f"{stamp!r} is not Unix seconds")
     at = _moment(stamp)
     operator = _agent(agent)
-    # Positional (kind, external_id, at, direction, caller, dialled, queue, operator,
-    # outcome, talk_seconds): a line's event is built for every line of a big log.
+    # (kind, external_id, at, caller, queue, operator, outcome, talk_seconds)
     if name == "ENTERQUEUE":
         if len(fields) < 7:
             raise BadEvent("line", "truncated: ENTERQUEUE without the caller id")
-        return CallEvent(Kind.START, call_id, at, _INBOUND, fields[6], "", queue, operator)
+        return CallEvent.inbound(Kind.START, call_id, at, fields[6], queue, operator)
     if name == "CONNECT":
         _seconds(fields, 5, "holdtime")
-        return CallEvent(Kind.ANSWER, call_id, at, _INBOUND, "", "", queue, operator)
+        return CallEvent.inbound(Kind.ANSWER, call_id, at, "", queue, operator)
     if name in ("COMPLETEAGENT", "COMPLETECALLER"):
         _seconds(fields, 5, "holdtime")
         talk = _seconds(fields, 6, "calltime")
-        return CallEvent(Kind.END, call_id, at, _INBOUND, "", "", queue, operator,
-                         Outcome.ANSWERED, talk)
+        return CallEvent.inbound(Kind.END, call_id, at, "", queue, operator, Outcome.ANSWERED, talk)
     if name == "TRANSFER":
         talk = _seconds(fields, 8, "calltime")
-        return CallEvent(Kind.END, call_id, at, _INBOUND, "", "", queue, operator,
-                         Outcome.ANSWERED, talk)
+        return CallEvent.inbound(Kind.END, call_id, at, "", queue, operator, Outcome.ANSWERED, talk)
     if name == "ABANDON":
         _seconds(fields, 7, "waittime")
-        return CallEvent(Kind.END, call_id, at, _INBOUND, "", "", queue, operator,
-                         Outcome.ABANDONED, 0)
+        return CallEvent.inbound(Kind.END, call_id, at, "", queue, operator, Outcome.ABANDONED, 0)
     if name in ("EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY"):
         _seconds(fields, 5, "position")
-        return CallEvent(Kind.END, call_id, at, _INBOUND, "", "", queue, operator,
-                         Outcome.MISSED, 0)
+        return CallEvent.inbound(Kind.END, call_id, at, "", queue, operator, Outcome.MISSED, 0)
     if name == "RINGNOANSWER":
         # The phone rang out: nothing changes for the call (it waits on).
-        return CallEvent(Kind.OFFER, call_id, at, _INBOUND, "", "", queue, "")
+        return CallEvent.inbound(Kind.OFFER, call_id, at, "", queue, "")
     raise BadEvent("event", f"{name!r} is not a queue call event")

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import NOT_PROVIDED
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -402,29 +403,46 @@ def _insert_calls(source: str, calls: list[_NewCall], moment: datetime) -> None:
                        "FROM generate_series(1, %s)", [table, len(calls)])
         for call, (pk,) in zip(calls, cursor.fetchall(), strict=True):
             call.pk = pk
-        columns, defaults = _call_columns()
-        given = {"id": None, "source": source, "updated_at": moment, **defaults}
+        others = _call_defaults()
+        columns = ["id", "source", "updated_at", "partner_id", "external_id",
+                   *_NEW_CALL_FIELDS, *others]
+        # COPY's text rows written here, as the raw events' are (see _insert_raw_events).
+        same = f"\t{_copy_text(source)}\t{moment.isoformat()}\t"
+        tail = "".join("\t" + _copy_value(value) for value in others.values()) + "\n"
+        rows = [
+            f"{call.pk}{same}{call.partner.id}\t{_copy_text(call.external_id)}\t"
+            + "\t".join([_copy_value(getattr(call, name)) for name in _NEW_CALL_FIELDS])
+            + tail
+            for call in calls
+        ]
         with connection.wrap_database_errors, cursor.cursor.copy(
                 f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for call in calls:
-                values = given | call.values()
-                values["id"] = call.pk
-                copy.write_row([values[column] for column in columns])
+            copy.write("".join(rows))
 
 
-def _call_columns() -> tuple[list[str], dict[str, Any]]:
-    """The call table's columns (by attribute name, which is the column name here) and the
-    database value of each one `_NewCall` does not fill in."""
+def _call_defaults() -> dict[str, Any]:
+    """The database value of each call column `_NewCall` does not fill in, by column name
+    (which is the attribute name: no call field names its column otherwise)."""
     known = {"id", "source", "updated_at", "partner_id", "external_id", *_NEW_CALL_FIELDS}
-    columns, defaults = [], {}
+    defaults = {}
     for field in Call._meta.concrete_fields:
-        if field.generated:
-            continue
-        columns.append(field.column)
-        if field.attname not in known:
-            defaults[field.attname] = field.get_db_prep_save(field.get_default(), connection)
-    assert all(field.column == field.attname for field in Call._meta.concrete_fields)
-    return columns, defaults
+        assert field.column == field.attname
+        # A column the database fills itself (db_default) is left out of the COPY.
+        if (not field.generated and field.attname not in known
+                and field.db_default is NOT_PROVIDED):
+            defaults[field.column] = field.get_db_prep_save(field.get_default(), connection)
+    return defaults
+
+
+def _copy_value(value: Any) -> str:
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return _copy_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return _copy_text(str(value))
 
 
 def _after_end_all(calls: list[tuple[int, "Call | _NewCall"]]) -> None:
