@@ -4,10 +4,8 @@ letters are taken on the target's thread. Nobody is added twice."""
 
 import pytest
 
-from firstline.core import events
 from firstline.mail import threading
 from firstline.mail.models import Mailbox, MailParticipant
-from firstline.mail.on_merge import keep_participants
 from firstline.outbox.models import OutboxMessage
 from firstline.tickets import merge as merging
 from firstline.tickets.models import Message
@@ -15,12 +13,6 @@ from firstline.tickets.services import add_message
 from tests.test_tickets_spam_merge import duplicate as make_duplicate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def receiver_subscribed():
-    # What firstline/mail/apps.py's ready() does (the same dispatch uid: once only).
-    events.subscribe("ticket.merged", keep_participants)
 
 
 def _participant(ticket, contact, address: str) -> None:

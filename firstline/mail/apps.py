@@ -9,6 +9,8 @@ class MailConfig(AppConfig):
 
     def ready(self) -> None:
         from firstline.core import events
+        from firstline.mail.on_merge import keep_participants
         from firstline.mail.outbound import mail_public_reply
 
         events.subscribe("message.public_reply", mail_public_reply)
+        events.subscribe("ticket.merged", keep_participants)
