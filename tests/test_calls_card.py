@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from firstline.calls.events import CallEvent, Kind
-from firstline.calls.models import Call, Outcome, Source
+from firstline.calls.models import Call, CallEventInbox, Outcome, Source
 from firstline.calls.services import record_event
 from firstline.core.clock import now
 from firstline.quality.script_models import IdentificationRule, ScriptSettings
@@ -108,3 +108,18 @@ def test_the_overview_shows_minutes_of_the_tariff_and_the_line(lines):
     assert "Partner beta" not in page
     staff = client_for(lines.supervisor).get("/calls/").content.decode()
     assert "Partner beta" in staff
+
+
+def test_the_overview_tells_staff_when_received_events_wait_too_long(lines):
+    """An event applied within a second is normal; one waiting half a minute means the
+    worker is not running."""
+    fresh = {"source": Source.WEBHOOK, "payload": {}, "external_id": "x"}
+    CallEventInbox.objects.create(dedupe_key="fresh", **fresh)
+    warning = "is <code>firstline calls_work</code> running?"
+    assert warning not in client_for(lines.supervisor).get("/calls/").content.decode()
+    CallEventInbox.objects.create(dedupe_key="stale", received_at=now() - timedelta(minutes=2),
+                                  **fresh)
+    page = client_for(lines.supervisor).get("/calls/").content.decode()
+    assert "2 call events, the first received 2\xa0minutes ago, are not applied yet" in page
+    assert warning in page
+    assert warning not in client_for(lines.a.manager).get("/calls/").content.decode()

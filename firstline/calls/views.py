@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from firstline.calls import inbox, queries, services, zadarma
 from firstline.calls.events import BadEvent
-from firstline.calls.models import Call, Outcome, RawCallEvent, Source
+from firstline.calls.models import Call, CallEventInbox, Outcome, RawCallEvent, Source
 from firstline.calls.phones import display
 from firstline.core.clock import now
 from firstline.core.models import User
@@ -31,6 +31,9 @@ from firstline.web.access import desk_required, staff_required
 
 # An ended call stays on the card this long, for the ticket to be written after it.
 CARD_KEEPS_ENDED = timedelta(minutes=15)
+# calls_work applies an event within a second: one waiting longer than this means the
+# worker is not running (or cannot keep up), and the staff are told so.
+INBOX_STALE_AFTER = timedelta(seconds=30)
 
 
 @csrf_exempt
@@ -186,4 +189,13 @@ def overview(request: HttpRequest) -> HttpResponse:
                if user.is_provider_staff else None)
     return render(request, "calls/overview.html", {
         "rows": rows, "calls": calls, "refused": refused,
+        "backlog": _stale_inbox() if user.is_provider_staff else None,
     })
+
+
+def _stale_inbox() -> dict[str, Any] | None:
+    """How many received events wait to be applied and since when, if for too long."""
+    backlog = CallEventInbox.objects.aggregate(count=Count("id"), oldest=Min("received_at"))
+    if backlog["oldest"] is None or now() - backlog["oldest"] < INBOX_STALE_AFTER:
+        return None
+    return backlog
