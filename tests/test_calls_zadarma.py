@@ -199,3 +199,10 @@ def test_an_absurd_duration_is_refused(server):
     _work()
     assert Call.objects.get().outcome == Outcome.RINGING
     assert "duration" in RawCallEvent.objects.get(state=RawCallEvent.State.FAILED).reason
+
+
+def test_a_nul_character_is_refused_not_a_server_error(server):
+    status, body = _post(server, {**_inbound()[1], "internal": "10\x001"})
+    assert status == 400 and "NUL" in body["detail"]
+    assert not CallEventInbox.objects.exists()
+    assert _post(server, _inbound()[0])[0] == 200

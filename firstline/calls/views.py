@@ -58,6 +58,10 @@ def zadarma_notify(request: HttpRequest) -> HttpResponse:
     if not zadarma.signature_ok(fields, request.headers.get("Signature", ""),
                                 settings.FIRSTLINE_ZADARMA_SECRET):
         return JsonResponse({"detail": _("Bad signature.")}, status=401)
+    if any("\x00" in key or "\x00" in value for key, value in fields.items()):
+        # PostgreSQL cannot store it (the insert would fail with a 500); no PBX sends it.
+        return JsonResponse({"detail": _("The text contains a NUL character (\\x00), which "
+                                         "cannot be stored.")}, status=400)
     received = now()
     reason = ""
     try:
