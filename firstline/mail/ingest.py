@@ -70,10 +70,15 @@ def store_raw(raw: bytes, *, mailbox: Mailbox) -> InboundMail:
     else:
         row.raw = raw
     try:
-        # Its own transaction (a savepoint when the caller has one): the unique constraints
-        # make the same letter, stored a moment ago by this or another transport, fail here.
-        with transaction.atomic():
-            row.save()
+        # The unique constraints make the same letter, stored a moment ago by this or another
+        # transport, fail here. Outside a transaction the INSERT is one by itself (committed
+        # when it returns; no BEGIN and COMMIT round trips); inside the caller's, a savepoint
+        # keeps that transaction usable after the refusal.
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)
     except IntegrityError:
         existing = _existing(mailbox, message_id, digest)
         if existing is None:
