@@ -258,6 +258,10 @@ TASKS = {
     }
 }
 
+# Finished background-task results: kept this many days, then pruned by the task worker.
+FIRSTLINE_TASK_RESULTS_KEEP_DAYS = env_count("FIRSTLINE_TASK_RESULTS_KEEP_DAYS", 14)
+FIRSTLINE_TASK_RESULTS_KEEP_FAILED_DAYS = env_count("FIRSTLINE_TASK_RESULTS_KEEP_FAILED_DAYS", 30)
+
 # The outbox (firstline/outbox): every outgoing mail, SMS and call, retried with back-off.
 FIRSTLINE_OUTBOX_MAX_ATTEMPTS = env_int("FIRSTLINE_OUTBOX_MAX_ATTEMPTS", 30)
 FIRSTLINE_OUTBOX_BACKOFF_BASE_SECONDS = env_int("FIRSTLINE_OUTBOX_BACKOFF_BASE_SECONDS", 60)

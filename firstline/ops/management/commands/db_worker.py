@@ -5,7 +5,8 @@ name `db_worker` (the command line of `firstline run` and of the systemd unit st
 were). It is django-tasks-db's worker with two additions: every pass of its loop (it asks
 `self.running` once per pass) beats the heartbeat, at most every 5 seconds; and a task whose
 row is deleted while it runs (a purge of old results) costs that task's record, not the
-worker: django-tasks-db's worker would die on the failed save of its outcome.
+worker: django-tasks-db's worker would die on the failed save of its outcome. It also prunes
+finished results kept past their time (`firstline.ops.taskresults`), at most once an hour.
 """
 
 import logging
@@ -15,16 +16,20 @@ from django.core.exceptions import ObjectNotUpdated
 from django_tasks_db.management.commands import db_worker
 
 from firstline.ops import heartbeat
+from firstline.ops.taskresults import Pruner
 
 BEAT_EVERY_SECONDS = 5.0
 logger = logging.getLogger(__name__)
 
 
 class BeatingWorker(db_worker.Worker):
+    pruner = Pruner()
+
     @property  # type: ignore[override]
     def running(self) -> bool:
         if self._running:
             heartbeat.beat(heartbeat.TASK_WORKER, every=BEAT_EVERY_SECONDS)
+            self.pruner.maybe_prune()
         return self._running
 
     @running.setter
