@@ -149,6 +149,8 @@ def _run(bind: str) -> int:
         # Stored letters (IMAP, LMTP, mail_in) processed in batches: tickets, acknowledgements.
         Child("mail worker", [*manage, "mail_work", "--processes", str(mail),
                               "--interval", "1"]),
+        # Call events the webhooks stored (JSON webhook, Zadarma), applied in batches.
+        Child("calls worker", [*manage, "calls_work", "--interval", "0.2"]),
         # Retries of mail, SMS and calls whose first attempt failed.
         Child("outbox loop", [*manage, "deliver_outbox", "--loop", "--interval", "5"]),
         # The SLA clock: escalation steps as they fall due.

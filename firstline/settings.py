@@ -258,6 +258,10 @@ TASKS = {
     }
 }
 
+# The transports process each letter themselves instead of leaving it to the mail workers
+# (a box that runs no `mail_work`).
+FIRSTLINE_MAIL_PROCESS_INLINE = env_bool("FIRSTLINE_MAIL_PROCESS_INLINE", False)
+
 # Finished background-task results: kept this many days, then pruned by the task worker.
 FIRSTLINE_TASK_RESULTS_KEEP_DAYS = env_count("FIRSTLINE_TASK_RESULTS_KEEP_DAYS", 14)
 FIRSTLINE_TASK_RESULTS_KEEP_FAILED_DAYS = env_count("FIRSTLINE_TASK_RESULTS_KEEP_FAILED_DAYS", 30)

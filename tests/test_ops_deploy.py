@@ -36,7 +36,7 @@ def test_every_process_of_firstline_run_has_a_unit():
     # What `firstline run` starts (firstline/cli.py), plus the mail poller.
     for command in ("serve", "db_worker", "deliver_outbox", "sla_clock", "surveys_tick",
                     "incidents_clock", "metrics_reports", "billing_tick", "telegram_poll",
-                    "mail_poll", "mail_work"):
+                    "mail_poll", "mail_work", "calls_work"):
         assert command in commands
     target = units["firstline.target"]
     for name in units:
@@ -55,14 +55,16 @@ def test_every_process_of_firstline_run_has_a_unit():
 def test_install_units_writes_units_for_the_given_layout(tmp_path, settings):
     settings.FIRSTLINE_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
     call_command("install_units", output=str(tmp_path / "units"), user="desk",
-                 env_file="/etc/desk.env", data_dir="/srv/desk/", workers=3,
+                 env_file="/etc/desk.env", data_dir="/srv/desk/", workers=3, mail_workers=3,
                  nginx=str(tmp_path / "site.conf"), server_name="help.example.org",
                  stdout=io.StringIO())
     web = (tmp_path / "units" / "firstline-web.service").read_text()
     assert f"ExecStart={FIRSTLINE} serve 127.0.0.1:8000" in web
     assert "User=desk" in web and "Group=desk" in web
     assert "EnvironmentFile=/etc/desk.env" in web and "ReadWritePaths=/srv/desk" in web
-    assert "firstline-worker@3.service" in (tmp_path / "units" / "firstline.target").read_text()
+    target = (tmp_path / "units" / "firstline.target").read_text()
+    assert "firstline-worker@3.service" in target
+    assert "firstline-mail-worker@3.service" in target
     site = (tmp_path / "site.conf").read_text()
     assert "client_max_body_size 26m;" in site and "server_name help.example.org;" in site
 
@@ -72,6 +74,8 @@ def test_install_units_refuses_a_relative_path(tmp_path):
 
     with pytest.raises(CommandError, match="--data-dir"):
         call_command("install_units", output=str(tmp_path), data_dir="var/lib")
+    with pytest.raises(CommandError, match="--mail-workers"):
+        call_command("install_units", output=str(tmp_path), mail_workers=0)
     assert not list(tmp_path.iterdir())
 
 

@@ -33,7 +33,8 @@ CHILDREN = {"gunicorn": "web server", "db_worker": "task worker",
             "deliver_outbox": "outbox loop", "sla_clock": "SLA clock",
             "surveys_tick": "survey clock", "incidents_clock": "incidents clock",
             "metrics_reports": "report clock", "telegram_poll": "telegram poller",
-            "billing_tick": "billing clock", "mail_work": "mail worker"}
+            "billing_tick": "billing clock", "mail_work": "mail worker",
+            "calls_work": "calls worker"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

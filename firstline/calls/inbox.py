@@ -45,8 +45,6 @@ ACCEPTED = "accepted"
 SOURCES = (Source.WEBHOOK, Source.ZADARMA)
 # pg_advisory_xact_lock(namespace, key): "call" in ASCII, apart from other advisory locks.
 _LOCK_NAMESPACE = 0x63616C6C
-# A worker's heartbeat name (ops.heartbeat): /metrics shows when it last went round.
-HEARTBEAT = "calls worker"
 
 
 # --- Reading what a way in stored ----------------------------------------------------------
@@ -256,12 +254,12 @@ def work(*, stop: threading.Event, batch: int = BATCH_SIZE, interval: float = 0.
     Idle, it looks every `interval` seconds with a plain read (no lock, no write), so the
     call card still shows a call within a poll of its event; busy, it takes the next batch
     at once when the last was full, LINGER seconds later when it was not."""
-    from firstline.ops.heartbeat import beat
+    from firstline.ops.heartbeat import CALLS_WORKER, beat
 
     taken = 0
     idle_turns = 0
     while not stop.is_set():
-        beat(HEARTBEAT, every=10.0)
+        beat(CALLS_WORKER, every=10.0)
         try:
             counts = apply_batch(batch) if pending() else {}
         except DatabaseError:

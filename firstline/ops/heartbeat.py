@@ -23,6 +23,8 @@ SURVEY_CLOCK = "survey clock"
 INCIDENTS_CLOCK = "incidents clock"
 REPORT_CLOCK = "report clock"
 MAIL_POLLER = "mail poller"
+MAIL_WORKER = "mail worker"
+CALLS_WORKER = "calls worker"
 
 _last_beat: dict[str, float] = {}
 

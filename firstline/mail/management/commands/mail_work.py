@@ -26,7 +26,7 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from firstline.mail.ingest import BATCH_SIZE, letters_waiting, process_stored
 from firstline.mail.management.commands._signals import stop_on_signals
-from firstline.ops.heartbeat import beat
+from firstline.ops.heartbeat import MAIL_WORKER, beat
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def work(*, stop: threading.Event, batch: int, interval: float, once: bool) -> i
             if once:
                 raise
         taken += count
-        beat("mail worker", every=10.0)
+        beat(MAIL_WORKER, every=10.0)
         if count:
             continue
         if once:

@@ -36,14 +36,17 @@ class Command(BaseCommand):
         parser.add_argument("--data-dir", default=d.data_dir)
         parser.add_argument("--bind", default=d.bind, help="where the web server listens")
         parser.add_argument("--workers", type=int, default=d.workers, help="task workers")
+        parser.add_argument("--mail-workers", type=int, default=d.mail_workers,
+                            help="mail worker processes (one per core given to mail)")
         parser.add_argument("--nginx", default="", help="also write the nginx site to this file")
         parser.add_argument("--server-name", default=d.server_name)
         parser.add_argument("--certificate", default=d.certificate)
         parser.add_argument("--certificate-key", default=d.certificate_key)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["workers"] < 1:
-            raise CommandError("--workers: expected 1 or more")
+        for name in ("workers", "mail_workers"):
+            if options[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')}: expected 1 or more")
         for name in ("env_file", "data_dir", "output"):
             if not options[name].startswith("/"):
                 raise CommandError(f"--{name.replace('_', '-')}: expected an absolute path")
@@ -51,7 +54,8 @@ class Command(BaseCommand):
             bin=options["bin"] or default_bin(), user=options["user"],
             group=options["group"] or options["user"], env_file=options["env_file"],
             data_dir=options["data_dir"].rstrip("/"), bind=options["bind"],
-            workers=options["workers"], server_name=options["server_name"],
+            workers=options["workers"], mail_workers=options["mail_workers"],
+            server_name=options["server_name"],
             certificate=options["certificate"], certificate_key=options["certificate_key"],
             max_attachment_bytes=settings.FIRSTLINE_MAX_ATTACHMENT_BYTES,
         )
