@@ -26,18 +26,16 @@ p50/p95 and min-max over the rounds; the load average is printed: the machine is
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.throwaway import throwaway_database  # noqa: E402
+
 DB = "firstline_bench_billing"
-PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
 MONTH = date(2026, 10, 1)
 ISSUED_AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
@@ -51,30 +49,10 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=5)
     parser.add_argument("--single", type=int, default=50)
     args = parser.parse_args()
-    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
-    os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
-    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix=f"{DB}-media-"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    print(f"load average at start: {os.getloadavg()}")
-    try:
+    with throwaway_database(DB):
         partners = setup(args.partners)
         fill(partners, args.tickets, args.calls)
         bench(partners, args.rounds, args.documents, args.single)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
-    print(f"load average at end: {os.getloadavg()}")
 
 
 def setup(count: int):  # type: ignore[no-untyped-def]

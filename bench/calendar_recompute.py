@@ -23,16 +23,15 @@ Usage (a throwaway database is created and dropped):
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.throwaway import throwaway_database  # noqa: E402
+
 DB = "fl_bench_remainders_calendar"
-PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
 
 
 def main() -> None:
@@ -40,30 +39,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
-    os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
-    os.environ["TASKS_BACKEND"] = "django_tasks_db.DatabaseBackend"
-    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix=f"{DB}-media-"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    print(f"load average at start: {os.getloadavg()}")
-    try:
+    with throwaway_database(DB, {"TASKS_BACKEND": "django_tasks_db.DatabaseBackend"}):
         calendar, supervisor, day = setup(args.tickets)
         bench(calendar, supervisor, day, args.rounds, args.tickets)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
-    print(f"load average at end: {os.getloadavg()}")
 
 
 def setup(count: int):  # type: ignore[no-untyped-def]

@@ -20,16 +20,15 @@ import argparse
 import io
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.throwaway import throwaway_database  # noqa: E402
+
 DB = "fl_bench_remainders_invoice"
-PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
 MONTH = date(2026, 10, 1)
 
 # The previous layout of the usage detail (before commit 9ab1aaf): each list one <pre>
@@ -53,29 +52,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run([*PSQL, f"CREATE DATABASE {DB}"], check=True)
-    os.environ["DATABASE_URL"] = f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}"
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "firstline.settings"
-    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix=f"{DB}-media-"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    print(f"load average at start: {os.getloadavg()}")
-    try:
+    with throwaway_database(DB):
         invoice = setup(args.tickets, args.calls)
         bench(invoice, args.rounds)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
-    print(f"load average at end: {os.getloadavg()}")
 
 
 def setup(tickets: int, calls: int):  # type: ignore[no-untyped-def]
