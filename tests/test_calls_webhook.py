@@ -285,3 +285,20 @@ def test_talk_minutes_are_listed_against_the_tariff(lines):
     rows = token_client(lines.a.manager).get("/api/calls/minutes?year=2026&month=12").json()
     assert rows == [{"partner_id": lines.a.partner.pk, "month": "2026-12", "minutes_used": 2,
                      "minutes_included": 50}]
+
+
+def test_an_early_event_with_a_caller_that_is_not_a_number_is_refused_as_answered(lines):
+    """Refused at once ("failed: caller"), and still refused when its call starts later:
+    what the answer said is what became of it, whatever the order."""
+    client = token_client(lines.a.integration)
+    early = _post(client, _event("answer", T0 + timedelta(seconds=20), "c-9",
+                                 caller="not-a-number", operator="101"))
+    assert early.status_code == 202 and early.json()["state"] == "failed"
+    assert early.json()["field"] == "caller"
+    _work()  # no call yet: it waits
+    _post(client, _answered_call("c-9")[0])
+    _work()
+    refused = _state(client, early)
+    assert refused["state"] == "failed" and refused["field"] == "caller"
+    call = Call.objects.get(external_id="c-9")
+    assert call.answered_at is None and call.caller == "+79001112233"

@@ -843,7 +843,10 @@ def _apply_waiting(source: str, call: Call) -> None:
         event = CallEvent.from_json(raw.event or {})
         raw.partner = call.partner
         try:
-            _merge(call, event, _safe_e164(event.caller), "")
+            # Refused as it would have been had its call been there (and as the webhook's
+            # answer said): a caller that is not a phone number.
+            caller, _dialled = _numbers(event)
+            _merge(call, event, caller, "")
         except BadEvent as exc:
             _refuse(raw, str(exc))
             continue
@@ -852,13 +855,6 @@ def _apply_waiting(source: str, call: Call) -> None:
         raw.call = call
         raw.save(update_fields=["state", "reason", "partner", "call"])
     call.save()
-
-
-def _safe_e164(raw: str) -> str:
-    try:
-        return to_e164(raw) if raw else ""
-    except NotANumber:
-        return ""
 
 
 # --- Who is calling ------------------------------------------------------------------------
