@@ -16,7 +16,7 @@ from firstline.ops.models import Heartbeat
 from firstline.outbox import services as outbox
 from firstline.outbox.models import Channel, OutboxMessage, Status
 
-LOOPS = ("task worker", "SLA clock", "outbox loop")
+LOOPS = ("task worker", "SLA clock", "outbox loop", "mail worker", "calls worker")
 
 
 def beat_all(age: timedelta = timedelta(0)) -> None:

@@ -3,8 +3,9 @@
 /readyz checks, each named in the JSON body:
 - `database`: a query answers;
 - `migrations`: no migration is left to apply;
-- `heartbeat:<process>`: the task worker, the SLA clock and the outbox loop went round
-  within FIRSTLINE_READY_HEARTBEAT_SECONDS (60);
+- `heartbeat:<process>`: the task worker, the SLA clock, the outbox loop, the mail worker
+  and the calls worker went round within FIRSTLINE_READY_HEARTBEAT_SECONDS (60): without
+  the last two, letters and call events are stored and never become tickets and calls;
 - `outbox`: fewer than FIRSTLINE_READY_OUTBOX_MAX (500) messages are due and unsent.
 Any failing check makes the answer 503.
 """
@@ -19,7 +20,8 @@ from django.http import JsonResponse
 from firstline.core.clock import now
 from firstline.ops import conf, heartbeat
 
-REQUIRED_LOOPS = (heartbeat.TASK_WORKER, heartbeat.SLA_CLOCK, heartbeat.OUTBOX_LOOP)
+REQUIRED_LOOPS = (heartbeat.TASK_WORKER, heartbeat.SLA_CLOCK, heartbeat.OUTBOX_LOOP,
+                  heartbeat.MAIL_WORKER, heartbeat.CALLS_WORKER)
 
 _migrations_done = False
 
