@@ -27,7 +27,6 @@ and then each letter of it gets its own transaction (`process`), as before.
 
 import hashlib
 import logging
-import os
 import traceback
 from collections.abc import Callable
 
@@ -259,14 +258,9 @@ def process_stored(
 
 
 def process_inline() -> bool:
-    """FIRSTLINE_MAIL_PROCESS_INLINE (setting, else the environment variable): the transports
-    process each letter themselves, as it comes, instead of leaving it to the mail workers."""
-    value = getattr(settings, "FIRSTLINE_MAIL_PROCESS_INLINE", None)
-    if value is None:
-        value = os.environ.get("FIRSTLINE_MAIL_PROCESS_INLINE", "")
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    """FIRSTLINE_MAIL_PROCESS_INLINE: the transports process each letter themselves, as it
+    comes, instead of leaving it to the mail workers."""
+    return settings.FIRSTLINE_MAIL_PROCESS_INLINE
 
 
 def receive(raw: bytes, *, mailbox: Mailbox, process_now: bool | None = None) -> InboundMail:
