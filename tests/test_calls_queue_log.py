@@ -138,6 +138,29 @@ def test_a_rotated_file_is_read_from_its_start(lines, tmp_path):
     assert Call.objects.count() == 2
 
 
+def test_a_call_entering_the_queue_again_in_a_later_file_is_the_same_call(lines, tmp_path):
+    """Its new ENTERQUEUE is a start the import does not look up (lines after the saved
+    position are taken as new): the calls' unique index finds the call, and the batch is
+    read again with the look-up, so the events merge into it."""
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(ANSWERED) + "\n")
+    import_file(str(path))
+    os.rename(path, tmp_path / "queue_log.1")
+    again = [  # put back into the queue by the operator, then answered by another
+        f"{T0 + 210}|{T0}.1|support-alpha|PJSIP/101|ENTERQUEUE||79001112233|1",
+        f"{T0 + 400}|{T0}.1|support-alpha|PJSIP/103|COMPLETECALLER|5|60|1",
+    ]
+    path.write_text("\n".join(again + ABANDONED) + "\n")
+    counts = import_file(str(path))
+    assert (counts.applied, counts.duplicate, counts.refused) == (4, 0, 0)
+    assert Call.objects.count() == 2
+    call = Call.objects.get(external_id=f"{T0}.1")
+    assert call.started_at.timestamp() == T0
+    assert call.ended_at.timestamp() == T0 + 400
+    assert call.talk_seconds == 60  # the PBX's last report
+    assert RawCallEvent.objects.filter(call=call).count() == 6
+
+
 def _wait_for(predicate, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -121,9 +121,10 @@ def record_many(*, source: str, items: list[Incoming], expect_new: bool = False)
     one of these events or created one of these calls meanwhile, the whole batch is redone
     one by one, where each event's checks sort it out.
 
-    `expect_new` (a log read from its saved position): skip asking which keys are stored
-    and let the unique index say so; a replay among the events rolls the attempt back and
-    the batch is done again with the question asked.
+    `expect_new` (a log read from its saved position): skip asking which keys are stored,
+    and whether the calls started in the batch are, and let the unique indexes say so; a
+    replay among the events rolls the attempt back and the batch is done again with the
+    questions asked.
     """
     if expect_new and connection.vendor == "postgresql":
         try:
@@ -289,6 +290,12 @@ def _record_many(source: str, items: list[Incoming], *, look_up: bool) -> list[s
             folding = foldings[(partner.pk, event.external_id)] = _Folding(partner)
         ordered.append((raw, event, folding))
     ids = list(dict.fromkeys(external_id for _partner, external_id in foldings))
+    if not look_up:
+        # A call whose start is in the batch is new too, unless the log was read before:
+        # the calls' unique index says so then, as the raw events' does for their keys.
+        started = {event.external_id for _raw, event, _folding in ordered
+                   if event.kind == Kind.START}
+        ids = [external_id for external_id in ids if external_id not in started]
     for call in _stored_calls(source, ids):
         folding = foldings.get((call.partner_id, call.external_id))
         if folding is not None:
