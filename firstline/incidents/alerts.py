@@ -6,7 +6,12 @@ Each payload is read into the same `Incoming` alerts, then `receive` applies the
 - mapped to a partner and a service by the source's label rules (first match in order,
   every label of the rule equal); no match parks the alert with the reason;
 - a firing alert opens an incident on the service (or joins the open one), or a ticket,
-  per rule; when the last firing alert of an incident resolves, the incident is resolved.
+  per rule; when the last firing alert of an incident resolves, the incident is resolved;
+- applied in the order they happened, not the order the payload lists them in: a firing
+  alert at its start, a resolved one at its end, an end before a start at the same moment.
+  Alertmanager lists a group's alerts sorted by their labels (job, instance, then the rest),
+  firing and resolved mixed, so one payload may list a service's new alert before the end
+  of the alert whose incident it should not join (`_happened`).
 
 Formats:
 - Alertmanager webhook, version "4": {"version", "groupKey", "status", "receiver",
@@ -291,9 +296,29 @@ def receive(source: AlertSource, payload: Any) -> list[Alert]:
              .filter(source=source, fingerprint__in=fingerprints).order_by("pk")}
     shared = _Payload(rules=rules_of(source), alerts=known)
     _lock_in_order(source, incoming, shared)
-    touched = [apply(source, item, shared) for item in incoming]
+    moment = now()
+    order = sorted(range(len(incoming)),
+                   key=lambda index: _happened(incoming[index], known, moment))
+    touched = {index: apply(source, incoming[index], shared) for index in order}
     shared.flush()
-    return touched
+    return [touched[index] for index in range(len(incoming))]
+
+
+def _happened(item: Incoming, known: dict[str, Alert], moment: datetime) -> tuple[datetime, int]:
+    """When the alert's change happened, to apply a payload's alerts in that order.
+
+    A firing alert began at its start and a resolved one ended at its end (at `moment`, the
+    payload's receipt, when the source does not say). An end and a start at the same moment
+    did not overlap: the end goes first. A fingerprint that ended here and fires again
+    cannot have begun again before that end: a start that says so is its first episode's
+    (a source repeating it), and the new one is known to have begun by its receipt only."""
+    if not item.firing:
+        return item.ends_at or moment, 0
+    alert = known.get(item.fingerprint[:200])
+    if (alert is not None and alert.state != AlertState.FIRING and alert.ends_at is not None
+            and item.starts_at <= alert.ends_at):
+        return moment, 1
+    return item.starts_at, 1
 
 
 def _open_incidents(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Incident]:
@@ -315,8 +340,10 @@ def _lock_in_order(source: AlertSource, incoming: list[Incoming], shared: _Paylo
     Services: a new firing alert opens its service's incident or joins the open one; whoever
     finds none opens it holding the service row (`_open_incident_of`). Locked here, all at
     once and in id order, and only those without an open incident (joining one needs no
-    lock); the open incidents found are kept for `apply`. Incidents: a resolving alert may
-    resolve its incident, which locks the incident row; locked here in id order too."""
+    lock); the open incidents found are kept for `apply`. A service whose open incident the
+    payload may resolve is locked too: a new alert after that end opens the next incident.
+    Incidents: a resolving alert may resolve its incident, which locks the incident row;
+    locked here in id order too, after the services."""
     wanted: set[tuple[int, int]] = set()
     resolving: set[int] = set()
     for item in incoming:
@@ -331,11 +358,13 @@ def _lock_in_order(source: AlertSource, incoming: list[Incoming], shared: _Paylo
     if wanted:
         shared.incidents.update(_open_incidents(wanted))
         missing = wanted - shared.incidents.keys()
-        if missing:
-            ids = sorted({service for _partner, service in missing})
+        ending = {key for key, incident in shared.incidents.items() if incident.pk in resolving}
+        if missing or ending:
+            ids = sorted({service for _partner, service in missing | ending})
             list(Service.objects.select_for_update().filter(pk__in=ids).order_by("pk")
                  .values_list("pk", flat=True))
             shared.locked_services.update(ids)
+        if missing:
             # Opened by another payload between the look and the lock: joined, not doubled.
             shared.incidents.update(_open_incidents(missing))
     if resolving:
