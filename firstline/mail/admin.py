@@ -30,6 +30,7 @@ class MailboxForm(forms.ModelForm):
             "partner", "address", "is_active", "imap_host", "imap_port", "imap_security",
             "imap_username", "new_imap_password", "clear_imap_password", "imap_folder",
             "imap_processed_folder", "unknown_sender_policy", "colleagues_may_join",
+            "trusted_authserv_ids",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -84,9 +85,11 @@ class InboundMailAdmin(admin.ModelAdmin):
 
     list_display = [
         "received_at", "mailbox", "sender", "subject", "status", "ignored_because", "ticket",
-        "raw_link",
+        "sender_check", "raw_link",
     ]
-    list_filter = ["status", "ignored_because", "is_automatic", "is_bounce", "partner"]
+    list_filter = [
+        "status", "ignored_because", "sender_check", "is_automatic", "is_bounce", "partner",
+    ]
     search_fields = ["message_id", "sender", "subject"]
     list_select_related = ["mailbox", "ticket"]
     date_hierarchy = "received_at"

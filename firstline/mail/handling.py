@@ -7,6 +7,12 @@ ticket like a portal answer), anybody else's is kept as an internal note for the
 (`threading.may_join`); any other letter opens a ticket and gets the acknowledgement.
 Automatic mail (auto-replies, bulk, mailer daemons) is never answered automatically and
 never resumes a ticket.
+
+When the mailbox trusts its mail server's Authentication-Results (`authresults`), a letter
+whose From the server could not verify (DMARC fail…: the address may be forged) joins a
+ticket only if it proves it holds the ticket's mail (`threading.Found.proven`); by a bare
+number or by its address alone it is kept as an internal note, like a stranger's letter.
+It never gets an automatic reply: the real owner of the address did not write it.
 """
 
 import re
@@ -23,7 +29,7 @@ from firstline.contacts.models import ContactEmail
 from firstline.core import audit, config_cache
 from firstline.core.clock import now
 from firstline.core.models import Partner
-from firstline.mail import autoreply, identify, threading
+from firstline.mail import authresults, autoreply, identify, threading
 from firstline.mail.models import InboundMail, Mailbox, MailReference
 from firstline.mail.outbound import LOOP_HEADER
 from firstline.mail.parsed import ParsedMail
@@ -35,7 +41,7 @@ from firstline.tickets.models import Channel, Message, Status, Ticket
 
 RESULT_FIELDS = [
     "status", "ignored_because", "is_automatic", "is_bounce", "problems", "error", "ticket",
-    "ticket_message", "sender", "subject", "message_id",
+    "ticket_message", "sender", "subject", "message_id", "sender_check", "sender_check_reason",
 ]
 SUBJECT_MAX = Ticket._meta.get_field("subject").max_length or 300
 _LOOP = re.compile(rb"^" + LOOP_HEADER.encode() + rb":", re.IGNORECASE | re.MULTILINE)
@@ -53,6 +59,13 @@ class Result:
         self.parsed = parsed
         self.lookups = lookups
         self.problems: list[str] = list(parsed.problems)
+        self.verdict: authresults.Verdict | None = None
+
+    @property
+    def unverified(self) -> str:
+        """Why the trusted mail server says the From domain failed its check ("DMARC:
+        fail"); "" when it does not say so."""
+        return self.verdict.reason if self.verdict is not None and self.verdict.failed else ""
 
     def done(self, ticket: Ticket | None, message: Message | None) -> None:
         self.inbound.status = MailStatus.PROCESSED
@@ -112,6 +125,7 @@ def handle(
     inbound.sender = parsed.sender.email[:500]
     inbound.subject = parsed.subject[:500]
     _adopt_message_id(inbound, parsed)
+    _check_sender(result, raw, mailbox)
     inbound.is_automatic = bool(
         parsed.auto_submitted or parsed.bulk or parsed.from_mailer_daemon
         or parsed.delivery_report is not None
@@ -137,6 +151,16 @@ def handle(
         else:
             _new_ticket(result, mailbox)
     inbound.problems = "\n".join(result.problems)
+
+
+def _check_sender(result: Result, raw: bytes, mailbox: Mailbox) -> None:
+    """The trusted server's verdict on the From domain, kept on the letter (also when it is
+    processed again)."""
+    trusted = authresults.trusted_ids(mailbox.trusted_authserv_ids)
+    verdict = authresults.verdict(raw, result.parsed.sender.email, trusted) if trusted else None
+    result.verdict = verdict
+    result.inbound.sender_check = verdict.state if verdict else ""
+    result.inbound.sender_check_reason = verdict.reason[:100] if verdict else ""
 
 
 def _adopt_message_id(inbound: InboundMail, parsed: ParsedMail) -> None:
@@ -228,7 +252,17 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
             found.proven
             and mailbox.unknown_sender_policy == Mailbox.UnknownSenderPolicy.ADD_PARTICIPANT
         )
-        if adds_strangers or threading.may_join(
+        if result.unverified and not found.proven:
+            # Joining by the number or the address alone is exactly what a forged From does.
+            message = _note(ticket, f"{_unverified_note(result, parsed)}\n\n{text}", files)
+            result.problems.append(
+                _("The mail server could not verify the sender %(address)s (%(reason)s) and the "
+                  "letter does not answer the mail of %(number)s: it was kept as an internal "
+                  "note.")
+                % {"address": address, "reason": result.unverified,
+                   "number": ticket.number}
+            )
+        elif adds_strangers or threading.may_join(
             ticket, address, known, colleagues=mailbox.colleagues_may_join
         ):
             sender = identify.sender_contact(
@@ -240,6 +274,16 @@ def _on_thread(result: Result, found: threading.Found, mailbox: Mailbox) -> None
                 ticket=ticket, actor=None, kind=Message.Kind.INBOUND, text=text,
                 attachments=files, contact=sender.contact, html=parsed.html,
             )
+            if result.unverified:
+                # It answers a letter we sent about the ticket (or keeps its checked tag):
+                # whoever wrote it holds the ticket's mail. Joined, but marked.
+                result.problems.append(
+                    _("The mail server could not verify the sender %(address)s "
+                      "(%(reason)s); the letter answers the mail of %(number)s and was added "
+                      "to it.")
+                    % {"address": address, "reason": result.unverified,
+                       "number": ticket.number}
+                )
         else:
             message = _note(ticket, f"{_unknown_sender_note(found, parsed)}\n\n{text}", files)
             result.problems.append(
@@ -277,6 +321,19 @@ def _unknown_sender_note(found: threading.Found, parsed: ParsedMail) -> str:
     return text % {"sender": sender}
 
 
+def _unverified_note(result: Result, parsed: ParsedMail) -> str:
+    """The first line of the note an unverified letter becomes: the From may be forged, so
+    the operator checks with the customer before believing it."""
+    name = " ".join(parsed.sender.name.split())
+    sender = f"{name} <{parsed.sender.email}>" if name else parsed.sender.email
+    return _(
+        "Letter signed as %(sender)s, but the mail server could not verify the sender "
+        "(%(reason)s): the address may be forged. It names this ticket only by its number or "
+        "its sender. Not shown to the customer, no automatic reply sent, the ticket's status "
+        "unchanged. Check with the customer before acting on it:"
+    ) % {"sender": sender, "reason": result.unverified}
+
+
 def _note(ticket: Ticket, text: str, files: Sequence[UploadedFile] = ()) -> Message:
     return ticket_services.add_message(
         ticket=ticket, actor=None, kind=Message.Kind.NOTE, text=text, attachments=files
@@ -292,7 +349,13 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
         result.empty()
         return
     sender = identify.sender_contact(partner, parsed.sender, emails=_emails(result))
-    how = identify.identify(partner, sender, f"{parsed.subject}\n{parsed.full_text or text}")
+    written = f"{parsed.subject}\n{parsed.full_text or text}"
+    # A From the mail server could not verify proves nothing about whose address it is: only
+    # what the letter says (a code word, a contract number) may still identify the customer.
+    how = (
+        identify.identify_by_text(partner, sender.contact, written) if result.unverified
+        else identify.identify(partner, sender, written)
+    )
     ticket = ticket_services.create_ticket(
         partner=partner, actor=None, channel=Channel.EMAIL,
         subject=" ".join(parsed.subject.split())[:SUBJECT_MAX], text=text,
@@ -303,6 +366,14 @@ def _new_ticket(result: Result, mailbox: Mailbox) -> None:
     result.done(ticket, message)
     if result.inbound.is_automatic:
         result.problems.append(_("No acknowledgement: the letter was sent automatically."))
+        return
+    if result.unverified:
+        # The address's owner may not have written it: no letter to them (or to the
+        # Reply-To a forger chose) about it.
+        result.problems.append(
+            _("No acknowledgement: the mail server could not verify the sender (%(reason)s).")
+            % {"reason": result.unverified}
+        )
         return
     if ticket.service_id is not None and ticket.messages.filter(
         kind=Message.Kind.REPLY, is_automatic=True

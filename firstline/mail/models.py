@@ -6,6 +6,7 @@ parser cannot read stays here as `failed` for an operator, with its bytes.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -14,6 +15,19 @@ from firstline.core.clock import now
 from firstline.core.models import Partner
 from firstline.core.secret_field import EncryptedTextField
 from firstline.tickets.models import Message, Ticket
+
+
+def validate_authserv_ids(value: str) -> None:
+    from firstline.mail.authresults import invalid_ids
+
+    bad = invalid_ids(value)
+    if bad:
+        raise ValidationError(
+            _("“%(value)s” is not a mail server's authserv-id: write the name the server puts "
+              "first in its Authentication-Results header (e.g. mx.example.com), several "
+              "separated by spaces."),
+            code="invalid", params={"value": bad[0]},
+        )
 
 
 class Mailbox(models.Model):
@@ -68,6 +82,21 @@ class Mailbox(models.Model):
             "replies. Off: such a letter becomes an internal note."
         ),
     )
+    # Whose SPF/DKIM/DMARC verdict to believe: firstline.mail.authresults.
+    trusted_authserv_ids = models.CharField(
+        _("trusted mail servers (authserv-id)"), max_length=300, blank=True, default="",
+        db_default="",
+        validators=[validate_authserv_ids],
+        help_text=_(
+            "The name your receiving mail server writes first in the Authentication-Results "
+            "header (e.g. mx.example.com); several separated by spaces. Its SPF, DKIM and "
+            "DMARC verdict is then read: a letter whose sender failed the check joins a "
+            "ticket only if it answers the ticket's mail, otherwise it becomes an internal "
+            "note and gets no automatic reply. Empty: these headers are not read (a sender "
+            "can write them too). The server must remove such headers bearing its name from "
+            "incoming mail, as RFC 8601 asks."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=now)
 
     class Meta:
@@ -101,6 +130,14 @@ class InboundMail(models.Model):
         LOOP = "loop", pgettext_lazy("ignored because", "Our own mail (loop)")
         BOUNCE = "bounce", pgettext_lazy("ignored because", "Bounce of unknown mail")
 
+    class SenderCheck(models.TextChoices):
+        """What the mailbox's trusted mail server said of the From domain (authresults)."""
+
+        NOT_CHECKED = "", pgettext_lazy("sender check", "Not checked")
+        VERIFIED = "verified", pgettext_lazy("sender check", "Sender verified")
+        UNVERIFIED = "unverified", pgettext_lazy("sender check", "Sender not verified")
+        UNDECIDED = "undecided", pgettext_lazy("sender check", "Nothing decided")
+
     partner = models.ForeignKey(
         Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="+"
     )
@@ -133,16 +170,27 @@ class InboundMail(models.Model):
         help_text=_("Auto-reply, bulk, bounce or mailer daemon: never answered automatically."),
     )
     is_bounce = models.BooleanField(_("bounce"), default=False)
+    sender_check = models.CharField(
+        _("sender check"), max_length=12, choices=SenderCheck.choices, blank=True, default="",
+        # db_default: rows the code before this column writes (a rolling deploy) get it too.
+        db_default="",
+        help_text=_("The SPF/DKIM/DMARC verdict of the mailbox's trusted mail server."),
+    )
+    sender_check_reason = models.CharField(
+        _("sender check result"), max_length=100, blank=True, default="", db_default="",
+        help_text=_("E.g. DMARC: fail."),
+    )
     problems = models.TextField(_("problems"), blank=True)
     error = models.TextField(_("error"), blank=True)
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("ticket"), on_delete=models.SET_NULL, null=True, blank=True,
         related_name="inbound_mail",
     )
-    # Not "message": message_id is the Message-ID header.
+    # Not "message": message_id is the Message-ID header. message.inbound_letters: the
+    # letter a message came from, for its sender check on the ticket page.
     ticket_message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+",
+        related_name="inbound_letters",
     )
 
     class Meta:

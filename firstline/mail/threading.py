@@ -12,7 +12,9 @@ and its participants join; a colleague from the contact's organisation joins whe
 mailbox allows it. Anybody else's letter is kept for the operator as an internal note
 (`handling`), unless it proves it holds the ticket's mail (it answers a letter we sent
 about the ticket, or keeps the subject tag with its check) and the mailbox's unknown-sender
-policy says to add such senders.
+policy says to add such senders. A letter whose From the mailbox's trusted mail server
+could not verify (`firstline.mail.authresults`: the address may be forged) joins only when
+it proves it holds the ticket's mail, whoever it claims to be from.
 """
 
 import re
