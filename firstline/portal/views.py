@@ -19,6 +19,7 @@ from firstline.accounts.views import remember_portal
 from firstline.core.models import Partner
 from firstline.portal import services as portal_services
 from firstline.portal.forms import LoginLinkForm, NewTicketForm, PortalLoginForm
+from firstline.telegram import files as telegram_files
 from firstline.tenancy import messages_for, tickets_for
 from firstline.tickets import services
 from firstline.tickets.models import Channel, Message
@@ -135,7 +136,7 @@ def ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages_for(request.user)
         .filter(ticket=ticket)
         .select_related("author", "author_contact")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", telegram_files.unreceived())
     )
     context = {
         "ticket": ticket, "conversation": conversation, "form": form,

@@ -18,17 +18,19 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import letter_language
 from firstline.core import audit
 from firstline.core.clock import now
 from firstline.core.models import User
-from firstline.telegram import botapi
+from firstline.telegram import botapi, texts
 from firstline.telegram.models import IncomingFile
 from firstline.tickets import filenames
 from firstline.tickets.models import Attachment, Status, Ticket
@@ -241,3 +243,37 @@ def retry(*, item: IncomingFile, actor: User) -> IncomingFile:
         pk = item.pk
         transaction.on_commit(lambda: enqueue([pk]), robust=True)
     return IncomingFile.objects.get(pk=item.pk)
+
+
+# Shown beside a message (portal, API) ---------------------------------------------------
+
+
+def unreceived(to_attr: str = "unreceived_files") -> Prefetch:
+    """A conversation's prefetch, one query for all its messages: each message's Telegram
+    files that are not attachments (yet), pending or failed, in the order they came (a
+    fetched one is among `message.attachments`). Only what a reader is shown is loaded:
+    never the file_id (the bot's key to the file) or the error Telegram gave."""
+    return Prefetch(
+        "telegram_files",
+        queryset=(IncomingFile.objects
+                  .filter(status__in=[FileStatus.PENDING, FileStatus.FAILED])
+                  .only("id", "message_id", "filename", "size", "status", "reason")
+                  .order_by("id")),
+        to_attr=to_attr,
+    )
+
+
+def customer_reason(reason: str) -> str:
+    """Why a file was not received, as the customer is told it (the active language): the
+    limit it is over, or that Telegram did not give it; none of the details the desk sees."""
+    from firstline.telegram.services import attachment_limit
+
+    language = get_language() or settings.LANGUAGE_CODE
+    if reason == Reason.TOO_BIG:
+        return _("Telegram gives bots files of at most %(limit)s.") % {
+            "limit": texts.size_text(botapi.BOT_DOWNLOAD_LIMIT, language)}
+    if reason == Reason.OVER_LIMIT:
+        limit = min(attachment_limit(), botapi.BOT_DOWNLOAD_LIMIT)
+        return _("we do not accept files over %(limit)s.") % {
+            "limit": texts.size_text(limit, language)}
+    return _("it could not be fetched from Telegram.")
