@@ -10,6 +10,8 @@ from firstline.api.fields import SEARCH_MAX, TEXT_MAX, Id, NonBlankText, Text
 from firstline.api.pagination import PageParams
 from firstline.contacts.models import Contact
 from firstline.quality.metrics import script_facts
+from firstline.telegram import files
+from firstline.telegram.models import IncomingFile
 from firstline.tickets.models import (
     Attachment,
     Channel,
@@ -254,6 +256,31 @@ class AttachmentOut(Schema):
     size: int
 
 
+class PendingFileOut(Schema):
+    filename: str
+    size: int | None = Field(
+        description="In bytes, as the customer's Telegram declared it; null if it did not."
+    )
+    status: Literal["pending", "failed"] = Field(
+        description="`pending`: still being fetched from Telegram (it becomes one of the "
+        "message's `attachments`); `failed`: not received, for good."
+    )
+    reason: Literal["too_big", "over_limit", "gone", "unreachable"] | None = Field(
+        description="Why a failed file was not received: over Telegram's 20 MB for bots "
+        "(`too_big`), over the desk's attachment limit (`over_limit`), Telegram no longer has "
+        "it (`gone`), Telegram did not answer (`unreachable`); null while pending."
+    )
+    reason_text: str = Field(description="`reason` in words, in the request's language.")
+
+    @staticmethod
+    def resolve_reason(obj: IncomingFile) -> str | None:
+        return obj.reason or None
+
+    @staticmethod
+    def resolve_reason_text(obj: IncomingFile) -> str:
+        return str(obj.get_reason_display()) if obj.reason else ""
+
+
 class MessageOut(Schema):
     id: int
     kind: Message.Kind
@@ -262,6 +289,11 @@ class MessageOut(Schema):
     body_html: str
     created_at: datetime
     attachments: list[AttachmentOut]
+    pending_files: list[PendingFileOut] = Field(
+        description="Files of a customer's Telegram message that are not among "
+        "`attachments`: still being fetched, or not received (with the reason). Empty for "
+        "other messages."
+    )
 
     @staticmethod
     def resolve_author_name(obj: Message) -> str:
@@ -270,6 +302,15 @@ class MessageOut(Schema):
     @staticmethod
     def resolve_attachments(obj: Message) -> list[Attachment]:
         return list(obj.attachments.all())
+
+    @staticmethod
+    def resolve_pending_files(obj: Message) -> list[IncomingFile]:
+        # Prefetched for the whole conversation (files.unreceived); a message read on its
+        # own asks for its files alone.
+        prefetched = getattr(obj, "unreceived_files", None)
+        if prefetched is not None:
+            return list(prefetched)
+        return list(files.unreceived().queryset.filter(message_id=obj.pk))
 
 
 ReplyKindIn = Literal["regular", "acknowledgement", "clarifying_question"]

@@ -37,6 +37,7 @@ from firstline.contacts.queries import contact_with_organisation
 from firstline.core.models import Partner, Service, User
 from firstline.quality import checking
 from firstline.quality import services as script_services
+from firstline.telegram import files as telegram_files
 from firstline.tenancy import (
     assignable_users,
     contacts_for,
@@ -64,7 +65,7 @@ def _messages(user: User, ticket: Ticket) -> QuerySet[Message]:
         messages_for(user)
         .filter(ticket=ticket)
         .select_related("author", "author_contact")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", telegram_files.unreceived())
         .order_by("created_at", "id")
     )
 
