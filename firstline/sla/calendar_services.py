@@ -45,7 +45,7 @@ from firstline.sla.models import (
     WorkingInterval,
 )
 from firstline.sla.services import recompute_open_tickets
-from firstline.sla.tasks import enqueue_recompute
+from firstline.sla.tasks import enqueue_recompute, recompute_state
 
 NAME_MAX = BusinessCalendar._meta.get_field("name").max_length or 200
 NOTE_MAX = CalendarDay._meta.get_field("note").max_length or 200
@@ -183,6 +183,38 @@ def recompute_open_tickets_on(calendar: BusinessCalendar | None, *, actor: User 
         total += recompute_open_tickets(actor=actor, partner=policy.partner, policy=policy,
                                         reason="sla.calendar_changed")
     return total
+
+
+def retry_recompute(*, calendar: BusinessCalendar | None, actor: User | None) -> None:
+    """Queue again the recomputation of the open tickets on `calendar` (None: the production
+    calendar) whose last run failed, once whatever made it fail is put right.
+
+    Who may: whoever may edit the calendar. Refused (ValidationError on "recompute",
+    nothing queued) unless the latest recomputation failed and none is queued since: a
+    second click queues nothing twice. Audited ("calendar.recompute_retried", with the
+    error the retry answers) on the calendar, on the failed task for the production one."""
+    _ensure_can_edit(actor, calendar)
+    with transaction.atomic():
+        if calendar is not None:
+            # One retry at a time: a second click waits here and then, almost always, finds
+            # the first one queued (a retry that slips through only repeats idempotent work).
+            calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+        state = recompute_state(calendar)
+        if state is None or not state.failed:
+            raise ValidationError({"recompute": _(
+                "The last recomputation of the deadlines did not fail: there is nothing "
+                "to repeat.")})
+        from django_tasks_db.models import DBTaskResult
+
+        audit.record(
+            actor=actor, partner=calendar.partner if calendar else None,
+            action="calendar.recompute_retried",
+            target=calendar if calendar is not None else DBTaskResult.objects.get(
+                pk=state.task_id),
+            before={"error": state.reason, "failed_at": state.finished_at},
+            after={"queued": True},
+        )
+        enqueue_recompute(calendar, actor)
 
 
 @transaction.atomic

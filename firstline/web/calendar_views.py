@@ -39,7 +39,7 @@ from firstline.sla.calendars import (
     weekly_summary,
 )
 from firstline.sla.models import BusinessCalendar, CalendarDay, DayKind
-from firstline.sla.tasks import recompute_pending
+from firstline.sla.tasks import recompute_state
 from firstline.tenancy import partners_for
 from firstline.web.access import supervisor_required
 from firstline.web.confirm import confirm_delete
@@ -277,8 +277,9 @@ def _detail(
         "day_form": day_form or DayForm(),
         "import_form": import_form or ImportForm(),
         # A change to the schedule reaches the open tickets in the background: say so
-        # while it is queued or running.
-        "recompute_pending": recompute_pending(calendar),
+        # while it is queued or running, and how the last one ended (a failure with a
+        # button to queue it again).
+        "recompute": recompute_state(calendar),
     }
     return render(request, "web/calendars/detail.html", context, status=status)
 
@@ -457,6 +458,24 @@ def calendar_import_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @supervisor_required
+@require_POST
+def calendar_recompute_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    calendar = _get_calendar(request, pk)
+    _retry(request, calendar)
+    return _back(request, calendar)
+
+
+def _retry(request: HttpRequest, calendar: BusinessCalendar | None) -> None:
+    try:
+        services.retry_recompute(calendar=calendar, actor=request.user)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The recomputation of the deadlines is queued again."))
+
+
+@supervisor_required
 def production_calendar_view(request: HttpRequest) -> HttpResponse:
     return _detail(request, None)
 
@@ -486,6 +505,14 @@ def production_day_delete_view(request: HttpRequest, day_pk: int) -> HttpRespons
         return _confirm_day_delete(request, None, day)
     services.remove_calendar_day(day=day, actor=request.user)
     messages.success(request, _("Day %(date)s removed.") % {"date": day.date.isoformat()})
+    return _back(request, None)
+
+
+@supervisor_required
+@require_POST
+def production_recompute_retry_view(request: HttpRequest) -> HttpResponse:
+    _ensure_production_editor(request)
+    _retry(request, None)
     return _back(request, None)
 
 
