@@ -170,3 +170,23 @@ def test_the_open_menu_has_no_serious_accessibility_violation(django_db_setup, l
     found = violations(page, "header-375-open")
     connections.close_all()
     assert found == []
+
+
+def test_at_1280_px_the_settings_group_closes_on_esc_and_on_a_click_outside(
+        django_db_setup, live_server, cast, browser):
+    page = open_page(browser, live_server, cast.supervisor, 1280)
+    group = page.locator("header.topbar details.nav-group")
+    calendars = group.locator("a", has_text="Календари")
+    group.locator("summary").click()
+    assert calendars.is_visible()
+    page.mouse.click(640, 700)
+    assert not calendars.is_visible()  # it stayed open over the page until clicked again
+    page.focus("header.topbar details.nav-group summary")
+    page.keyboard.press("Enter")
+    assert calendars.is_visible()
+    page.keyboard.press("Tab")
+    assert active(page) == "Настройки SLA"
+    page.keyboard.press("Escape")
+    assert not calendars.is_visible()
+    assert active(page, "el => el.tagName") == "SUMMARY"
+    connections.close_all()
