@@ -1,10 +1,9 @@
-"""The phone channel on PostgreSQL: webhook events/s, queue_log import, monthly minutes.
+"""The phone channel on PostgreSQL: webhook events/s and monthly minutes.
 
 Usage (a throwaway database is created and dropped):
     .venv/bin/python bench/calls.py [--events 4000] [--rounds 3] [--workers 2]
         [--web gthread,sync]
-        [--lines 100000] [--calls 1000000] [--baseline-lines 2000]
-        [--skip webhook,queue_log,minutes]
+        [--calls 1000000] [--skip webhook,minutes]
 
 - webhook: `POST /api/calls/events` over real HTTP to gunicorn with 2 workers: gthread
   (4 threads each, as `firstline run` and the units start it), then sync; HMAC-signed, 8
@@ -17,13 +16,11 @@ Usage (a throwaway database is created and dropped):
   same run: the same server answering Zadarma's zd_echo (the HTTP stack and Django
   without the database), and the previous revision (BASELINE_REV, served from a copy of
   its tree), which applied each event in its request. p50 and min-max over `--rounds`.
-- queue_log: `calls_import queue_log FILE` over a generated file (4 lines per call and
-  partners' queues), lines per second and importer CPU per line; baseline in the same run:
-  the one-by-one path (`--baseline-lines`).
 - minutes: `talk_minutes_for` of 100 partners for one month over `--calls` calls (bulk
   inserted, spread over a year), one query; baselines: the same without the billable-calls
   index, and COUNT(*) of the month's rows.
 The load average is printed: figures from a busy machine are not comparable.
+The queue_log import has its own bench: bench/calls_queue_log.py.
 """
 
 import argparse
@@ -59,11 +56,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="calls_work processes")
     parser.add_argument("--web", default="gthread,sync",
                         help="gunicorn worker classes to run the webhook with, in turn")
-    parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=1_000_000)
-    parser.add_argument("--baseline-lines", type=int, default=2000,
-                        help="queue_log lines imported one by one for the baseline")
-    parser.add_argument("--skip", default="", help="comma-separated: webhook,queue_log,minutes")
+    parser.add_argument("--skip", default="", help="comma-separated: webhook,minutes")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=True)
@@ -86,8 +80,6 @@ def main() -> None:
         if "webhook" not in skip:
             for worker_class in args.web.split(","):
                 bench_webhook(args.events, args.rounds, args.workers, worker_class)
-        if "queue_log" not in skip:
-            bench_queue_log(args.lines, args.baseline_lines)
         if "minutes" not in skip:
             bench_minutes(partners, args.calls)
     finally:
@@ -415,48 +407,6 @@ def _inbox_round(figures: _Round, worker_class: str, count: int, workers: int,
             worker.wait(30)
         server.terminate()
         server.wait(10)
-
-
-def _queue_log_file(lines: int, first_call: int) -> str:
-    start = int(time.time()) - 86400
-    with tempfile.NamedTemporaryFile("w", suffix=".queue_log", delete=False) as handle:
-        for n in range(first_call, first_call + lines // 4):
-            t = start + n
-            call, queue = f"{t}.{n}", f"q{n % PARTNERS}"
-            handle.write(f"{t}|{call}|{queue}|NONE|ENTERQUEUE||7900{n % 10**7:07d}|1\n"
-                         f"{t + 3}|{call}|{queue}|PJSIP/102|RINGNOANSWER|15000\n"
-                         f"{t + 20}|{call}|{queue}|PJSIP/101|CONNECT|20|{t}.9|4\n"
-                         f"{t + 200}|{call}|{queue}|PJSIP/101|COMPLETECALLER|20|180|1\n")
-        return handle.name
-
-
-def bench_queue_log(lines: int, baseline_lines: int) -> None:
-    from firstline.calls import importer
-    from firstline.calls.importer import import_file
-
-    # Baseline in the same run: the one-by-one path (record_event per line) on a small file.
-    path = _queue_log_file(baseline_lines, 10**8)
-    real = importer.import_lines
-    importer.import_lines = lambda batch: real(batch, one_by_one=True)  # type: ignore[assignment]
-    try:
-        started = time.perf_counter()
-        base = import_file(path)
-        base_elapsed = time.perf_counter() - started
-    finally:
-        importer.import_lines = real  # type: ignore[assignment]
-        os.unlink(path)
-    path = _queue_log_file(lines, 0)
-    try:
-        started, cpu = time.perf_counter(), time.process_time()
-        counts = import_file(path)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    finally:
-        os.unlink(path)
-    rate, base_rate = counts.read / elapsed, base.read / base_elapsed
-    print(f"queue_log: {rate:,.0f} lines/s ({counts.read} lines, {counts.applied} applied, "
-          f"{elapsed:.1f} s; importer CPU {cpu / counts.read * 1e6:.0f} us/line)")
-    print(f"  baseline one by one: {base_rate:,.0f} lines/s ({base.read} lines); "
-          f"ratio {rate / base_rate:.1f}")
 
 
 def bench_minutes(partners, calls: int) -> None:  # type: ignore[no-untyped-def]

@@ -4,9 +4,12 @@ Usage (a throwaway database is created and dropped):
     .venv/bin/python bench/calls_queue_log.py [--lines 1000000] [--rounds 3]
         [--baseline-lines 200000] [--baseline-rounds 1] [--profile FILE.prof]
 
-Each round imports a freshly generated file (4 lines per call: ENTERQUEUE, RINGNOANSWER,
-CONNECT, COMPLETECALLER, across 100 partners' queues) into empty call tables, through
-`import_file` as the command runs it, and reports lines/s, the importer's CPU per line
+Each round imports a freshly generated file into empty call tables, through `import_file`
+as the command runs it. The file is what Asterisk writes: lines in time order, a call a
+second across 100 partners' queues, 4 lines a call (answered: ENTERQUEUE, RINGNOANSWER,
+CONNECT, COMPLETECALLER; one in ten abandoned and one in twenty-five timed out after
+ringing twice), so each call's lines interleave with those of the ~200 calls around it and
+many calls span two batches. It reports lines/s, the importer's CPU per line
 (process time, which does not depend on the machine's load) and the PostgreSQL backend's
 CPU per line (from /proc, the server being on this machine). Baseline in the same run: the
 previous revision's path (commit BASELINE's services/importer/queue_log/events/phones,
@@ -20,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -96,6 +100,30 @@ def _baseline_importer() -> types.ModuleType:
     return loaded["importer"]
 
 
+def _queue_log_file(lines: int, first_call: int) -> str:
+    """A queue_log of `lines` lines (4 a call) in time order; see the module's docstring."""
+    start = int(time.time()) - 86400 * 30
+    partners = 100
+    stamped: list[tuple[int, int, str]] = []
+    for n in range(first_call, first_call + lines // 4):
+        t = start + n - first_call
+        call, queue, caller = f"{t}.{n}", f"q{n % partners}", f"7900{n % 10**7:07d}"
+        events = [(0, f"NONE|ENTERQUEUE||{caller}|1"), (3, "PJSIP/102|RINGNOANSWER|15000")]
+        if n % 10 == 3:
+            events += [(20, "PJSIP/103|RINGNOANSWER|15000"), (45, "NONE|ABANDON|1|1|45")]
+        elif n % 25 == 7:
+            events += [(20, "PJSIP/103|RINGNOANSWER|15000"), (300, "NONE|EXITWITHTIMEOUT|1|1|300")]
+        else:
+            events += [(20, f"PJSIP/101|CONNECT|20|{t}.9|4"),
+                       (200, "PJSIP/101|COMPLETECALLER|20|180|1")]
+        stamped += [(t + offset, n, f"{t + offset}|{call}|{queue}|{rest}\n")
+                    for offset, rest in events]
+    stamped.sort()
+    with tempfile.NamedTemporaryFile("w", suffix=".queue_log", delete=False) as handle:
+        handle.writelines(text for _t, _n, text in stamped)
+        return handle.name
+
+
 def _backend_cpu() -> float:
     """CPU seconds of this connection's PostgreSQL backend (user + system, from /proc)."""
     from django.db import connection
@@ -115,7 +143,6 @@ def _round(label: str, lines: int, number: int, profile: str,
            importer: types.ModuleType | None = None) -> dict:
     from django.db import connection
 
-    from bench.calls import _queue_log_file
     from firstline.calls import importer as current
 
     importer = importer or current

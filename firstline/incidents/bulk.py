@@ -27,13 +27,13 @@ from email.utils import make_msgid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
-from django.db.models import Model
+from django.db import transaction
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
 from firstline.contacts.models import ContactEmail
 from firstline.core import events
+from firstline.core.bulk import save_fields
 from firstline.core.clock import now
 from firstline.core.models import AuditEvent, Partner, User
 from firstline.mail import threading
@@ -244,42 +244,6 @@ def _mail(partner: Partner, batch: list[Ticket], messages: list[Message], automa
 def save_tickets(batch: list[Ticket], names: list[str]) -> None:
     """Write these fields of every ticket of the batch in one statement (`save_fields`)."""
     save_fields(Ticket, batch, names)
-
-
-def save_fields(model: type[Model], batch: Sequence[Model], names: list[str]) -> None:
-    """Write these fields of every row of the batch (rows of `model`) in one statement.
-
-    Django's bulk_update builds a CASE per field and row (20 fields x 500 tickets took 16 s
-    of Python); on PostgreSQL this is one UPDATE … FROM (VALUES …). Elsewhere (SQLite in
-    the tests) one UPDATE per distinct set of values."""
-    if not batch:
-        return
-    fields = [model._meta.get_field(name) for name in dict.fromkeys(names)]
-    rows = [[field.get_db_prep_save(getattr(row, field.attname), connection)
-             for field in fields] for row in batch]
-    if connection.vendor != "postgresql":
-        # Rows with equal stored values share an UPDATE (repr: JSON values don't hash).
-        groups: dict[tuple[str, ...], tuple[Model, list[int]]] = {}
-        for row, prepared in zip(batch, rows, strict=True):
-            key = tuple(repr(value) for value in prepared)
-            groups.setdefault(key, (row, []))[1].append(row.pk)
-        for sample, ids in groups.values():
-            model._default_manager.filter(pk__in=ids).update(
-                **{field.attname: getattr(sample, field.attname) for field in fields})
-        return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
-    key = model._meta.pk.rel_db_type(connection)
-    values = ", ".join([f"(CAST(%s AS {key}), {casts})"] * len(rows))
-    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}"
-                            for field in fields)
-    params = [value for row, prepared in zip(batch, rows, strict=True)
-              for value in (row.pk, *prepared)]
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) "  # noqa: S608
-                       f"AS v(id, {columns}) WHERE t.id = v.id", params)
 
 
 def _thread(ids: list[str]) -> dict[str, str]:
