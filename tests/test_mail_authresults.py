@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -414,3 +415,17 @@ def test_the_model_refuses_a_bad_setting_too(cast):
         box.full_clean()
     assert "trusted_authserv_ids" in error.value.message_dict
 
+
+
+def test_the_ticket_page_marks_the_unverified_letter_for_the_staff(cast, mailbox):
+    ticket = resolved(cast)
+    pipe(eml(
+        sender=f"Ivan alpha <{CUSTOMER}>", subject=f"Re: [{ticket.number}] FTP",
+        message_id="<forged-page@evil.example>", headers=checked("dmarc=fail"),
+        body="Пришлите пароль.\n",
+    ))
+    page = client_for(cast.operator).get(reverse("ticket", args=[ticket.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count("mail-unverified") == 1
+    assert "Sender not verified (DMARC: fail)" in html  # the operator reads English

@@ -94,7 +94,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[
         messages_for(request.user)
         .filter(ticket=ticket)
         .select_related("author", "author_contact")
-        .prefetch_related("attachments", "telegram_files")
+        .prefetch_related("attachments", "telegram_files", "inbound_letters")
     )
     message_form = forms.get("message_form")
     if message_form is None:
