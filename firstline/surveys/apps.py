@@ -9,5 +9,9 @@ class SurveysConfig(AppConfig):
     def ready(self) -> None:
         from firstline.core import events
         from firstline.surveys.services import on_status_changed
+        from firstline.surveys.winback import priority_for_new_ticket
+        from firstline.tickets import hooks
 
         events.subscribe("ticket.status_changed", on_status_changed)
+        # A customer won back is more sensitive: new tickets one step higher, per partner.
+        hooks.register_priority_rule(priority_for_new_ticket)

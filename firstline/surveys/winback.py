@@ -202,7 +202,9 @@ def sensitive_organisations(partner_id: int) -> frozenset[int]:
 
 
 def priority_for_new_ticket(partner_id: int, organisation_id: int | None, priority: str) -> str:
-    """One step higher for a returned (sensitive) customer, if the partner wants it."""
+    """One step higher for a returned (sensitive) customer, if the partner wants it.
+
+    A priority rule of new tickets (firstline.tickets.hooks), registered by SurveysConfig."""
     if organisation_id is None or organisation_id not in sensitive_organisations(partner_id):
         return priority
     if not settings_for(partner_id).raise_priority_when_sensitive:

@@ -30,7 +30,7 @@ from firstline.quality.rules import ReplyKind
 from firstline.sla import deadlines, escalation, urgency
 from firstline.sla.models import TypicalRequest
 from firstline.tenancy import assignable_users, tickets_for
-from firstline.tickets import filenames, lifecycle
+from firstline.tickets import filenames, hooks, lifecycle
 from firstline.tickets.html import sanitise, text_to_html
 from firstline.tickets.models import (
     ACTIVE_STATUSES,
@@ -210,10 +210,11 @@ def create_ticket(
             matched = urgency.priority_for(partner, subject_text, body, service, contact)
             priority, matched_rule = matched if matched else (Priority.NORMAL, None)
             if contact is not None:
-                # A customer won back is more sensitive: one step higher, per partner setting.
-                from firstline.surveys.winback import priority_for_new_ticket
-
-                priority = priority_for_new_ticket(partner.pk, contact.organisation_id, priority)
+                # The apps above may raise it (surveys: a customer won back is more
+                # sensitive); they register their rules, tickets names none of them.
+                priority = hooks.priority_for_new_ticket(
+                    partner_id=partner.pk, organisation_id=contact.organisation_id,
+                    priority=priority)
         ticket = Ticket(
             partner=partner,
             contact=contact,
