@@ -182,3 +182,29 @@ def test_in_chromium_the_supervisor_sees_the_failure_and_retries_it(
     # after it stopped, this test's PostgreSQL session stays open and the test database
     # cannot be dropped at the end of the run.
     connections.close_all()
+
+
+def test_the_reason_is_the_final_exceptions_own_words_without_its_traceback():
+    """As the worker stores a failure (django_tasks_db's set_failed): the class path and
+    the formatted traceback, chained causes and multi-line messages included."""
+    from traceback import format_exception
+
+    from django.db import IntegrityError
+
+    from firstline.sla.tasks import REASON_MAX, failure_reason
+
+    try:
+        try:
+            raise KeyError("calendar")
+        except KeyError as cause:
+            raise IntegrityError('duplicate key value\nDETAIL:  Key (id)=(7) exists.') from cause
+    except IntegrityError as error:
+        stored = "".join(format_exception(error))
+    assert failure_reason("django.db.utils.IntegrityError", stored) == (
+        "duplicate key value DETAIL: Key (id)=(7) exists.")
+    try:
+        raise ValueError("x" * 1000)
+    except ValueError as error:
+        long = failure_reason("builtins.ValueError", "".join(format_exception(error)))
+    assert len(long) == REASON_MAX and long.endswith("…")
+    assert failure_reason("builtins.RuntimeError", "garbled") == "RuntimeError"
