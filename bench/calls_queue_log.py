@@ -2,7 +2,8 @@
 
 Usage (a throwaway database is created and dropped):
     .venv/bin/python bench/calls_queue_log.py [--lines 1000000] [--rounds 3]
-        [--baseline-lines 200000] [--baseline-rounds 1] [--profile FILE.prof]
+        [--baseline REV] [--baseline-lines 1000000] [--baseline-rounds 1]
+        [--profile FILE.prof]
 
 Each round imports a freshly generated file into empty call tables, through `import_file`
 as the command runs it. The file is what Asterisk writes: lines in time order, a call a
@@ -11,9 +12,11 @@ CONNECT, COMPLETECALLER; one in ten abandoned and one in twenty-five timed out a
 ringing twice), so each call's lines interleave with those of the ~200 calls around it and
 many calls span two batches. It reports lines/s, the importer's CPU per line
 (process time, which does not depend on the machine's load) and the PostgreSQL backend's
-CPU per line (from /proc, the server being on this machine). Baseline in the same run: the
-previous revision's path (commit BASELINE's services/importer/queue_log/events/phones,
-loaded under other module names) over `--baseline-lines`. The load average is printed with
+CPU per line (from /proc, the server being on this machine). Baseline in the same run: an
+earlier revision's path (`--baseline`, by default the one before this file read a
+time-ordered log: its services/importer/queue_log/events/phones, loaded under other module
+names) over `--baseline-lines`, on today's schema (its indexes are not put back: run this
+file in that revision's tree for the whole difference). The load average is printed with
 every figure: on a shared machine, wall-clock figures move with it; CPU per line does not.
 """
 
@@ -32,8 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB = "firstline_bench_queuelog"
 PSQL = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-qc"]
-# The revision before this work: bulk_create/bulk_update and a key lookup per chunk.
-BASELINE = "716e568"
+# The revision before the time-ordered log: Django's bulk_update for calls spanning two
+# batches, and their look-up by `external_id = ANY(...)`.
+BASELINE = "509604d"
 _MODULES = ("events", "phones", "queue_log", "services", "importer")
 
 
@@ -41,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline-lines", type=int, default=200_000)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--baseline-lines", type=int, default=1_000_000)
     parser.add_argument("--baseline-rounds", type=int, default=1)
     parser.add_argument("--profile", default="", help="write a cProfile of round 1 here")
     args = parser.parse_args()
@@ -64,12 +69,12 @@ def main() -> None:
         setup()
         ours = [_round("current", args.lines, n, args.profile if n == 0 else "")
                 for n in range(args.rounds)]
-        base = [_round(f"baseline {BASELINE}", args.baseline_lines, n, "",
-                       importer=_baseline_importer())
+        base = [_round(f"baseline {args.baseline}", args.baseline_lines, n, "",
+                       importer=_baseline_importer(args.baseline))
                 for n in range(args.baseline_rounds)] if args.baseline_rounds else []
         _summary("current", ours)
         if base:
-            _summary(f"baseline {BASELINE}", base)
+            _summary(f"baseline {args.baseline}", base)
             ratio = statistics.median(r["rate"] for r in ours) / statistics.median(
                 r["rate"] for r in base)
             cpu_ratio = statistics.median(r["cpu_us"] for r in base) / statistics.median(
@@ -83,11 +88,11 @@ def main() -> None:
         subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {DB}"], check=False)
 
 
-def _baseline_importer() -> types.ModuleType:
-    """The BASELINE revision's importer and the modules it reads, under other names."""
+def _baseline_importer(revision: str) -> types.ModuleType:
+    """That revision's importer and the modules it reads, under other names."""
     loaded: dict[str, types.ModuleType] = {}
     for name in _MODULES:
-        source = subprocess.run(["git", "show", f"{BASELINE}:firstline/calls/{name}.py"],
+        source = subprocess.run(["git", "show", f"{revision}:firstline/calls/{name}.py"],
                                 cwd=ROOT, check=True, capture_output=True, text=True).stdout
         for other in _MODULES:
             source = source.replace(f"firstline.calls.{other} ", f"bench_old_{other} ")
@@ -95,7 +100,7 @@ def _baseline_importer() -> types.ModuleType:
                                     f"import bench_old_{other} as {other}\n")
         module = types.ModuleType(f"bench_old_{name}")
         sys.modules[module.__name__] = module
-        exec(compile(source, f"{BASELINE}:{name}.py", "exec"), module.__dict__)  # noqa: S102
+        exec(compile(source, f"{revision}:{name}.py", "exec"), module.__dict__)  # noqa: S102
         loaded[name] = module
     return loaded["importer"]
 
