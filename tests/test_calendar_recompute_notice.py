@@ -2,7 +2,7 @@
 ended: a failure with its reason and a button to queue it again, a success with when it
 finished and how many tickets moved. The real database queue and its worker throughout."""
 
-from datetime import time
+from datetime import date, time
 
 import pytest
 import time_machine
@@ -15,6 +15,7 @@ from django.urls import reverse
 from firstline.core.audit import events_for
 from firstline.sla import calendar_services as services
 from firstline.sla.calendar import WeeklyInterval
+from firstline.sla.models import DayKind
 
 from .browser import ARTIFACTS, CHROMIUM
 from .conftest import PASSWORD
@@ -60,10 +61,12 @@ def test_a_failed_recompute_shows_its_reason_and_retry_queues_it_again(cast, off
     page = reverse("calendars:detail", args=[calendar.pk])
     retry = reverse("calendars:recompute", args=[calendar.pk])
     with time_machine.travel(at(2026, 11, 27, 18, 30), tick=True):
-        # A week with no working hours at all: no deadline can be reached on it, so the
-        # recomputation of the ticket opened on it fails in the worker.
-        services.update_calendar(calendar=calendar, actor=cast.supervisor,
-                                 data=services.CalendarData(name=calendar.name, intervals=[]))
+        # A week with no working hours at all (saved before the calendar form refused
+        # one): no deadline can be reached on it, so when a day off added to it queues the
+        # recomputation of the ticket opened on it, that fails in the worker.
+        calendar.intervals.all().delete()
+        services.add_calendar_day(calendar=calendar, actor=cast.supervisor,
+                                  day=date(2026, 12, 31), kind=DayKind.HOLIDAY)
         work()
         assert DBTaskResult.objects.get().status == "FAILED"
         assert reaction(ticket) == at(2026, 11, 30, 10, 0) and not recomputed(ticket)
@@ -159,8 +162,9 @@ def test_in_chromium_the_supervisor_sees_the_failure_and_retries_it(
     from django_tasks_db.models import DBTaskResult
 
     calendar, _ticket, _closed = office
-    services.update_calendar(calendar=calendar, actor=cast.supervisor,
-                             data=services.CalendarData(name=calendar.name, intervals=[]))
+    calendar.intervals.all().delete()  # as in the test above: no working time left
+    services.add_calendar_day(calendar=calendar, actor=cast.supervisor,
+                              day=date(2026, 12, 31), kind=DayKind.HOLIDAY)
     work()
     page = browser.new_page(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/login/")

@@ -1,17 +1,21 @@
 """A new 24x7 calendar runs every minute of every day unless told to follow the holidays."""
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
 from firstline.sla import calendar_services as services
+from firstline.sla.calendar import WeeklyInterval
 from firstline.sla.calendars import schedule_for
 from firstline.sla.models import BusinessCalendar
 
 from .conftest import client_for
+
+MONDAYS = [WeeklyInterval(0, time(9), time(18))]
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +60,30 @@ def test_the_service_default_depends_on_the_kind_of_calendar(cast):
     nonstop = services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
                                        data=services.CalendarData(name="A", is_24x7=True))
     office = services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
-                                      data=services.CalendarData(name="B"))
+                                      data=services.CalendarData(name="B", intervals=MONDAYS))
     assert not nonstop.uses_production_calendar
     assert office.uses_production_calendar
+
+
+def test_a_week_without_working_hours_is_refused_unless_24x7(cast):
+    """No deadline could ever be reached on it (every recompute would fail)."""
+    with pytest.raises(ValidationError) as refused:
+        services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
+                                 data=services.CalendarData(name="Empty"))
+    assert list(refused.value.message_dict) == ["intervals"]
+    office = services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
+                                      data=services.CalendarData(name="B", intervals=MONDAYS))
+    with pytest.raises(ValidationError):
+        services.update_calendar(calendar=office, actor=cast.supervisor,
+                                 data=services.CalendarData(name="B"))
+    assert [(i.weekday, i.start, i.end) for i in office.intervals.all()] == [
+        (0, time(9), time(18))]
+    response = client_for(cast.supervisor).post(reverse("calendars:new"), {
+        "name": "Empty", "time_zone": "Europe/Moscow", "uses_production_calendar": "by_kind"},
+        HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 400
+    assert "Укажите хотя бы один рабочий интервал недели" in response.content.decode()
+    assert not BusinessCalendar.objects.filter(name="Empty").exists()
 
 
 def test_an_unknown_answer_is_refused_naming_the_field(cast):

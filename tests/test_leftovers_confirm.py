@@ -3,7 +3,7 @@
 pages work under a strict Content-Security-Policy."""
 
 import re
-from datetime import date
+from datetime import date, time
 
 import pytest
 from django.urls import reverse
@@ -11,6 +11,7 @@ from django.urls import reverse
 from firstline.quality.phrase_models import ForbiddenPhraseSetting
 from firstline.quality.script_models import CannedReply
 from firstline.sla import calendar_services
+from firstline.sla.calendar import WeeklyInterval
 from firstline.sla.models import CalendarDay, EscalationStep, TypicalRequest, UrgencyRule
 
 from .conftest import client_for
@@ -27,7 +28,8 @@ def rows(cast):
     policy = office_policy(partner)
     calendar = calendar_services.create_calendar(
         partner=partner, actor=cast.supervisor,
-        data=calendar_services.CalendarData(name="Office"))
+        data=calendar_services.CalendarData(
+            name="Office", intervals=[WeeklyInterval(0, time(9), time(18))]))
     return {
         "step": EscalationStep.objects.create(
             partner=partner, policy=policy, priority="high", target="reaction", percent=100,

@@ -22,6 +22,7 @@ DATA_FILE = Path(__file__).resolve().parent.parent / "firstline" / "sla" / "data
     "ru_production_calendar.csv"
 PRODUCTION = read_days(DATA_FILE.read_text(encoding="utf-8"))
 MSK = ZoneInfo("Europe/Moscow")
+MONDAYS = [WeeklyInterval(0, time(9), time(18))]
 PUBLIC_HOLIDAYS = [(1, day) for day in range(1, 9)] + [(2, 23), (3, 8), (5, 1), (5, 9),
                                                        (6, 12), (11, 4)]
 
@@ -183,11 +184,14 @@ def test_schedule_for_none_is_around_the_clock():
 @pytest.mark.django_db
 def test_a_partner_account_sees_its_own_and_provider_wide_calendars_only(cast):
     own = services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
-                                   data=services.CalendarData(name="Alpha hours"))
+                                   data=services.CalendarData(name="Alpha hours",
+                                                              intervals=MONDAYS))
     shared = services.create_calendar(partner=None, actor=cast.supervisor,
-                                      data=services.CalendarData(name="Provider hours"))
+                                      data=services.CalendarData(name="Provider hours",
+                                                              intervals=MONDAYS))
     other = services.create_calendar(partner=cast.b.partner, actor=cast.supervisor,
-                                     data=services.CalendarData(name="Beta hours"))
+                                     data=services.CalendarData(name="Beta hours",
+                                                              intervals=MONDAYS))
     assert set(calendars_for(cast.a.engineer)) == {own, shared}
     assert set(calendars_for(cast.supervisor)) == {own, shared, other}
     assert list(calendars_for(cast.a.customer)) == []

@@ -88,7 +88,8 @@ def test_a_bad_calendar_is_refused_naming_the_field_and_nothing_is_written(
 
 def test_the_same_name_is_fine_for_another_partner(cast, calendar):
     other = services.create_calendar(partner=cast.b.partner, actor=cast.supervisor,
-                                     data=services.CalendarData(name="Alpha office"))
+                                     data=services.CalendarData(name="Alpha office",
+                                                                intervals=OFFICE))
     assert other.partner == cast.b.partner
 
 
@@ -257,7 +258,8 @@ def test_a_change_of_the_production_calendar_bumps_the_calendars_that_follow_it(
 ):
     ignoring = services.create_calendar(
         partner=cast.b.partner, actor=cast.supervisor,
-        data=services.CalendarData(name="Beta", uses_production_calendar=False))
+        data=services.CalendarData(name="Beta", uses_production_calendar=False,
+                                   intervals=OFFICE))
     day = services.add_calendar_day(calendar=None, actor=admin, day=date(2028, 1, 1),
                                     kind="holiday")
     calendar.refresh_from_db()

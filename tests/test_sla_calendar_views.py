@@ -84,9 +84,10 @@ def test_the_list_filters_by_partner_and_paginates(cast, settings):
     settings.FIRSTLINE_PAGE_SIZE = 2
     for number in range(3):
         services.create_calendar(partner=cast.b.partner, actor=cast.supervisor,
-                                 data=services.CalendarData(name=f"Beta {number}"))
+                                 data=services.CalendarData(name=f"Beta {number}",
+                                                            intervals=OFFICE))
     services.create_calendar(partner=cast.a.partner, actor=cast.supervisor,
-                             data=services.CalendarData(name="Alpha only"))
+                             data=services.CalendarData(name="Alpha only", intervals=OFFICE))
     client = client_for(cast.supervisor)
     url = reverse("calendars:list")
     first = client.get(url, {"partner": cast.b.partner.pk}).content.decode()
@@ -202,7 +203,7 @@ def test_a_bad_exception_day_shows_the_error_and_adds_nothing(cast, calendar):
 
 def test_a_day_of_another_calendar_cannot_be_deleted_through_this_one(cast, calendar):
     other = services.create_calendar(partner=cast.b.partner, actor=cast.supervisor,
-                                     data=services.CalendarData(name="Beta"))
+                                     data=services.CalendarData(name="Beta", intervals=OFFICE))
     day = services.add_calendar_day(calendar=other, actor=cast.supervisor,
                                     day=date(2026, 8, 3), kind="holiday")
     response = client_for(cast.supervisor).post(

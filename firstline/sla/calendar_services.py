@@ -122,6 +122,10 @@ def _validate(data: CalendarData, *, partner: Partner | None, exclude: int | Non
     problems = interval_messages(data.intervals)
     if problems:
         errors["intervals"] = [text for _weekday, text in problems]
+    elif not data.is_24x7 and not data.intervals:
+        # No deadline could ever be reached on it: every ticket's recompute would fail.
+        errors["intervals"] = [_("Give at least one working interval of the week, or make "
+                                 "the calendar 24x7.")]
     if errors:
         raise ValidationError(errors)
     return CalendarData(
