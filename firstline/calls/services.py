@@ -688,27 +688,24 @@ def _number_partner(event: CallEvent, forced: Partner | None) -> Partner | None:
     return number.partner if number is not None else None
 
 
-def _number_row(**lookup: str) -> PartnerPhoneNumber | None:
-    # Read for every event and changed rarely: cached briefly per process (core.config_cache
-    # drops it when this process saves a number; another process's change shows in 5 s).
-    if len(lookup) == 1 and "queue_name" in lookup:
-        return _queues().get(lookup["queue_name"])
-
-    def load() -> PartnerPhoneNumber | None:
-        rows = PartnerPhoneNumber.objects.select_related("partner").filter(**lookup)[:1]
-        return next(iter(rows), None)
-
-    return config_cache.get(("calls.number", *lookup.items()), load)
+def _number_row(*, number: str = "", queue_name: str = "") -> PartnerPhoneNumber | None:
+    """The support number dialled, or the one whose queue is named."""
+    by_number, by_queue = _support_numbers()
+    return by_number.get(number) if number else by_queue.get(queue_name)
 
 
-def _queues() -> dict[str, PartnerPhoneNumber]:
-    """Every partner's queue, read in one query: a log names all of them within seconds,
-    and one at a time each would be read again whenever its cache entry expires."""
-    def load() -> dict[str, PartnerPhoneNumber]:
-        return {row.queue_name: row for row in PartnerPhoneNumber.objects.select_related(
-            "partner").exclude(queue_name="")}
+def _support_numbers() -> tuple[dict[str, PartnerPhoneNumber], dict[str, PartnerPhoneNumber]]:
+    """Every partner's support numbers, by number and by queue, read in one query and
+    cached briefly per process (core.config_cache drops it when this process saves a
+    number; another process's change shows within 5 s): every event names one, a busy line
+    names all of them within seconds, and an unknown number (a wrong event, a scan) must
+    not cost a query each."""
+    def load() -> tuple[dict[str, PartnerPhoneNumber], dict[str, PartnerPhoneNumber]]:
+        rows = list(PartnerPhoneNumber.objects.select_related("partner"))
+        return ({row.number: row for row in rows},
+                {row.queue_name: row for row in rows if row.queue_name})
 
-    return config_cache.get(("calls.queues",), load)
+    return config_cache.get(("calls.support_numbers",), load)
 
 
 def _operator(extension: str) -> User | None:
