@@ -84,3 +84,38 @@ def test_an_unknown_language_is_refused_and_nothing_is_recorded(cast, admin_clie
     assert "language" in answer.context["adminform"].form.errors
     partner.refresh_from_db()
     assert partner.language == "ru" and language_events(partner) == []
+
+
+def inline_data(client: Client, url: str) -> dict[str, Any]:
+    """The change form's inline rows (a contact's e-mails and phones) as posted back."""
+    data: dict[str, Any] = {}
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        formset = inline.formset
+        for bound in formset.management_form:
+            data[bound.html_name] = bound.value()
+        for form in formset.forms:
+            for bound in form:
+                value = bound.value()
+                if isinstance(value, bool):
+                    if value:
+                        data[bound.html_name] = "on"
+                elif value is not None:
+                    data[bound.html_name] = value
+    return data
+
+
+def test_a_contacts_language_changed_in_the_admin_is_audited_as_the_desk_does(
+        cast, admin_client):
+    client, boss = admin_client
+    contact = cast.a.contact
+    before = contact.language
+    assert before != "en"
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    data = {**change_form_data(client, url), **inline_data(client, url)}
+    answer = client.post(url, {**data, "language": "en"})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    contact.refresh_from_db()
+    assert contact.language == "en"
+    [event] = events_for(contact).filter(action="contact.language_changed")
+    assert (event.actor, event.partner) == (boss, contact.partner)
+    assert (event.before, event.after) == ({"language": before}, {"language": "en"})

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from firstline.contacts.models import Contact, ContactEmail, ContactPhone, Organisation
+from firstline.core.admin import AuditedFieldsMixin
 
 
 class ContactEmailInline(admin.TabularInline):
@@ -24,7 +25,10 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(AuditedFieldsMixin, admin.ModelAdmin):
+    # As contacts.services.set_language records it from the desk.
+    audited_fields = ("language",)
+    audit_action = "contact.language_changed"
     list_display = ["name", "partner", "organisation"]
     list_filter = ["partner"]
     search_fields = ["name__ucontains", "emails__address"]
