@@ -11,7 +11,14 @@ Each payload is read into the same `Incoming` alerts, then `receive` applies the
   alert at its start, a resolved one at its end, an end before a start at the same moment.
   Alertmanager lists a group's alerts sorted by their labels (job, instance, then the rest),
   firing and resolved mixed, so one payload may list a service's new alert before the end
-  of the alert whose incident it should not join (`_happened`).
+  of the alert whose incident it should not join (`_happened`);
+- safe with payloads at once (several web workers) and people on the desk: a payload
+  takes its row locks up front in one order (alerts, services, incidents, each by id) and
+  joins only an open incident it holds locked, read after the lock. A concurrent payload
+  resolving that incident's last firing alert, or a person resolving it, holds the same
+  row: if the resolver commits first, the joining alert opens the next incident; if the
+  joiner does, the incident stays open since its alert fires. A firing alert never ends
+  up on a resolved incident (`_lock_in_order`).
 
 Formats:
 - Alertmanager webhook, version "4": {"version", "groupKey", "status", "receiver",
@@ -36,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -321,29 +328,46 @@ def _happened(item: Incoming, known: dict[str, Alert], moment: datetime) -> tupl
     return item.starts_at, 1
 
 
-def _open_incidents(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Incident]:
-    """The open incident of each (partner, service), the earliest when several."""
+def _open_incidents(keys: set[tuple[int, int]],
+                    resolving: set[int] | None = None) -> dict[tuple[int, int], Incident]:
+    """The open incident of each (partner, service), the earliest when several, each row
+    locked, with the incidents of `resolving` (which the payload may resolve), in one
+    statement in id order. The lock waits for whoever holds the row (a payload or a person
+    resolving it) and PostgreSQL then reads the row again: an incident resolved meanwhile
+    no longer matches and is not joined."""
+    match = Q(pk__in=resolving or set())
+    if keys:
+        match |= Q(status=IncidentStatus.OPEN, partner_id__in={partner for partner, _s in keys},
+                   services__in={service for _p, service in keys})
+    rows = list(Incident.objects.select_for_update(no_key=True, of=("self",)).filter(match)
+                .annotate(service_pk=F("services")).order_by("pk"))
     found: dict[tuple[int, int], Incident] = {}
-    for incident in (Incident.objects.filter(
-            status=IncidentStatus.OPEN, partner_id__in={partner for partner, _s in keys},
-            services__in={service for _p, service in keys})
-            .annotate(service_pk=F("services")).order_by("started_at", "pk")):
+    for incident in sorted(rows, key=lambda row: (row.started_at, row.pk)):
         key = (incident.partner_id, incident.service_pk)
-        if key in keys:
+        if incident.status == IncidentStatus.OPEN and key in keys:
             found.setdefault(key, incident)
     return found
 
 
 def _lock_in_order(source: AlertSource, incoming: list[Incoming], shared: _Payload) -> None:
-    """Take up front, by id, the locks applying the payload needs further on.
+    """Take up front, by id, the locks applying the payload needs further on: services,
+    then incidents, each in one statement in id order.
 
-    Services: a new firing alert opens its service's incident or joins the open one; whoever
-    finds none opens it holding the service row (`_open_incident_of`). Locked here, all at
-    once and in id order, and only those without an open incident (joining one needs no
-    lock); the open incidents found are kept for `apply`. A service whose open incident the
-    payload may resolve is locked too: a new alert after that end opens the next incident.
-    Incidents: a resolving alert may resolve its incident, which locks the incident row;
-    locked here in id order too, after the services."""
+    Services: every service a new firing alert names. Whoever finds no open incident opens
+    one holding the service row (`_open_incident_of`), and so may a payload whose joined
+    incident turns out resolved, or which resolves it earlier in the same payload: holding
+    the service already, it takes no lock out of order.
+    Incidents: every open incident of those services (the one a new alert joins) and every
+    incident a resolving alert of the payload may resolve. The rule for joining: a payload
+    joins only an incident it holds locked, read after the lock. A payload resolving the
+    incident's last firing alert (or a person resolving it) holds its row too, so either
+    the resolver commits first and the joiner, seeing it resolved, opens the next incident;
+    or the joiner commits first and the resolver finds the joined alert firing and leaves
+    the incident open. Never an alert firing on a resolved incident.
+    FOR NO KEY UPDATE: the locks exclude each other, and a plain FOR UPDATE (a person
+    resolving), but not the key share a row referencing the service takes (the resolver's
+    recovery announcement names the service): a joiner holding the service and waiting
+    for the incident must not block the incident's resolver, which would deadlock."""
     wanted: set[tuple[int, int]] = set()
     resolving: set[int] = set()
     for item in incoming:
@@ -356,20 +380,12 @@ def _lock_in_order(source: AlertSource, incoming: list[Incoming], shared: _Paylo
         elif not item.firing and fires and alert is not None and alert.incident_id:
             resolving.add(alert.incident_id)
     if wanted:
-        shared.incidents.update(_open_incidents(wanted))
-        missing = wanted - shared.incidents.keys()
-        ending = {key for key, incident in shared.incidents.items() if incident.pk in resolving}
-        if missing or ending:
-            ids = sorted({service for _partner, service in missing | ending})
-            list(Service.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-                 .values_list("pk", flat=True))
-            shared.locked_services.update(ids)
-        if missing:
-            # Opened by another payload between the look and the lock: joined, not doubled.
-            shared.incidents.update(_open_incidents(missing))
-    if resolving:
-        list(Incident.objects.select_for_update().filter(pk__in=resolving).order_by("pk")
+        ids = sorted({service for _partner, service in wanted})
+        list(Service.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
              .values_list("pk", flat=True))
+        shared.locked_services.update(ids)
+    if wanted or resolving:
+        shared.incidents.update(_open_incidents(wanted, resolving))
 
 
 def apply(source: AlertSource, item: Incoming, shared: _Payload | None = None) -> Alert:
@@ -449,7 +465,8 @@ def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime, *,
     if found is not None:
         return found
     if not locked:  # its incident, open at the start, resolved earlier in this payload
-        list(Service.objects.select_for_update().filter(pk=rule.service_id).values_list("pk"))
+        list(Service.objects.select_for_update(no_key=True).filter(pk=rule.service_id)
+             .values_list("pk"))
         found = open_one()
     return found or services.open_incident(
         partner=rule.partner, actor=None, title=_title(item), services=[rule.service],
@@ -458,12 +475,14 @@ def _open_incident_of(rule: AlertRule, item: Incoming, moment: datetime, *,
 
 
 def receive_one(source: AlertSource, item: Incoming) -> Alert:
-    """Apply one parsed alert on its own (its own transaction and lookups)."""
+    """Apply one parsed alert on its own (its own transaction and lookups), taking the
+    locks a payload of it would (`_lock_in_order`)."""
     with transaction.atomic():
         alert = (Alert.objects.select_for_update()
                  .filter(source=source, fingerprint=item.fingerprint[:200]).first())
         shared = _Payload(rules=rules_of(source),
                           alerts={alert.fingerprint: alert} if alert else {})
+        _lock_in_order(source, [item], shared)
         applied = apply(source, item, shared)
         shared.flush()
         return applied
