@@ -26,7 +26,8 @@ pytestmark = pytest.mark.usefixtures("transactional_db")
 
 DB_QUEUE = override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend",
                                                 "QUEUES": ["default"]}})
-FAILED = "Пересчёт сроков не выполнен: this schedule has no working time left"
+FAILED = ("Пересчёт сроков не выполнен: в календаре не осталось рабочего времени: задайте "
+          "рабочие часы недели или сделайте его круглосуточным")
 PENDING = "Сроки открытых заявок пересчитываются."
 
 
@@ -212,3 +213,17 @@ def test_the_reason_is_the_final_exceptions_own_words_without_its_traceback():
         long = failure_reason("builtins.ValueError", "".join(format_exception(error)))
     assert len(long) == REASON_MAX and long.endswith("…")
     assert failure_reason("builtins.RuntimeError", "garbled") == "RuntimeError"
+
+
+def test_the_engines_known_reason_is_said_in_the_readers_language_others_as_they_are():
+    from django.utils import translation
+
+    from firstline.sla.tasks import RecomputeState
+
+    known = RecomputeState("failed", reason="this schedule has no working time left")
+    with translation.override("ru"):
+        assert known.reason_text.startswith("в календаре не осталось рабочего времени")
+    with translation.override("en"):
+        assert known.reason_text.startswith("the calendar has no working time left")
+    other = RecomputeState("failed", reason="deadlock detected")
+    assert other.reason_text == "deadlock detected"

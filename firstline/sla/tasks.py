@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.tasks import task
+from django.utils.translation import gettext_lazy
 
 from firstline.core.models import User
 from firstline.sla.models import BusinessCalendar
@@ -23,6 +24,14 @@ from firstline.sla.models import BusinessCalendar
 DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
 # What the page quotes of a failure: the exception's own words, not its traceback.
 REASON_MAX = 300
+
+# The deadline engine's errors (firstline.sla.calendar) a recompute can end with, as the
+# calendar's page says them.
+_KNOWN_REASONS = {
+    "this schedule has no working time left": gettext_lazy(
+        "the calendar has no working time left: give its week working hours, or make it "
+        "24x7"),
+}
 
 
 @task
@@ -67,6 +76,13 @@ class RecomputeState:
     @property
     def pending(self) -> bool:
         return self.state == "pending"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language when it is one the deadline engine gives
+        (its errors are in English, for the log and the audit trail); else as it is."""
+        known = _KNOWN_REASONS.get(self.reason)
+        return str(known) if known is not None else self.reason
 
     @property
     def failed(self) -> bool:
