@@ -58,7 +58,8 @@ def queue_row(row: dict[str, Any], with_partner: bool) -> SafeString:
     escape (the one Django's `escape` calls) does the same job at a fraction of the cost.
     """
     url = escape_text(row["url"])
-    partner = f"<td>{escape_text(row['partner'])}</td>" if with_partner else ""
+    partner = (f'<td class="c-partner">{escape_text(row["partner"])}</td>' if with_partner
+               else "")
     assignee = (escape_text(row["assignee"]) if row["assignee"]
                 else '<span class="muted">—</span>')
     # Why a closed ticket was closed without a resolution (rows of "all tickets").
@@ -66,16 +67,16 @@ def queue_row(row: dict[str, Any], with_partner: bool) -> SafeString:
         f' <span class="tag tag-{kind}">{escape_text(row[key])}</span>'
         for key, kind in (("spam", "spam"), ("merged_into", "merged")) if row.get(key))
     return mark_safe(  # noqa: S308 - every value is escaped; `due` is due_badge's SafeString
-        f'<tr>\n      <td><a href="{url}">{escape_text(row["number"])}</a></td>'
+        f'<tr>\n      <td class="c-number"><a href="{url}">{escape_text(row["number"])}</a></td>'
         f"{partner}"
-        f'\n      <td><a href="{url}">{escape_text(row["subject"])}</a></td>'
-        f"\n      <td>{escape_text(row['contact'] or '—')}</td>"
-        f'\n      <td><span class="status status-{escape_text(row["status"])}">'
+        f'\n      <td class="c-subject"><a href="{url}">{escape_text(row["subject"])}</a></td>'
+        f'\n      <td class="c-contact">{escape_text(row["contact"] or "—")}</td>'
+        f'\n      <td class="c-status"><span class="status status-{escape_text(row["status"])}">'
         f'{escape_text(row["status_label"])}</span>{cleanup}</td>'
-        f'\n      <td><span class="prio prio-{escape_text(row["priority"])}">'
+        f'\n      <td class="c-prio"><span class="prio prio-{escape_text(row["priority"])}">'
         f'{escape_text(row["priority_label"])}</span></td>'
-        f"\n      <td>{assignee}</td>"
-        f"\n      <td>{row['due']}</td>\n    </tr>"
+        f'\n      <td class="c-assignee">{assignee}</td>'
+        f'\n      <td class="c-due">{row["due"]}</td>\n    </tr>'
     )
 
 
