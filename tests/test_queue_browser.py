@@ -3,6 +3,7 @@ works as before (filters, rows, deadline badges), and a screenshot is kept for r
 
 from datetime import timedelta
 
+from django.db import connections
 from playwright.sync_api import expect
 
 from firstline.core.clock import now
@@ -34,3 +35,7 @@ def test_queue_page_shows_rows_badges_and_filters(django_db_setup, live_server, 
     expect(rows).to_have_count(2)
     page.click("table.queue tbody tr a >> nth=0")
     page.wait_for_url("**/tickets/*/")
+    # The live server's thread keeps its connection to the test database: closed here,
+    # while the page is still open, so the database can be dropped at the end of the run
+    # (on PostgreSQL) whichever test runs last.
+    connections.close_all()
