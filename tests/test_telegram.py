@@ -312,6 +312,9 @@ def test_the_shared_phone_number_finds_the_partners_contact(cast, api, bot):
     assert stranger != cast.a.contact
     assert "+79123456789" in ticket.messages.get(kind=Message.Kind.NOTE).body_text
     assert AuditEvent.objects.filter(action="telegram.contact_found").exists()
+    # The message written before the phone was shared is theirs too (the portal's «Вы»).
+    assert [m.author_contact for m in ticket.messages.filter(kind=Message.Kind.INBOUND)] == [
+        cast.a.contact]
     # The same number shared again changes nothing and fails nothing.
     post(bot, update(4, None, contact=shared))
     assert Update.objects.get(update_id=4).status == Update.Status.PROCESSED

@@ -342,6 +342,10 @@ def _shared_phone(chat: Chat, incoming: Incoming) -> list[str]:
                 and ticket.contact_id == before.pk:
             Ticket.objects.filter(pk=ticket.pk).update(contact=known, updated_at=now())
             ticket.contact = known
+            # What they wrote before sharing it was theirs too: the desk and the portal show
+            # the ticket's messages under the contact they now know ("Вы" to the customer).
+            Message.objects.filter(ticket=ticket, author_contact=before).update(
+                author_contact=known)
             audit.record(actor=None, partner=chat.partner, action="telegram.contact_found",
                          target=ticket, before={"contact": before.name},
                          after={"contact": known.name, "phone": e164})
