@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models.signals import post_save
 
+from firstline.core.clock import now
 from firstline.incidents import alerts, services
 from firstline.incidents.models import (
     Alert,
@@ -139,3 +140,33 @@ def test_an_alert_that_joined_first_keeps_its_incident_open(cast, source):
     rows = Alert.objects.filter(source=source).order_by("fingerprint")
     assert [(row.fingerprint, row.state, row.incident_id) for row in rows] == [
         ("a", AlertState.RESOLVED, first.pk), ("b", AlertState.FIRING, first.pk)]
+
+
+def test_an_incident_opened_by_hand_meanwhile_is_joined_not_doubled(cast, source):
+    """A person opens the service's incident while a new alert arrives: the alert waits for
+    the person's incident and joins it, rather than opening a second one beside it."""
+    alerts.receive(source, payload(alert("a", "resolved", ENDS)))
+    opened, release, errors = threading.Event(), threading.Event(), []
+    created: list[Incident] = []
+
+    def open_by_hand() -> None:
+        with transaction.atomic():
+            created.append(services.open_incident(
+                partner=cast.a.partner, actor=cast.supervisor, title="Hosting is down",
+                services=[cast.a.service], impact="full", started_at=now(),
+                time_zone="Europe/Moscow"))
+            opened.set()
+            release.wait(1)  # the incident is not committed yet
+
+    person = run("person", open_by_hand, errors)
+    assert opened.wait(10)
+    joining = run("payload", lambda: alerts.receive(source, payload(alert("b"))), errors)
+    joining.join(0.5)
+    release.set()
+    person.join(30)
+    joining.join(30)
+    assert not person.is_alive() and not joining.is_alive()
+    assert errors == []
+    assert list(Incident.objects.filter(partner=cast.a.partner, status=IncidentStatus.OPEN)
+                ) == created
+    assert Alert.objects.get(source=source, fingerprint="b").incident_id == created[0].pk
