@@ -20,6 +20,7 @@ from firstline.incidents.models import (
     Incident,
     IncidentStatus,
 )
+from tests.test_alerts_ordering import payload
 
 STARTS = "2026-12-05T20:00:00Z"
 NEVER = "0001-01-01T00:00:00Z"
@@ -38,11 +39,6 @@ def alert(fingerprint: str, status: str = "firing", ends_at: str = NEVER) -> dic
             "annotations": {"summary": f"{fingerprint} is down", "cause": "Power",
                             "measures": "UPS", "how_to_check": "Ping it"},
             "startsAt": STARTS, "endsAt": ends_at, "fingerprint": fingerprint}
-
-
-def payload(*items: dict) -> dict:
-    return {"version": "4", "status": "firing", "receiver": "firstline", "groupKey": "{}",
-            "alerts": list(items)}
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from firstline.mail.models import InboundMail
 from firstline.mail.rawheaders import header_block
 
 # A letter with thousands of these headers must not cost thousands of parses.
@@ -49,12 +50,9 @@ _WORD_STOPS = frozenset(" \t\r\n;=/()\"")
 _VALUE_STOPS = frozenset(" \t\r\n;(")
 
 
-class State:
-    """The verdict's values, as InboundMail.sender_check stores them."""
-
-    VERIFIED = "verified"
-    UNVERIFIED = "unverified"
-    UNDECIDED = "undecided"  # trusted headers there, but nothing in them decides
+# The verdict's values are those InboundMail.sender_check stores; UNDECIDED: trusted
+# headers were there, but nothing in them decides.
+State = InboundMail.SenderCheck
 
 
 @dataclass(frozen=True)

@@ -78,19 +78,19 @@ class RecomputeState:
         return self.state == "pending"
 
     @property
-    def reason_text(self) -> str:
-        """The reason in the reader's language when it is one the deadline engine gives
-        (its errors are in English, for the log and the audit trail); else as it is."""
-        known = _KNOWN_REASONS.get(self.reason)
-        return str(known) if known is not None else self.reason
-
-    @property
     def failed(self) -> bool:
         return self.state == "failed"
 
     @property
     def succeeded(self) -> bool:
         return self.state == "succeeded"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language when it is one the deadline engine gives
+        (its errors are in English, for the log and the audit trail); else as it is."""
+        known = _KNOWN_REASONS.get(self.reason)
+        return str(known) if known is not None else self.reason
 
 
 def _results_for(calendar: BusinessCalendar | None) -> Any:
@@ -144,9 +144,3 @@ def recompute_state(calendar: BusinessCalendar | None) -> RecomputeState | None:
     changed = latest.return_value if isinstance(latest.return_value, int) else 0
     return RecomputeState("succeeded", finished_at=latest.finished_at, changed=changed)
 
-
-def recompute_pending(calendar: BusinessCalendar | None) -> bool:
-    """Whether a recomputation for `calendar` (None: the production calendar) is queued or
-    running, so the calendar's page can say its tickets' deadlines are being recomputed."""
-    state = recompute_state(calendar)
-    return state is not None and state.pending
